@@ -1,0 +1,2 @@
+//! Benchmarks (filled in with the parser).
+fn main() {}

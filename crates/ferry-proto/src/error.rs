@@ -1,0 +1,428 @@
+//! The one error type of the core.
+//!
+//! Every error says who is to blame ([`Blame`]): the peer broke HTTP, the caller broke the
+//! contract, or a limit (size, count or time) was hit. Errors raised while an exchange runs also
+//! carry the facts a retry decision needs: how much of the request had gone out
+//! ([`RequestSent`]) and whether any byte of a response had arrived.
+
+use alloc::string::String;
+use core::fmt;
+
+use bytes::Bytes;
+
+use crate::headers::Headers;
+use crate::time::TimerKind;
+
+/// Who broke what.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Blame {
+    /// The server or proxy sent something HTTP/1.1 does not allow (RFC 9112), or hung up early.
+    Peer,
+    /// The caller asked for something invalid: a bad header, a method that is no token, a call
+    /// out of order.
+    Caller,
+    /// A configured limit was reached: a size, a count or a deadline.
+    Limit,
+}
+
+/// How much of the request had been handed out as [`Output::Transmit`](crate::Output) when the
+/// error happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum RequestSent {
+    /// Nothing of the request was handed out: it is always safe to send it again.
+    #[default]
+    No,
+    /// Part of the request was handed out.
+    Partly,
+    /// The whole request was handed out.
+    Fully,
+}
+
+/// Which part of a message an error is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Part {
+    /// The status line or the request line.
+    StartLine,
+    /// A header field.
+    Header,
+    /// A chunk-size line.
+    ChunkSize,
+    /// A chunk extension.
+    ChunkExtension,
+    /// The line ending after a chunk's data.
+    ChunkData,
+    /// A trailer field.
+    Trailer,
+}
+
+/// What went wrong, with its typed facts.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    // ---- the peer broke HTTP -------------------------------------------------------------
+    /// The response head is not valid HTTP/1.1 (RFC 9112 §4, §5).
+    InvalidHead {
+        /// What httparse or the strict checks rejected.
+        what: &'static str,
+    },
+    /// The status line names a version other than HTTP/1.0 or HTTP/1.1.
+    UnsupportedVersion,
+    /// A line ended in a bare LF or a bare CR (RFC 9112 §2.2); allowed only by
+    /// [`Profile::Compatible`](crate::Profile) for heads.
+    BareLineEnding {
+        /// Where it was found.
+        part: Part,
+    },
+    /// The status line has no space after the status code (RFC 9112 §4).
+    MissingReasonPhrase,
+    /// Both `Transfer-Encoding` and `Content-Length` (RFC 9112 §6.3 item 3): a smuggling shape.
+    ContentLengthWithTransferEncoding,
+    /// `Content-Length` values that differ (RFC 9112 §6.3 item 5).
+    ConflictingContentLength,
+    /// A `Content-Length` that is not `1*DIGIT` or overflows a `u64`.
+    InvalidContentLength,
+    /// A `Transfer-Encoding` that applies `chunked` twice, or is empty (RFC 9112 §6.1).
+    InvalidTransferEncoding,
+    /// A chunk-size line that is not `1*HEXDIG` or overflows a `u64` (RFC 9112 §7.1).
+    InvalidChunkSize,
+    /// A chunk extension with a control byte, or LF in it (RFC 9112 §7.1.1).
+    InvalidChunkExtension,
+    /// A chunk's data was not followed by CRLF.
+    InvalidChunkData,
+    /// A trailer section that does not parse (RFC 9112 §7.1.2).
+    InvalidTrailers,
+    /// The peer answered `101 Switching Protocols` to a request that asked for no upgrade.
+    UnexpectedSwitchingProtocols,
+    /// The peer sent bytes while no request was outstanding.
+    UnsolicitedResponse,
+    /// The peer closed the connection before the response was complete.
+    UnexpectedEof {
+        /// What was still expected.
+        expected: &'static str,
+    },
+    /// The proxy refused the CONNECT with a status other than 2xx (RFC 9110 §9.3.6).
+    ProxyRefused {
+        /// The status code.
+        status: u16,
+        /// The reason phrase.
+        reason: String,
+        /// The reply's header fields.
+        headers: Headers,
+        /// The start of the reply's body, at most
+        /// [`Limits::max_proxy_error_body`](crate::Limits) bytes.
+        body: Bytes,
+    },
+    /// The proxy kept answering `407 Proxy Authentication Required`.
+    ProxyAuthFailed {
+        /// How many requests carried credentials.
+        attempts: u8,
+        /// The schemes the proxy last asked for, as written.
+        schemes: alloc::vec::Vec<String>,
+    },
+
+    // ---- the caller broke the contract ---------------------------------------------------
+    /// A header name that is not a token (RFC 9110 §5.1).
+    InvalidHeaderName {
+        /// The name, lossily decoded, with control bytes escaped.
+        name: String,
+    },
+    /// A header value with CR, LF, NUL or another control byte (RFC 9110 §5.5).
+    InvalidHeaderValue {
+        /// The header's name.
+        name: String,
+    },
+    /// A header the core sets itself (`Content-Length`, `Transfer-Encoding`) disagrees with the
+    /// body the request declares.
+    FramingHeader {
+        /// The header's name.
+        name: String,
+    },
+    /// A method that is not a token.
+    InvalidMethod,
+    /// A URL or request-target that cannot be used.
+    InvalidUrl {
+        /// What is wrong with it.
+        what: &'static str,
+    },
+    /// An unknown-length body on a connection whose peer speaks HTTP/1.0 (RFC 9112 §7.1: no
+    /// chunked to HTTP/1.0).
+    ChunkedToHttp10,
+    /// More or fewer body bytes than the declared `Content-Length`.
+    BodyLength {
+        /// Declared.
+        expected: u64,
+        /// Given so far.
+        actual: u64,
+    },
+    /// A call that the connection's state does not allow.
+    Misuse {
+        /// The call.
+        call: &'static str,
+        /// The state it was made in.
+        state: &'static str,
+    },
+
+    // ---- a limit was hit -----------------------------------------------------------------
+    /// The response head grew past [`Limits::max_head_bytes`](crate::Limits).
+    HeadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The response head has more than [`Limits::max_headers`](crate::Limits) fields.
+    TooManyHeaders {
+        /// The limit.
+        limit: usize,
+    },
+    /// More interim (1xx) responses than [`Limits::max_informational`](crate::Limits).
+    TooManyInformational {
+        /// The limit.
+        limit: usize,
+    },
+    /// Chunk extensions longer, in all, than [`Limits::max_chunk_extension_bytes`](crate::Limits).
+    ChunkExtensionsTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// A trailer section larger than [`Limits::max_trailer_bytes`](crate::Limits).
+    TrailersTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// More trailer fields than [`Limits::max_trailers`](crate::Limits).
+    TooManyTrailers {
+        /// The limit.
+        limit: usize,
+    },
+    /// A deadline passed.
+    Timeout {
+        /// Which one.
+        timer: TimerKind,
+    },
+
+    // ---- routes (issue 3) ----------------------------------------------------------------
+    /// A proxy URL that cannot be used.
+    InvalidProxyUrl {
+        /// What is wrong with it.
+        what: &'static str,
+    },
+    /// A proxy URL whose scheme is neither `http` nor `https`.
+    UnsupportedProxyScheme {
+        /// The scheme as written.
+        scheme: String,
+    },
+    // ---- end of routes -------------------------------------------------------------------
+}
+
+impl ErrorKind {
+    /// Who is to blame for this kind of error.
+    #[must_use]
+    pub fn blame(&self) -> Blame {
+        use ErrorKind::*;
+        match self {
+            InvalidHead { .. }
+            | UnsupportedVersion
+            | BareLineEnding { .. }
+            | MissingReasonPhrase
+            | ContentLengthWithTransferEncoding
+            | ConflictingContentLength
+            | InvalidContentLength
+            | InvalidTransferEncoding
+            | InvalidChunkSize
+            | InvalidChunkExtension
+            | InvalidChunkData
+            | InvalidTrailers
+            | UnexpectedSwitchingProtocols
+            | UnsolicitedResponse
+            | UnexpectedEof { .. }
+            | ProxyRefused { .. }
+            | ProxyAuthFailed { .. } => Blame::Peer,
+            InvalidHeaderName { .. }
+            | InvalidHeaderValue { .. }
+            | FramingHeader { .. }
+            | InvalidMethod
+            | InvalidUrl { .. }
+            | ChunkedToHttp10
+            | BodyLength { .. }
+            | Misuse { .. }
+            | InvalidProxyUrl { .. }
+            | UnsupportedProxyScheme { .. } => Blame::Caller,
+            HeadTooLarge { .. }
+            | TooManyHeaders { .. }
+            | TooManyInformational { .. }
+            | ChunkExtensionsTooLarge { .. }
+            | TrailersTooLarge { .. }
+            | TooManyTrailers { .. }
+            | Timeout { .. } => Blame::Limit,
+        }
+    }
+}
+
+/// The error of every fallible call in the core.
+///
+/// After a [`Connection`](crate::Connection) returns an error it is closed for good: every later
+/// call answers with [`ErrorKind::Misuse`] or [`Output::Closed`](crate::Output), and it never
+/// panics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+    sent: RequestSent,
+    response_started: bool,
+}
+
+impl Error {
+    /// An error of this kind, raised outside an exchange (nothing sent, nothing received).
+    #[must_use]
+    pub fn new(kind: ErrorKind) -> Self {
+        Error { kind, sent: RequestSent::No, response_started: false }
+    }
+
+    pub(crate) fn with_progress(mut self, sent: RequestSent, response_started: bool) -> Self {
+        self.sent = sent;
+        self.response_started = response_started;
+        self
+    }
+
+    /// What went wrong.
+    #[must_use]
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// Who is to blame.
+    #[must_use]
+    pub fn blame(&self) -> Blame {
+        self.kind.blame()
+    }
+
+    /// How much of the request had been handed out for sending.
+    #[must_use]
+    pub fn request_sent(&self) -> RequestSent {
+        self.sent
+    }
+
+    /// Whether any byte of a response had arrived.
+    #[must_use]
+    pub fn response_started(&self) -> bool {
+        self.response_started
+    }
+
+    /// Whether a deadline passed.
+    #[must_use]
+    pub fn is_timeout(&self) -> bool {
+        matches!(self.kind, ErrorKind::Timeout { .. })
+    }
+
+    /// Whether the request may be sent again on a new connection without risk of doing it
+    /// twice: nothing of it went out, or the peer closed an idle-looking connection before a
+    /// single response byte (the stale keep-alive race) and the method is idempotent.
+    #[must_use]
+    pub fn is_retryable(&self, idempotent: bool) -> bool {
+        match self.sent {
+            RequestSent::No => true,
+            _ => {
+                idempotent
+                    && !self.response_started
+                    && matches!(self.kind, ErrorKind::UnexpectedEof { .. })
+            }
+        }
+    }
+}
+
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Self {
+        Error::new(kind)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.kind, f)
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use ErrorKind::*;
+        match self {
+            InvalidHead { what } => write!(f, "invalid response head: {what}"),
+            UnsupportedVersion => f.write_str("response has an HTTP version other than 1.0 or 1.1"),
+            BareLineEnding { part } => {
+                write!(f, "bare CR or LF line ending in {}", part_name(*part))
+            }
+            MissingReasonPhrase => f.write_str("status line has no space after the status code"),
+            ContentLengthWithTransferEncoding => {
+                f.write_str("response has both transfer-encoding and content-length")
+            }
+            ConflictingContentLength => f.write_str("response has differing content-length values"),
+            InvalidContentLength => f.write_str("response has an invalid content-length"),
+            InvalidTransferEncoding => f.write_str("response has an invalid transfer-encoding"),
+            InvalidChunkSize => f.write_str("invalid chunk size line"),
+            InvalidChunkExtension => f.write_str("invalid chunk extension"),
+            InvalidChunkData => f.write_str("chunk data not followed by CRLF"),
+            InvalidTrailers => f.write_str("invalid trailer section"),
+            UnexpectedSwitchingProtocols => {
+                f.write_str("server switched protocols without being asked to")
+            }
+            UnsolicitedResponse => {
+                f.write_str("server sent bytes while no request was outstanding")
+            }
+            UnexpectedEof { expected } => {
+                write!(f, "connection closed before the end of the {expected}")
+            }
+            ProxyRefused { status, reason, .. } => {
+                write!(f, "proxy refused the tunnel: {status} {reason}")
+            }
+            ProxyAuthFailed { attempts, .. } => {
+                write!(f, "proxy rejected the credentials after {attempts} attempt(s)")
+            }
+            InvalidHeaderName { name } => write!(f, "invalid header name {name:?}"),
+            InvalidHeaderValue { name } => {
+                write!(f, "value of header {name:?} contains CR, LF, NUL or another control byte")
+            }
+            FramingHeader { name } => {
+                write!(f, "header {name:?} disagrees with the request's body")
+            }
+            InvalidMethod => f.write_str("method is not a token"),
+            InvalidUrl { what } => write!(f, "invalid URL: {what}"),
+            ChunkedToHttp10 => {
+                f.write_str("cannot send a body of unknown length to an HTTP/1.0 peer")
+            }
+            BodyLength { expected, actual } => {
+                write!(f, "body length {actual} does not match content-length {expected}")
+            }
+            Misuse { call, state } => write!(f, "{call} called in state {state}"),
+            HeadTooLarge { limit } => write!(f, "response head larger than {limit} bytes"),
+            TooManyHeaders { limit } => write!(f, "response head has more than {limit} fields"),
+            TooManyInformational { limit } => {
+                write!(f, "more than {limit} interim (1xx) responses")
+            }
+            ChunkExtensionsTooLarge { limit } => {
+                write!(f, "chunk extensions larger than {limit} bytes in all")
+            }
+            TrailersTooLarge { limit } => write!(f, "trailer section larger than {limit} bytes"),
+            TooManyTrailers { limit } => write!(f, "more than {limit} trailer fields"),
+            Timeout { timer } => write!(f, "timed out waiting for the {}", timer.describe()),
+            InvalidProxyUrl { what } => write!(f, "invalid proxy URL: {what}"),
+            UnsupportedProxyScheme { scheme } => {
+                write!(f, "unsupported proxy scheme {scheme:?} (expected http or https)")
+            }
+        }
+    }
+}
+
+fn part_name(part: Part) -> &'static str {
+    match part {
+        Part::StartLine => "the status line",
+        Part::Header => "a header field",
+        Part::ChunkSize => "a chunk-size line",
+        Part::ChunkExtension => "a chunk extension",
+        Part::ChunkData => "the end of a chunk",
+        Part::Trailer => "a trailer field",
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for Error {}
+
+/// Shorthand used throughout the core.
+pub type Result<T, E = Error> = core::result::Result<T, E>;

@@ -1,0 +1,269 @@
+//! Header fields: the zero-copy [`Headers`] of a parsed head, and the checks every field the
+//! core writes must pass.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// `tchar` (RFC 9110 §5.6.2).
+#[must_use]
+pub(crate) fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// `token = 1*tchar` (RFC 9110 §5.6.2): header names and methods.
+#[must_use]
+pub fn is_token(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| is_tchar(b))
+}
+
+/// A field value may hold VCHAR, SP, HTAB and obs-text, never CR, LF, NUL or another control
+/// byte (RFC 9110 §5.5).
+#[must_use]
+pub fn is_valid_value(v: &[u8]) -> bool {
+    v.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+}
+
+/// Escapes a name for an error message: lossy UTF-8 with control bytes shown as `\xNN`.
+pub(crate) fn printable(name: &[u8]) -> String {
+    use core::fmt::Write as _;
+    let mut s = String::with_capacity(name.len());
+    for chunk in name.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c.is_control() {
+                let _ = write!(s, "\\x{:02x}", c as u32);
+            } else {
+                s.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            let _ = write!(s, "\\x{b:02x}");
+        }
+    }
+    s
+}
+
+/// Checks a field the caller wants on the wire.
+///
+/// # Errors
+/// [`ErrorKind::InvalidHeaderName`] or [`ErrorKind::InvalidHeaderValue`].
+pub fn check_field(name: &[u8], value: &[u8]) -> Result<()> {
+    if !is_token(name) {
+        return Err(ErrorKind::InvalidHeaderName { name: printable(name) }.into());
+    }
+    if !is_valid_value(value) {
+        return Err(ErrorKind::InvalidHeaderValue { name: printable(name) }.into());
+    }
+    Ok(())
+}
+
+/// Whether the comma-separated list `value` holds `token`, case-insensitively (RFC 9110 §5.6.1).
+#[must_use]
+pub fn list_contains(value: &[u8], token: &str) -> bool {
+    value.split(|&b| b == b',').any(|item| trim(item).eq_ignore_ascii_case(token.as_bytes()))
+}
+
+/// Trims optional whitespace (SP, HTAB) on both ends.
+pub(crate) fn trim(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    fn of(buf: &[u8], part: &[u8]) -> Span {
+        // `part` is a sub-slice of `buf`: its offset is the pointer difference.
+        let start = (part.as_ptr() as usize).wrapping_sub(buf.as_ptr() as usize);
+        Span { start: start as u32, end: (start + part.len()) as u32 }
+    }
+
+    fn get(self, buf: &[u8]) -> &[u8] {
+        buf.get(self.start as usize..self.end as usize).unwrap_or_default()
+    }
+}
+
+/// The header fields of a parsed head, in the order they arrived.
+///
+/// The whole head stays in one shared [`Bytes`]; fields are offsets into it, so parsing costs
+/// one `Vec` and no copy. Names are case-insensitive in every look-up. Cloning is cheap.
+#[derive(Clone, Default)]
+pub struct Headers {
+    buf: Bytes,
+    entries: Vec<(Span, Span)>,
+}
+
+impl Headers {
+    /// No fields.
+    #[must_use]
+    pub fn new() -> Self {
+        Headers::default()
+    }
+
+    /// Builds from parsed httparse fields whose slices all point into `buf`.
+    pub(crate) fn from_parsed(buf: Bytes, fields: &[httparse::Header<'_>]) -> Headers {
+        let mut entries = Vec::with_capacity(fields.len());
+        for h in fields {
+            entries.push((Span::of(&buf, h.name.as_bytes()), Span::of(&buf, h.value)));
+        }
+        Headers { buf, entries }
+    }
+
+    /// Builds from pairs, checking each like the core checks what it writes.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidHeaderName`] or [`ErrorKind::InvalidHeaderValue`].
+    pub fn from_pairs<N, V, I>(pairs: I) -> Result<Headers>
+    where
+        N: AsRef<[u8]>,
+        V: AsRef<[u8]>,
+        I: IntoIterator<Item = (N, V)>,
+    {
+        let mut buf = BytesMut::new();
+        let mut spans = Vec::new();
+        for (n, v) in pairs {
+            let (n, v) = (n.as_ref(), v.as_ref());
+            check_field(n, v)?;
+            let ns = buf.len();
+            buf.extend_from_slice(n);
+            let vs = buf.len();
+            buf.extend_from_slice(v);
+            let to_u32 = |x: usize| {
+                u32::try_from(x)
+                    .map_err(|_| Error::new(ErrorKind::InvalidHeaderValue { name: printable(n) }))
+            };
+            spans.push((
+                Span { start: to_u32(ns)?, end: to_u32(vs)? },
+                Span { start: to_u32(vs)?, end: to_u32(buf.len())? },
+            ));
+        }
+        Ok(Headers { buf: buf.freeze(), entries: spans })
+    }
+
+    /// How many fields.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Every field as `(name, value)`, in arrival order. Names are as the peer wrote them.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
+        self.entries.iter().map(|&(n, v)| {
+            // Names were checked as tokens (ASCII) when parsed or built.
+            (core::str::from_utf8(n.get(&self.buf)).unwrap_or_default(), v.get(&self.buf))
+        })
+    }
+
+    /// The first value of `name`.
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+    }
+
+    /// The first value of `name` as text, when it is valid UTF-8.
+    #[must_use]
+    pub fn get_str(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(|v| core::str::from_utf8(v).ok())
+    }
+
+    /// Every value of `name`, in order.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+    }
+
+    /// Whether any `name` field lists `token` (comma-separated, case-insensitive).
+    #[must_use]
+    pub fn has_token(&self, name: &str, token: &str) -> bool {
+        self.get_all(name).any(|v| list_contains(v, token))
+    }
+}
+
+impl PartialEq for Headers {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Headers {}
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter().map(|(n, v)| (n, String::from_utf8_lossy(v)))).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_and_values() {
+        // RFC 9110 §5.6.2 tchar; §5.5 field values.
+        for (name, ok) in [
+            (&b"Content-Type"[..], true),
+            (b"x!#$%&'*+-.^_`|~1", true),
+            (b"", false),
+            (b"a b", false),
+            (b"a:b", false),
+            (b"a\r", false),
+            (b"\xc3\xa9", false),
+        ] {
+            assert_eq!(is_token(name), ok, "{name:?}");
+        }
+        for (value, ok) in [
+            (&b"text/html; q=1"[..], true),
+            (b"tab\there", true),
+            (b"obs\xfftext", true),
+            (b"", true),
+            (b"a\rb", false),
+            (b"a\nb", false),
+            (b"a\0b", false),
+            (b"a\x7fb", false),
+            (b"a\x01b", false),
+        ] {
+            assert_eq!(is_valid_value(value), ok, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn lists_are_case_insensitive_tokens() {
+        // RFC 9110 §7.6.1: Connection options are case-insensitive tokens.
+        assert!(list_contains(b"keep-alive, Close", "close"));
+        assert!(list_contains(b" close ", "close"));
+        assert!(!list_contains(b"closed", "close"));
+        assert!(!list_contains(b"", "close"));
+    }
+
+    #[test]
+    fn lookups() {
+        let h = Headers::from_pairs([("Content-Length", "5"), ("X-A", "1"), ("x-a", "2")]).unwrap();
+        assert_eq!(h.get("content-length"), Some(&b"5"[..]));
+        assert_eq!(h.get_all("X-a").collect::<Vec<_>>(), [&b"1"[..], b"2"]);
+        assert_eq!(h.len(), 3);
+        assert!(Headers::from_pairs([("bad name", "v")]).is_err());
+        assert_eq!(
+            Headers::from_pairs([("n", "a\r\nb")]).unwrap_err().kind(),
+            &ErrorKind::InvalidHeaderValue { name: "n".into() }
+        );
+        assert_eq!(printable(b"a\r\n\xff"), "a\\x0d\\x0a\\xff");
+    }
+}

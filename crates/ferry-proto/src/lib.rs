@@ -1,0 +1,20 @@
+//! ferry-proto: the sans-I/O HTTP/1.1 client core (crate docs are written with the state machine).
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod auth;
+mod error;
+mod headers;
+mod time;
+mod url;
+
+pub use auth::{Challenge, Credentials, ProxyAuth, ProxyAuthenticator};
+pub use error::{Blame, Error, ErrorKind, Part, RequestSent, Result};
+pub use headers::{Headers, check_field, is_token, is_valid_value, list_contains};
+pub use time::{TimerKind, Timestamp};
+pub use url::{Authority, Host, Scheme, Url};
