@@ -78,14 +78,15 @@ pub(crate) fn trim(mut s: &[u8]) -> &[u8] {
     s
 }
 
+/// Where a piece of a parsed head lies in its buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Span {
+pub(crate) struct Span {
     start: u32,
     end: u32,
 }
 
 impl Span {
-    fn of(buf: &[u8], part: &[u8]) -> Span {
+    pub(crate) fn of(buf: &[u8], part: &[u8]) -> Span {
         // `part` is a sub-slice of `buf`: its offset is the pointer difference.
         let start = (part.as_ptr() as usize).wrapping_sub(buf.as_ptr() as usize);
         Span { start: start as u32, end: (start + part.len()) as u32 }
@@ -113,13 +114,22 @@ impl Headers {
         Headers::default()
     }
 
-    /// Builds from parsed httparse fields whose slices all point into `buf`.
-    pub(crate) fn from_parsed(buf: Bytes, fields: &[httparse::Header<'_>]) -> Headers {
-        let mut entries = Vec::with_capacity(fields.len());
-        for h in fields {
-            entries.push((Span::of(&buf, h.name.as_bytes()), Span::of(&buf, h.value)));
-        }
+    /// Offsets of parsed httparse fields that all point into `base`.
+    pub(crate) fn spans(base: &[u8], fields: &[httparse::Header<'_>]) -> Vec<(Span, Span)> {
+        fields
+            .iter()
+            .map(|h| (Span::of(base, h.name.as_bytes()), Span::of(base, h.value)))
+            .collect()
+    }
+
+    /// Fields at `spans` of `buf` (from [`Headers::spans`] over the same bytes).
+    pub(crate) fn from_spans(buf: Bytes, entries: Vec<(Span, Span)>) -> Headers {
         Headers { buf, entries }
+    }
+
+    /// The bytes a span of [`Headers::spans`]'s base points at, as text.
+    pub(crate) fn text(&self, span: Span) -> &str {
+        core::str::from_utf8(span.get(&self.buf)).unwrap_or_default()
     }
 
     /// Builds from pairs, checking each like the core checks what it writes.

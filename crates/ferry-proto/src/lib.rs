@@ -8,13 +8,26 @@ extern crate alloc;
 extern crate std;
 
 mod auth;
+mod chunked;
+mod config;
+mod conn;
+#[cfg(test)]
+mod conn_tests;
 mod error;
 mod headers;
+mod request;
+mod response;
 mod time;
 mod url;
 
 pub use auth::{Challenge, Credentials, ProxyAuth, ProxyAuthenticator};
+pub use config::{Config, Limits, Profile, Timeouts};
+pub use conn::{CloseReason, Connection, End, Event, Output, Transmit};
 pub use error::{Blame, Error, ErrorKind, Part, RequestSent, Result};
 pub use headers::{Headers, check_field, is_token, is_valid_value, list_contains};
+pub use request::{
+    Body, Connect, HeadInfo, Method, Request, TargetForm, chunk_size_line, encode_request,
+};
+pub use response::{ResponseHead, Version};
 pub use time::{TimerKind, Timestamp};
 pub use url::{Authority, Host, Scheme, Url};

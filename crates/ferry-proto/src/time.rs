@@ -97,6 +97,7 @@ impl<T: Timestamp> Timers<T> {
         self.slots = [None; 5];
     }
 
+    #[cfg(test)]
     pub(crate) fn get(&self, kind: TimerKind) -> Option<T> {
         self.slots[kind.index()]
     }

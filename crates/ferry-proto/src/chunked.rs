@@ -1,0 +1,358 @@
+//! The chunked transfer coding's decoder (RFC 9112 §7.1).
+//!
+//! A byte-at-a-time machine for the size lines, so it survives any split of the input; chunk
+//! data is split off the input uncopied. Stricter than httparse's `parse_chunk_size`, which
+//! takes LF inside an extension and has no cap: here a size is `1*16HEXDIG` (no sign, no `0x`,
+//! no overflow), only SP/HTAB may stand between size and `;`, an extension holds no control
+//! byte, every line ends in CRLF, and extensions and trailers have cumulative caps.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::config::Limits;
+use crate::error::{ErrorKind, Part, Result};
+use crate::headers::Headers;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Reading hex digits.
+    Size { value: u64, digits: u8 },
+    /// SP/HTAB after the size: only `;` or CR may follow.
+    SizeWs { value: u64 },
+    /// Inside a chunk extension, up to CR.
+    Ext { value: u64 },
+    /// Saw CR ending the size line.
+    SizeLf { value: u64 },
+    /// Chunk data still to come.
+    Data { remaining: u64 },
+    /// CR after the chunk data.
+    DataCr,
+    /// LF after the chunk data.
+    DataLf,
+    /// The trailer section, collected into `trailers`.
+    Trailers { line_len: usize, cr: bool },
+    /// The last chunk and trailers are done.
+    Done,
+}
+
+/// One step of decoded output.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Chunk {
+    /// Body data, split off the input.
+    Data(Bytes),
+    /// The trailer section (possibly empty); the body is complete.
+    End(Headers),
+}
+
+/// Decodes one chunked body. Feed it the connection's input buffer; it takes exactly the bytes
+/// of the body and leaves whatever follows.
+#[derive(Debug)]
+pub(crate) struct Decoder {
+    state: State,
+    ext_bytes: usize,
+    trailers: BytesMut,
+    trailer_count: usize,
+}
+
+impl Decoder {
+    pub(crate) fn new() -> Decoder {
+        Decoder {
+            state: State::Size { value: 0, digits: 0 },
+            ext_bytes: 0,
+            trailers: BytesMut::new(),
+            trailer_count: 0,
+        }
+    }
+
+    /// Decodes from `input`. `Ok(None)` means all of `input` was consumed and more is needed.
+    pub(crate) fn decode(
+        &mut self,
+        input: &mut BytesMut,
+        limits: &Limits,
+    ) -> Result<Option<Chunk>> {
+        loop {
+            if let State::Data { remaining } = self.state {
+                if input.is_empty() {
+                    return Ok(None);
+                }
+                let take = usize::try_from(remaining).map_or(input.len(), |r| r.min(input.len()));
+                let data = input.split_to(take).freeze();
+                let remaining = remaining - take as u64;
+                self.state = if remaining == 0 { State::DataCr } else { State::Data { remaining } };
+                return Ok(Some(Chunk::Data(data)));
+            }
+            if self.state == State::Done {
+                return Ok(None);
+            }
+            let Some(&b) = input.first() else { return Ok(None) };
+            input.advance(1);
+            if let Some(chunk) = self.step(b, limits)? {
+                return Ok(Some(chunk));
+            }
+        }
+    }
+
+    #[cfg(test)]
+    /// Whether the body is complete.
+    pub(crate) fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    fn step(&mut self, b: u8, limits: &Limits) -> Result<Option<Chunk>> {
+        let bad_size = || ErrorKind::InvalidChunkSize;
+        self.state = match self.state {
+            State::Size { value, digits } => match b {
+                b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
+                    let d = u64::from(hex(b));
+                    let value = value
+                        .checked_mul(16)
+                        .and_then(|v| v.checked_add(d))
+                        .ok_or_else(bad_size)?;
+                    if digits >= 16 {
+                        return Err(bad_size().into());
+                    }
+                    State::Size { value, digits: digits + 1 }
+                }
+                _ if digits == 0 => return Err(bad_size().into()),
+                b' ' | b'\t' => State::SizeWs { value },
+                b';' => State::Ext { value },
+                b'\r' => State::SizeLf { value },
+                b'\n' => return Err(ErrorKind::BareLineEnding { part: Part::ChunkSize }.into()),
+                _ => return Err(bad_size().into()),
+            },
+            State::SizeWs { value } => match b {
+                b' ' | b'\t' => {
+                    self.count_ext(limits)?;
+                    State::SizeWs { value }
+                }
+                b';' => State::Ext { value },
+                b'\r' => State::SizeLf { value },
+                _ => return Err(bad_size().into()),
+            },
+            State::Ext { value } => match b {
+                b'\r' => State::SizeLf { value },
+                b'\t' | 0x20..=0x7e | 0x80..=0xff => {
+                    self.count_ext(limits)?;
+                    State::Ext { value }
+                }
+                _ => return Err(ErrorKind::InvalidChunkExtension.into()),
+            },
+            State::SizeLf { value } => match (b, value) {
+                (b'\n', 0) => State::Trailers { line_len: 0, cr: false },
+                (b'\n', remaining) => State::Data { remaining },
+                _ => return Err(ErrorKind::BareLineEnding { part: Part::ChunkSize }.into()),
+            },
+            State::DataCr => match b {
+                b'\r' => State::DataLf,
+                b'\n' => return Err(ErrorKind::BareLineEnding { part: Part::ChunkData }.into()),
+                _ => return Err(ErrorKind::InvalidChunkData.into()),
+            },
+            State::DataLf => match b {
+                b'\n' => State::Size { value: 0, digits: 0 },
+                _ => return Err(ErrorKind::BareLineEnding { part: Part::ChunkData }.into()),
+            },
+            State::Trailers { line_len, cr } => {
+                if self.trailers.len() >= limits.max_trailer_bytes {
+                    return Err(
+                        ErrorKind::TrailersTooLarge { limit: limits.max_trailer_bytes }.into()
+                    );
+                }
+                self.trailers.extend_from_slice(&[b]);
+                match (b, cr) {
+                    (b'\n', true) if line_len == 0 => {
+                        return self.finish_trailers(limits).map(Some);
+                    }
+                    (b'\n', true) => {
+                        self.trailer_count += 1;
+                        if self.trailer_count > limits.max_trailers {
+                            return Err(
+                                ErrorKind::TooManyTrailers { limit: limits.max_trailers }.into()
+                            );
+                        }
+                        State::Trailers { line_len: 0, cr: false }
+                    }
+                    (b'\n', false) | (_, true) => {
+                        return Err(ErrorKind::BareLineEnding { part: Part::Trailer }.into());
+                    }
+                    (b'\r', false) => State::Trailers { line_len, cr: true },
+                    _ => State::Trailers { line_len: line_len + 1, cr: false },
+                }
+            }
+            State::Data { .. } | State::Done => self.state,
+        };
+        Ok(None)
+    }
+
+    fn count_ext(&mut self, limits: &Limits) -> Result<()> {
+        self.ext_bytes += 1;
+        if self.ext_bytes > limits.max_chunk_extension_bytes {
+            return Err(ErrorKind::ChunkExtensionsTooLarge {
+                limit: limits.max_chunk_extension_bytes,
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    fn finish_trailers(&mut self, limits: &Limits) -> Result<Chunk> {
+        self.state = State::Done;
+        let raw = core::mem::take(&mut self.trailers).freeze();
+        if raw.len() == 2 {
+            return Ok(Chunk::End(Headers::new()));
+        }
+        let mut fields = alloc::vec![httparse::EMPTY_HEADER; limits.max_trailers];
+        match httparse::parse_headers(&raw, &mut fields) {
+            Ok(httparse::Status::Complete((n, parsed))) if n == raw.len() => {
+                let spans = Headers::spans(&raw, parsed);
+                Ok(Chunk::End(Headers::from_spans(raw, spans)))
+            }
+            _ => Err(ErrorKind::InvalidTrailers.into()),
+        }
+    }
+}
+
+fn hex(b: u8) -> u8 {
+    match b {
+        b'0'..=b'9' => b - b'0',
+        b'a'..=b'f' => b - b'a' + 10,
+        _ => b - b'A' + 10,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    /// Decodes `input` fed in pieces of `step` bytes; returns the body, the trailers and what
+    /// was left after the body, or the error.
+    fn decode_split(
+        input: &[u8],
+        step: usize,
+        limits: &Limits,
+    ) -> core::result::Result<(Vec<u8>, Headers, Vec<u8>), ErrorKind> {
+        let mut dec = Decoder::new();
+        let mut buf = BytesMut::new();
+        let mut body = Vec::new();
+        let mut fed = 0;
+        while fed < input.len() {
+            let end = (fed + step.max(1)).min(input.len());
+            buf.extend_from_slice(&input[fed..end]);
+            fed = end;
+            while let Some(chunk) = dec.decode(&mut buf, limits).map_err(|e| e.kind().clone())? {
+                match chunk {
+                    Chunk::Data(d) => body.extend_from_slice(&d),
+                    Chunk::End(t) => {
+                        assert!(dec.is_done());
+                        // What is left belongs to the next message.
+                        let mut rest = buf.to_vec();
+                        rest.extend_from_slice(&input[fed..]);
+                        return Ok((body, t, rest));
+                    }
+                }
+            }
+        }
+        Err(ErrorKind::UnexpectedEof { expected: "chunked body" })
+    }
+
+    #[track_caller]
+    fn check(
+        input: &[u8],
+        expected: core::result::Result<(&[u8], &[(&str, &str)], &[u8]), ErrorKind>,
+    ) {
+        let limits = Limits::default();
+        for step in [input.len(), 1, 2, 3, 7] {
+            let got = decode_split(input, step, &limits);
+            match (&got, &expected) {
+                (Ok((body, trailers, rest)), Ok((want_body, want_trailers, want_rest))) => {
+                    assert_eq!(&body[..], *want_body, "step {step}");
+                    let t: Vec<(&str, &[u8])> = trailers.iter().collect();
+                    let w: Vec<(&str, &[u8])> =
+                        want_trailers.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+                    assert_eq!(t, w, "step {step}");
+                    assert_eq!(&rest[..], *want_rest, "step {step}");
+                }
+                (Err(e), Err(want)) => assert_eq!(e, want, "step {step}"),
+                _ => panic!("step {step}: got {got:?}, want {expected:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn valid_bodies() {
+        // RFC 9112 §7.1: chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF; last-chunk; trailers.
+        check(b"5\r\nhello\r\n0\r\n\r\n", Ok((b"hello", &[], b"")));
+        check(b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\nNEXT", Ok((b"hello world", &[], b"NEXT")));
+        check(b"A\r\n0123456789\r\n0\r\n\r\n", Ok((b"0123456789", &[], b"")));
+        check(b"000005\r\nhello\r\n0\r\n\r\n", Ok((b"hello", &[], b"")));
+        // §7.1.1 extensions, with BWS before ';'.
+        check(b"5;a=b;c=\"d e\"\r\nhello\r\n0;last\r\n\r\n", Ok((b"hello", &[], b"")));
+        check(b"5 ;a\r\nhello\r\n0\r\n\r\n", Ok((b"hello", &[], b"")));
+        // §7.1.2 trailers.
+        check(
+            b"1\r\nx\r\n0\r\nExpires: never\r\nX-Sum: 12\r\n\r\nrest",
+            Ok((b"x", &[("Expires", "never"), ("X-Sum", "12")], b"rest")),
+        );
+        check(b"0\r\n\r\n", Ok((b"", &[], b"")));
+    }
+
+    #[test]
+    fn smuggling_shapes_are_refused() {
+        use ErrorKind::*;
+        // Sizes: 1*HEXDIG only (RFC 9112 §7.1).
+        check(b"+5\r\nhello\r\n0\r\n\r\n", Err(InvalidChunkSize));
+        check(b"-5\r\nhello\r\n0\r\n\r\n", Err(InvalidChunkSize));
+        check(b"0x5\r\nhello\r\n0\r\n\r\n", Err(InvalidChunkSize));
+        check(b"\r\nhello\r\n0\r\n\r\n", Err(InvalidChunkSize));
+        check(b" 5\r\nhello\r\n0\r\n\r\n", Err(InvalidChunkSize));
+        check(b"5 5\r\nhello\r\n0\r\n\r\n", Err(InvalidChunkSize));
+        check(b"1_0\r\n", Err(InvalidChunkSize));
+        // Overflow: 17 hex digits, or a value past u64::MAX.
+        check(b"10000000000000000\r\n", Err(InvalidChunkSize));
+        check(b"00000000000000001\r\n", Err(InvalidChunkSize));
+        check(b"ffffffffffffffff\r\n", Err(UnexpectedEof { expected: "chunked body" }));
+        // Bare LF or bare CR in chunk lines (RFC 9112 §2.2).
+        check(b"5\nhello\r\n0\r\n\r\n", Err(BareLineEnding { part: Part::ChunkSize }));
+        check(b"5\rhello\r\n0\r\n\r\n", Err(BareLineEnding { part: Part::ChunkSize }));
+        check(b"5\r\nhello\n0\r\n\r\n", Err(BareLineEnding { part: Part::ChunkData }));
+        check(b"5\r\nhello\rX0\r\n\r\n", Err(BareLineEnding { part: Part::ChunkData }));
+        check(b"5\r\nhelloX\r\n0\r\n\r\n", Err(InvalidChunkData));
+        // LF or a control byte inside an extension (RFC 9112 §7.1.1).
+        check(b"5;a\nb\r\nhello\r\n0\r\n\r\n", Err(InvalidChunkExtension));
+        check(b"5;a\0\r\nhello\r\n0\r\n\r\n", Err(InvalidChunkExtension));
+        // Trailers with bare LF or not parsing.
+        check(b"0\r\nX: y\n\r\n", Err(BareLineEnding { part: Part::Trailer }));
+        check(b"0\r\nbad line\r\n\r\n", Err(InvalidTrailers));
+    }
+
+    #[test]
+    fn caps_are_cumulative() {
+        let limits = Limits {
+            max_chunk_extension_bytes: 7,
+            max_trailer_bytes: 16,
+            max_trailers: 2,
+            ..Limits::default()
+        };
+        // Each extension fits, together they do not.
+        let body = b"1;abcd\r\nx\r\n1;efgh\r\ny\r\n0\r\n\r\n";
+        assert_eq!(
+            decode_split(body, 1, &limits).unwrap_err(),
+            ErrorKind::ChunkExtensionsTooLarge { limit: 7 }
+        );
+        let body = b"0\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
+        assert_eq!(
+            decode_split(body, 3, &limits).unwrap_err(),
+            ErrorKind::TrailersTooLarge { limit: 16 }
+        );
+        let limits = Limits { max_trailers: 2, ..Limits::default() };
+        assert_eq!(
+            decode_split(body, 3, &limits).unwrap_err(),
+            ErrorKind::TooManyTrailers { limit: 2 }
+        );
+        // Whitespace before ';' counts too, so an endless run of spaces is bounded.
+        let limits = Limits { max_chunk_extension_bytes: 4, ..Limits::default() };
+        assert_eq!(
+            decode_split(b"1       ;a\r\n", 1, &limits).unwrap_err(),
+            ErrorKind::ChunkExtensionsTooLarge { limit: 4 }
+        );
+    }
+}
