@@ -54,7 +54,7 @@ use crate::config::Config;
 use crate::error::{Error, ErrorKind, RequestSent, Result};
 use crate::headers::Headers;
 use crate::request::{Body, Connect, Request, chunk_size_line, encode_connect, encode_request};
-use crate::response::{Framing, ResponseHead, Semantics, Version, parse_head, semantics};
+use crate::response::{Framing, ResponseHead, Semantics, Version, parse_response_head};
 use crate::time::{TimerKind, Timers, Timestamp};
 
 /// Bytes to write to the transport, in order. `Debug` shows only the length: the bytes may
@@ -677,7 +677,9 @@ impl<T: Timestamp> Connection<T> {
         let State::Exchange(ex) = &mut self.state else { return Ok(false) };
         match &mut ex.recv {
             Recv::Head => {
-                let Some(head) = parse_head(input, &self.config)? else { return Ok(false) };
+                let Some(head) = parse_response_head(input, &self.config)? else {
+                    return Ok(false);
+                };
                 self.on_head(now, head, input)?;
                 Ok(true)
             }
@@ -826,7 +828,7 @@ impl<T: Timestamp> Connection<T> {
                 (false, false)
             }
         };
-        let sem = semantics(&head, is_head)?;
+        let sem = head.semantics(is_head)?;
         ex.semantics = Some(sem);
         let retrying = matches!(ex.kind, Kind::Connect { retry_with: Some(_), .. });
         let sink = if delivers && !ex.discard {

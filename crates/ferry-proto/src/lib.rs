@@ -28,6 +28,6 @@ pub use headers::{Headers, check_field, is_token, is_valid_value, list_contains}
 pub use request::{
     Body, Connect, HeadInfo, Method, Request, TargetForm, chunk_size_line, encode_request,
 };
-pub use response::{ResponseHead, Version};
+pub use response::{Framing, ResponseHead, Semantics, Version, parse_response_head};
 pub use time::{TimerKind, Timestamp};
 pub use url::{Authority, Host, Scheme, Url};

@@ -75,11 +75,28 @@ impl fmt::Debug for ResponseHead {
 
 const STACK_HEADERS: usize = 128;
 
-/// Parses one response head off the front of `input`, under the configured limits.
+/// Parses one response head off the front of `input`, under the configured limits and
+/// profile. [`Connection`](crate::Connection) uses it; it is public for tools, fuzzing and
+/// benchmarks.
 ///
 /// `Ok(None)`: the head is not complete yet and nothing was taken. On success exactly the
-/// head's bytes are split off; they back the returned [`ResponseHead`] without a copy.
-pub(crate) fn parse_head(input: &mut BytesMut, config: &Config) -> Result<Option<ResponseHead>> {
+/// head's bytes are split off; they back the returned [`ResponseHead`] without a copy. Cost:
+/// one httparse pass, one `memchr` pass (strict profile), one `Vec` for the field offsets.
+///
+/// # Errors
+/// Peer errors ([`ErrorKind::InvalidHead`], [`ErrorKind::UnsupportedVersion`],
+/// [`ErrorKind::BareLineEnding`], [`ErrorKind::MissingReasonPhrase`]) and limits
+/// ([`ErrorKind::HeadTooLarge`], [`ErrorKind::TooManyHeaders`]).
+///
+/// ```
+/// use ferry_proto::{parse_response_head, Config, Framing};
+/// let mut input = bytes::BytesMut::from(&b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"[..]);
+/// let head = parse_response_head(&mut input, &Config::default()).unwrap().unwrap();
+/// assert_eq!(head.status(), 200);
+/// assert_eq!(head.semantics(false).unwrap().framing, Framing::Length(2));
+/// assert_eq!(&input[..], b"hi");
+/// ```
+pub fn parse_response_head(input: &mut BytesMut, config: &Config) -> Result<Option<ResponseHead>> {
     let limits = &config.limits;
     let mut stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_HEADERS];
     let mut heap = Vec::new();
@@ -167,7 +184,7 @@ fn check_strict(head: &[u8]) -> Result<()> {
 
 /// How a response body is delimited (RFC 9112 §6.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Framing {
+pub enum Framing {
     /// No body: HEAD, 1xx, 204, 304.
     None,
     /// `Content-Length`.
@@ -180,17 +197,33 @@ pub(crate) enum Framing {
 
 /// What a final response head says about its body and the connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Semantics {
-    pub(crate) framing: Framing,
+#[non_exhaustive]
+pub struct Semantics {
+    /// How the body is delimited.
+    pub framing: Framing,
     /// The peer is willing to keep the connection (RFC 9112 §9.3).
-    pub(crate) keep_alive: bool,
+    pub keep_alive: bool,
     /// The framing is faulty but readable (Transfer-Encoding in HTTP/1.0, or framing fields on
     /// a bodiless status): read it, then close (RFC 9112 §6.1).
-    pub(crate) faulty: bool,
+    pub faulty: bool,
+}
+
+impl ResponseHead {
+    /// Applies RFC 9112 §6.3 (framing) and §9.3 (persistence) to this final head.
+    /// `request_was_head`: the request's method was `HEAD`. (A 2xx to CONNECT is handled by the
+    /// connection before this: it has no body at all.)
+    ///
+    /// # Errors
+    /// [`ErrorKind::ContentLengthWithTransferEncoding`],
+    /// [`ErrorKind::ConflictingContentLength`], [`ErrorKind::InvalidContentLength`],
+    /// [`ErrorKind::InvalidTransferEncoding`].
+    pub fn semantics(&self, request_was_head: bool) -> Result<Semantics> {
+        semantics(self, request_was_head)
+    }
 }
 
 /// Applies RFC 9112 §6.3 to a final response head.
-pub(crate) fn semantics(head: &ResponseHead, request_was_head: bool) -> Result<Semantics> {
+fn semantics(head: &ResponseHead, request_was_head: bool) -> Result<Semantics> {
     let mut length: Option<core::result::Result<u64, ErrorKind>> = None;
     let mut te = false;
     let mut chunked_count = 0u32;
@@ -265,7 +298,7 @@ mod tests {
     ) -> core::result::Result<Option<ResponseHead>, ErrorKind> {
         let config = Config { profile, ..Config::default() };
         let mut buf = BytesMut::from(input);
-        parse_head(&mut buf, &config).map_err(|e| e.kind().clone())
+        parse_response_head(&mut buf, &config).map_err(|e| e.kind().clone())
     }
 
     #[track_caller]
@@ -342,7 +375,7 @@ mod tests {
         }
         let mut partial = big.clone();
         assert_eq!(
-            parse_head(
+            parse_response_head(
                 &mut partial,
                 &Config {
                     limits: crate::Limits { max_headers: 10_000, ..config.limits },
@@ -359,7 +392,7 @@ mod tests {
         }
         many.extend_from_slice(b"\r\n");
         assert_eq!(
-            parse_head(&mut many, &config).unwrap_err().kind(),
+            parse_response_head(&mut many, &config).unwrap_err().kind(),
             &ErrorKind::TooManyHeaders { limit: 100 }
         );
         // More than the stack holds, when configured.
@@ -370,17 +403,17 @@ mod tests {
             many.extend_from_slice(b"A: b\r\n");
         }
         many.extend_from_slice(b"\r\n");
-        assert_eq!(parse_head(&mut many, &roomy).unwrap().unwrap().headers().len(), 150);
+        assert_eq!(parse_response_head(&mut many, &roomy).unwrap().unwrap().headers().len(), 150);
     }
 
     #[test]
     fn head_bytes_are_split_off_exactly() {
         let mut buf = BytesMut::from(&b"HTTP/1.1 200 OK\r\nA: 1\r\n\r\nBODY"[..]);
-        let head = parse_head(&mut buf, &Config::default()).unwrap().unwrap();
+        let head = parse_response_head(&mut buf, &Config::default()).unwrap().unwrap();
         assert_eq!(&buf[..], b"BODY");
         assert_eq!(head.headers().get("a"), Some(&b"1"[..]));
         let mut partial = BytesMut::from(&b"HTTP/1.1 200 OK\r\nA: 1\r\n"[..]);
-        assert!(parse_head(&mut partial, &Config::default()).unwrap().is_none());
+        assert!(parse_response_head(&mut partial, &Config::default()).unwrap().is_none());
         assert_eq!(partial.len(), 23);
     }
 
@@ -391,7 +424,7 @@ mod tests {
         expected: core::result::Result<(Framing, bool), ErrorKind>,
     ) {
         let mut buf = BytesMut::from(head.as_bytes());
-        let h = parse_head(&mut buf, &Config::default()).unwrap().unwrap();
+        let h = parse_response_head(&mut buf, &Config::default()).unwrap().unwrap();
         let got =
             semantics(&h, is_head).map(|s| (s.framing, s.keep_alive)).map_err(|e| e.kind().clone());
         assert_eq!(got, expected, "{head:?}");
