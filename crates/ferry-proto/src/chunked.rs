@@ -91,6 +91,11 @@ impl Decoder {
         }
     }
 
+    /// Bytes of peer input held here (a partial trailer section).
+    pub(crate) fn buffered(&self) -> usize {
+        self.trailers.len()
+    }
+
     #[cfg(test)]
     /// Whether the body is complete.
     pub(crate) fn is_done(&self) -> bool {

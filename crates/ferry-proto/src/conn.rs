@@ -649,6 +649,23 @@ impl<T: Timestamp> Connection<T> {
         }
     }
 
+    /// Bytes of peer input the connection holds beyond the driver's buffer: a partial trailer
+    /// section, the start of a refused CONNECT's body. Bounded by
+    /// [`Limits::max_trailer_bytes`](crate::Limits) + [`Limits::max_proxy_error_body`](crate::Limits).
+    #[must_use]
+    pub fn retained_bytes(&self) -> usize {
+        match &self.state {
+            State::Exchange(ex) | State::Reconnect(ex) => {
+                let trailers = match &ex.recv {
+                    Recv::Body { reader: BodyReader::Chunked(d), .. } => d.buffered(),
+                    _ => 0,
+                };
+                trailers + ex.collected.len()
+            }
+            State::Idle | State::Closed => 0,
+        }
+    }
+
     // ---- transitions -------------------------------------------------------------------
 
     fn start(&mut self, now: T, kind: Kind, send: Send, head: Bytes) {
@@ -907,10 +924,12 @@ impl<T: Timestamp> Connection<T> {
                 End::MustClose { reason: CloseReason::BodyNotDrained }
             } else if matches!(sem.framing, Framing::UntilClose) {
                 End::MustClose { reason: CloseReason::ReadToEof }
+            } else if sem.faulty {
+                // Reasons the head decides come before `ExtraBytes`, which depends on how the
+                // reads were split.
+                End::MustClose { reason: CloseReason::FaultyFraming }
             } else if extra {
                 End::MustClose { reason: CloseReason::ExtraBytes }
-            } else if sem.faulty {
-                End::MustClose { reason: CloseReason::FaultyFraming }
             } else {
                 End::Done { reusable: sem.keep_alive && !close }
             }),
