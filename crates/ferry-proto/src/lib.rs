@@ -10,11 +10,19 @@ extern crate std;
 mod auth;
 mod error;
 mod headers;
+mod pool;
+mod route;
 mod time;
 mod url;
 
 pub use auth::{Challenge, Credentials, ProxyAuth, ProxyAuthenticator};
 pub use error::{Blame, Error, ErrorKind, Part, RequestSent, Result};
 pub use headers::{Headers, check_field, is_token, is_valid_value, list_contains};
+pub use pool::{Pool, PoolConfig, Put};
+pub use route::{
+    Diagnostic, EnvProxies, InvalidNoProxyEntry, NoProxy, NoProxyEntry, NoProxyMatch, NoProxyRule,
+    NoProxySource, Proxies, Proxy, ProxyConfig, ProxyDecision, ProxyKey, ProxyMode, ProxySource,
+    Route, RouteKey, parse_no_proxy,
+};
 pub use time::{TimerKind, Timestamp};
 pub use url::{Authority, Host, Scheme, Url};
