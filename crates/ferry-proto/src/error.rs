@@ -210,6 +210,19 @@ pub enum ErrorKind {
         /// The scheme as written.
         scheme: String,
     },
+    /// A key of a [`Proxies`](crate::Proxies) map that is not `http`, `https`, `all` or one of
+    /// those followed by `://` and a host.
+    InvalidProxyKey {
+        /// What is wrong with it.
+        what: &'static str,
+    },
+    /// A proxy environment variable whose value cannot be used (raised when a URL would use it).
+    InvalidProxyEnv {
+        /// The variable's name, e.g. `"HTTPS_PROXY"`.
+        var: &'static str,
+        /// Why: [`ErrorKind::InvalidProxyUrl`] or [`ErrorKind::UnsupportedProxyScheme`].
+        cause: alloc::boxed::Box<ErrorKind>,
+    },
     // ---- end of routes -------------------------------------------------------------------
 }
 
@@ -245,7 +258,9 @@ impl ErrorKind {
             | BodyLength { .. }
             | Misuse { .. }
             | InvalidProxyUrl { .. }
-            | UnsupportedProxyScheme { .. } => Blame::Caller,
+            | UnsupportedProxyScheme { .. }
+            | InvalidProxyKey { .. }
+            | InvalidProxyEnv { .. } => Blame::Caller,
             HeadTooLarge { .. }
             | TooManyHeaders { .. }
             | TooManyInformational { .. }
@@ -406,6 +421,8 @@ impl fmt::Display for ErrorKind {
             UnsupportedProxyScheme { scheme } => {
                 write!(f, "unsupported proxy scheme {scheme:?} (expected http or https)")
             }
+            InvalidProxyKey { what } => write!(f, "invalid proxy key: {what}"),
+            InvalidProxyEnv { var, cause } => write!(f, "environment variable {var}: {cause}"),
         }
     }
 }

@@ -17,6 +17,8 @@ mod error;
 mod headers;
 mod request;
 mod response;
+mod pool;
+mod route;
 mod time;
 mod url;
 
@@ -29,5 +31,11 @@ pub use request::{
     Body, Connect, HeadInfo, Method, Request, TargetForm, chunk_size_line, encode_request,
 };
 pub use response::{Framing, ResponseHead, Semantics, Version, parse_response_head};
+pub use pool::{Pool, PoolConfig, Put};
+pub use route::{
+    Diagnostic, EnvProxies, InvalidNoProxyEntry, NoProxy, NoProxyEntry, NoProxyMatch, NoProxyRule,
+    NoProxySource, Proxies, Proxy, ProxyConfig, ProxyDecision, ProxyKey, ProxyMode, ProxySource,
+    Route, RouteKey, parse_no_proxy,
+};
 pub use time::{TimerKind, Timestamp};
 pub use url::{Authority, Host, Scheme, Url};
