@@ -324,7 +324,8 @@ mod tests {
     #[test]
     fn challenges() {
         // RFC 9110 §11.6.1 and §11.7.1: several challenges in one field, params with quoted commas.
-        let cases: &[(&[u8], &[(&str, Option<&str>)])] = &[
+        type Case<'a> = (&'a [u8], &'a [(&'a str, Option<&'a str>)]);
+        let cases: &[Case<'_>] = &[
             (b"Basic realm=\"proxy\"", &[("Basic", Some("proxy"))]),
             (b"Basic", &[("Basic", None)]),
             (b"Negotiate abc==, Basic realm=x", &[("Negotiate", None), ("Basic", Some("x"))]),

@@ -259,11 +259,11 @@ mod tests {
         Err(ErrorKind::UnexpectedEof { expected: "chunked body" })
     }
 
+    /// Body, trailers, what follows.
+    type Decoded<'a> = (&'a [u8], &'a [(&'a str, &'a str)], &'a [u8]);
+
     #[track_caller]
-    fn check(
-        input: &[u8],
-        expected: core::result::Result<(&[u8], &[(&str, &str)], &[u8]), ErrorKind>,
-    ) {
+    fn check(input: &[u8], expected: core::result::Result<Decoded<'_>, ErrorKind>) {
         let limits = Limits::default();
         for step in [input.len(), 1, 2, 3, 7] {
             let got = decode_split(input, step, &limits);

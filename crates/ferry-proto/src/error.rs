@@ -277,8 +277,13 @@ impl ErrorKind {
 /// After a [`Connection`](crate::Connection) returns an error it is closed for good: every later
 /// call answers with [`ErrorKind::Misuse`] or [`Output::Closed`](crate::Output), and it never
 /// panics.
+///
+/// One pointer wide, so `Result<T, Error>` stays small on hot paths.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Error {
+pub struct Error(alloc::boxed::Box<Inner>);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Inner {
     kind: ErrorKind,
     sent: RequestSent,
     response_started: bool,
@@ -288,43 +293,47 @@ impl Error {
     /// An error of this kind, raised outside an exchange (nothing sent, nothing received).
     #[must_use]
     pub fn new(kind: ErrorKind) -> Self {
-        Error { kind, sent: RequestSent::No, response_started: false }
+        Error(alloc::boxed::Box::new(Inner {
+            kind,
+            sent: RequestSent::No,
+            response_started: false,
+        }))
     }
 
     pub(crate) fn with_progress(mut self, sent: RequestSent, response_started: bool) -> Self {
-        self.sent = sent;
-        self.response_started = response_started;
+        self.0.sent = sent;
+        self.0.response_started = response_started;
         self
     }
 
     /// What went wrong.
     #[must_use]
     pub fn kind(&self) -> &ErrorKind {
-        &self.kind
+        &self.0.kind
     }
 
     /// Who is to blame.
     #[must_use]
     pub fn blame(&self) -> Blame {
-        self.kind.blame()
+        self.0.kind.blame()
     }
 
     /// How much of the request had been handed out for sending.
     #[must_use]
     pub fn request_sent(&self) -> RequestSent {
-        self.sent
+        self.0.sent
     }
 
     /// Whether any byte of a response had arrived.
     #[must_use]
     pub fn response_started(&self) -> bool {
-        self.response_started
+        self.0.response_started
     }
 
     /// Whether a deadline passed.
     #[must_use]
     pub fn is_timeout(&self) -> bool {
-        matches!(self.kind, ErrorKind::Timeout { .. })
+        matches!(self.0.kind, ErrorKind::Timeout { .. })
     }
 
     /// Whether the request may be sent again on a new connection without risk of doing it
@@ -332,12 +341,12 @@ impl Error {
     /// single response byte (the stale keep-alive race) and the method is idempotent.
     #[must_use]
     pub fn is_retryable(&self, idempotent: bool) -> bool {
-        match self.sent {
+        match self.0.sent {
             RequestSent::No => true,
             _ => {
                 idempotent
-                    && !self.response_started
-                    && matches!(self.kind, ErrorKind::UnexpectedEof { .. })
+                    && !self.0.response_started
+                    && matches!(self.0.kind, ErrorKind::UnexpectedEof { .. })
             }
         }
     }
@@ -351,7 +360,7 @@ impl From<ErrorKind> for Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.kind, f)
+        fmt::Display::fmt(&self.0.kind, f)
     }
 }
 

@@ -15,9 +15,9 @@ mod conn;
 mod conn_tests;
 mod error;
 mod headers;
+mod pool;
 mod request;
 mod response;
-mod pool;
 mod route;
 mod time;
 mod url;
@@ -27,11 +27,11 @@ pub use config::{Config, Limits, Profile, Timeouts};
 pub use conn::{CloseReason, Connection, End, Event, Output, Transmit};
 pub use error::{Blame, Error, ErrorKind, Part, RequestSent, Result};
 pub use headers::{Headers, check_field, is_token, is_valid_value, list_contains};
+pub use pool::{Pool, PoolConfig, Put};
 pub use request::{
     Body, Connect, HeadInfo, Method, Request, TargetForm, chunk_size_line, encode_request,
 };
 pub use response::{Framing, ResponseHead, Semantics, Version, parse_response_head};
-pub use pool::{Pool, PoolConfig, Put};
 pub use route::{
     Diagnostic, EnvProxies, InvalidNoProxyEntry, NoProxy, NoProxyEntry, NoProxyMatch, NoProxyRule,
     NoProxySource, Proxies, Proxy, ProxyConfig, ProxyDecision, ProxyKey, ProxyMode, ProxySource,

@@ -263,7 +263,6 @@ impl<C, T: Timestamp> fmt::Debug for Pool<C, T> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
     use crate::route::{Proxy, Route};

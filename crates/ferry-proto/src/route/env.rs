@@ -153,7 +153,6 @@ impl EnvProxies {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
     use alloc::string::ToString;

@@ -10,7 +10,6 @@
 
 // The crate's `Error` is larger than clippy likes (it carries a proxy's refusal); that is the
 // error type's business, not this module's.
-#![allow(clippy::result_large_err)]
 
 mod env;
 mod key;
@@ -517,5 +516,4 @@ impl<T: fmt::Display> fmt::Debug for DisplayAsStr<'_, T> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests;

@@ -286,7 +286,6 @@ fn parse_entry(text: &str) -> Result<(NoProxyRule, Option<u16>), &'static str> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
     use alloc::format;

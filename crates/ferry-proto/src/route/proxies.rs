@@ -269,7 +269,6 @@ impl Proxies {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
     use alloc::string::{String, ToString};

@@ -202,7 +202,6 @@ fn decode_userinfo(ui: &str) -> Result<Option<Credentials>> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
     use crate::url::Host;
