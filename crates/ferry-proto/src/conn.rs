@@ -1,45 +1,5 @@
-//! The client connection: the one place that owns every state transition.
-//!
-//! # Theory of operation
-//!
-//! A [`Connection`] carries one exchange at a time over one transport. The driver feeds it
-//! through `handle_*` calls and drains it with [`Connection::poll_output`] until that answers
-//! [`Output::NeedInput`], [`Output::NeedBody`], [`Output::Idle`], [`Output::Reconnect`] or
-//! [`Output::Closed`]; then it waits for socket bytes, for user body, or for
-//! [`Connection::poll_timeout`], whichever comes first.
-//!
-//! ```text
-//!            send_request / send_connect
-//!   Idle ─────────────────────────────────▶ Exchange ──┬─ End::Done{reusable: true} ─▶ Idle
-//!    │ ▲                                  (SendHead,   ├─ End::Done{reusable: false} ┐
-//!    │ └── handle_timeout(Idle), eof,      SendBody,   ├─ End::MustClose{reason}     ├▶ Closed
-//!    │     unsolicited bytes ──▶ Closed    RecvHead,   ├─ End::Tunnel / Upgraded     ┘
-//!    │                                     RecvBody)   ├─ Output::Error ───────────────▶ Closed
-//!    │                                        ▲        └─ 407 on an unreusable
-//!    │                                        │           connection ──▶ Reconnect
-//!    │                                        └──────── handle_reconnected ◀─┘
-//! ```
-//!
-//! The write side and the read side of an exchange move independently: the response may start
-//! (or even end) while the request body is still going out. The exchange ends when the
-//! response is complete; a request body not fully sent by then is abandoned and the
-//! connection must close.
-//!
-//! * **Send**: the head is encoded at `send_request` and queued as a [`Transmit`]. A body is
-//!   then `SendBody` until `finish_body`; with `Expect: 100-continue` the body is held until a
-//!   `100`, or until the [`TimerKind::ExpectContinue`] deadline passes, and dropped when a final
-//!   response comes first.
-//! * **Receive**: `RecvHead` parses heads; interim (1xx) heads are events and the machine stays
-//!   in `RecvHead`; a final head picks the body framing (RFC 9112 §6.3) and moves to
-//!   `RecvBody`, or straight to the end.
-//! * **CONNECT** is its own exchange kind ([`Connection::send_connect`]): a 2xx ends in
-//!   [`End::Tunnel`]; a 407 answered by the route's [`ProxyAuth`] is retried on this connection
-//!   when its body was framed, or after [`Output::Reconnect`] on a new one; anything else
-//!   becomes [`ErrorKind::ProxyRefused`].
-//!
-//! Errors of the peer, of limits and of deadlines come out of `poll_output` as
-//! [`Output::Error`], after every event that preceded them; errors of the caller are returned
-//! by the call that made them. After an error the machine is [`Output::Closed`] for good.
+//! The client connection: the one place that owns every state transition. The theory of
+//! operation and the state diagram are on [`Connection`].
 
 use alloc::collections::VecDeque;
 use alloc::string::String;
@@ -141,7 +101,7 @@ pub enum End {
     },
 }
 
-/// What the driver should do next. See the [module docs](self) for the loop.
+/// What the driver should do next. See [`Connection`] for the loop.
 #[derive(Debug)]
 #[must_use]
 pub enum Output {
@@ -266,6 +226,47 @@ struct Progress {
 /// transport, the caller's body, or [`Connection::poll_timeout`], and call the matching
 /// `handle_*`. `T` is the driver's clock type ([`Timestamp`]): `std::time::Instant`, or a
 /// `Duration` since any origin.
+///
+/// # Theory of operation
+///
+/// A [`Connection`] carries one exchange at a time over one transport. The driver feeds it
+/// through `handle_*` calls and drains it with [`Connection::poll_output`] until that answers
+/// [`Output::NeedInput`], [`Output::NeedBody`], [`Output::Idle`], [`Output::Reconnect`] or
+/// [`Output::Closed`]; then it waits for socket bytes, for user body, or for
+/// [`Connection::poll_timeout`], whichever comes first.
+///
+/// ```text
+///            send_request / send_connect
+///   Idle ─────────────────────────────────▶ Exchange ──┬─ End::Done{reusable: true} ─▶ Idle
+///    │ ▲                                  (SendHead,   ├─ End::Done{reusable: false} ┐
+///    │ └── handle_timeout(Idle), eof,      SendBody,   ├─ End::MustClose{reason}     ├▶ Closed
+///    │     unsolicited bytes ──▶ Closed    RecvHead,   ├─ End::Tunnel / Upgraded     ┘
+///    │                                     RecvBody)   ├─ Output::Error ───────────────▶ Closed
+///    │                                        ▲        └─ 407 on an unreusable
+///    │                                        │           connection ──▶ Reconnect
+///    │                                        └──────── handle_reconnected ◀─┘
+/// ```
+///
+/// The write side and the read side of an exchange move independently: the response may start
+/// (or even end) while the request body is still going out. The exchange ends when the
+/// response is complete; a request body not fully sent by then is abandoned and the
+/// connection must close.
+///
+/// * **Send**: the head is encoded at `send_request` and queued as a [`Transmit`]. A body is
+///   then `SendBody` until `finish_body`; with `Expect: 100-continue` the body is held until a
+///   `100`, or until the [`TimerKind::ExpectContinue`] deadline passes, and dropped when a final
+///   response comes first.
+/// * **Receive**: `RecvHead` parses heads; interim (1xx) heads are events and the machine stays
+///   in `RecvHead`; a final head picks the body framing (RFC 9112 §6.3) and moves to
+///   `RecvBody`, or straight to the end.
+/// * **CONNECT** is its own exchange kind ([`Connection::send_connect`]): a 2xx ends in
+///   [`End::Tunnel`]; a 407 answered by the route's [`ProxyAuth`] is retried on this connection
+///   when its body was framed, or after [`Output::Reconnect`] on a new one; anything else
+///   becomes [`ErrorKind::ProxyRefused`].
+///
+/// Errors of the peer, of limits and of deadlines come out of `poll_output` as
+/// [`Output::Error`], after every event that preceded them; errors of the caller are returned
+/// by the call that made them. After an error the machine is [`Output::Closed`] for good.
 pub struct Connection<T> {
     config: Config,
     state: State,

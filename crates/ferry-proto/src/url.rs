@@ -245,7 +245,8 @@ impl Url {
         }
     }
 
-    /// The `Host` field value (see [`Url::write_host_value`]).
+    /// The `Host` field value: the host, and the port only when it is not the scheme's
+    /// default (RFC 9110 §7.2).
     #[must_use]
     pub fn host_header(&self) -> String {
         let mut s = String::new();
