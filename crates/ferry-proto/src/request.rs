@@ -153,6 +153,21 @@ impl Request {
         self
     }
 
+    /// Shapes the request for `route`: absolute-form with the proxy's credentials when the
+    /// route forwards it through an HTTP proxy; origin-form otherwise (direct, or inside a
+    /// tunnel, where proxy credentials must never go).
+    #[must_use]
+    pub fn via(mut self, route: &crate::route::Route) -> Request {
+        if route.is_forwarded() {
+            self.form = TargetForm::Absolute;
+            self.proxy_auth = route.proxy_auth().cloned();
+        } else {
+            self.form = TargetForm::Origin;
+            self.proxy_auth = None;
+        }
+        self
+    }
+
     /// The method.
     #[must_use]
     pub fn method(&self) -> &Method {
@@ -565,6 +580,44 @@ mod tests {
         let mut req = Request::get(url("http://h/"));
         req.proxy_auth = Some(auth);
         check(req, Ok("GET / HTTP/1.1\r\nHost: h\r\n\r\n"));
+    }
+
+    #[test]
+    fn routes_shape_the_request() {
+        use crate::route::{Proxy, ProxyMode, Route};
+        let proxy = Proxy::parse("http://alice:s3cret@proxy:3128").unwrap();
+        // Plain HTTP through an HTTP proxy: forwarded in absolute-form, with its credentials.
+        let route = Route::new(&url("http://h/x"), Some(proxy.clone()));
+        check(
+            Request::get(url("http://h/x")).via(&route),
+            Ok(
+                "GET http://h/x HTTP/1.1\r\nHost: h\r\nProxy-Authorization: Basic YWxpY2U6czNjcmV0\r\n\r\n",
+            ),
+        );
+        assert!(route.connect().is_none());
+        // HTTPS, or a tunnelling proxy: CONNECT first, then origin-form without credentials.
+        for route in [
+            Route::new(&url("https://h/x"), Some(proxy.clone())),
+            Route::new(&url("http://h/x"), Some(proxy.clone().with_mode(ProxyMode::Tunnel))),
+        ] {
+            let connect = route.connect().unwrap();
+            assert_eq!(
+                alloc::format!("{}", connect.target()),
+                alloc::format!("h:{}", route.origin().port)
+            );
+            assert!(connect.auth.is_some());
+            check(
+                Request::get(url("http://h/x")).via(&route),
+                Ok("GET /x HTTP/1.1\r\nHost: h\r\n\r\n"),
+            );
+        }
+        // Direct.
+        let route = Route::direct(&url("http://h/x"));
+        assert!(route.connect().is_none());
+        check(
+            Request::get(url("http://h/x")).via(&route),
+            Ok("GET /x HTTP/1.1\r\nHost: h\r\n\r\n"),
+        );
     }
 
     #[test]

@@ -8,9 +8,6 @@
 //!
 //! The rules are documented once, on [`ProxyConfig`] (this module is private).
 
-// The crate's `Error` is larger than clippy likes (it carries a proxy's refusal); that is the
-// error type's business, not this module's.
-
 mod env;
 mod key;
 mod no_proxy;
@@ -470,6 +467,15 @@ impl Route {
     #[must_use]
     pub fn proxy_auth(&self) -> Option<&ProxyAuth> {
         self.proxy.as_ref().and_then(Proxy::auth)
+    }
+
+    /// The CONNECT to send first when this route tunnels, with the proxy's credentials; `None`
+    /// when it goes direct or is forwarded. A driver does
+    /// `if let Some(c) = route.connect() { conn.send_connect(now, c)? }` and no more.
+    #[must_use]
+    pub fn connect(&self) -> Option<crate::request::Connect> {
+        let target = self.tunnel()?.clone();
+        Some(crate::request::Connect::new(target).auth(self.proxy_auth().cloned()))
     }
 
     /// Whether the driver speaks TLS to the origin (end to end, through any tunnel).
