@@ -985,6 +985,7 @@ impl<T: Timestamp> Connection<T> {
         self.progress =
             Progress { request_complete: true, queued_transmits: 1, ..Progress::default() };
         self.out.push_back(Output::Transmit(Transmit(head)));
+        self.timers.stop(TimerKind::BodyRead);
         self.timers.set(TimerKind::ResponseHead, now, self.config.timeouts.response_head);
         Ok(())
     }

@@ -764,3 +764,17 @@ fn tunnel_setup_deadline_spans_rounds() {
     assert_eq!(seen, [Seen::Error(ErrorKind::Timeout { timer: TimerKind::TunnelSetup })]);
     assert_eq!(rest, Rest::Closed);
 }
+
+#[test]
+fn a_407_body_deadline_does_not_outlive_the_407() {
+    let mut config = Config::default();
+    config.timeouts.body_read = Some(Duration::from_secs(2));
+    let mut h = Harness::with(config);
+    connect(&mut h, creds(false));
+    h.feed("HTTP/1.1 407 Auth\r\nProxy-Authenticate: Basic\r\nContent-Length: 4\r\n\r\nde");
+    assert_eq!(h.conn.poll_timeout(), Some(Duration::from_secs(2)));
+    assert_eq!(h.feed("ny"), (vec![wrote(&connect_head(true))], Rest::NeedInput));
+    // Waiting for the proxy's next head is not waiting for a body.
+    assert_eq!(h.conn.poll_timeout(), None);
+    assert_eq!(h.advance(Duration::from_secs(5)), (vec![], Rest::NeedInput));
+}
