@@ -791,11 +791,7 @@ impl<T: Timestamp> Connection<T> {
                 let Kind::Request { upgrade: true, .. } = ex.kind else {
                     return Err(ErrorKind::UnexpectedSwitchingProtocols.into());
                 };
-                let leftover = input.split().freeze();
-                self.out.push_back(Output::Event(Event::ResponseHead(head)));
-                self.out.push_back(Output::End(End::Upgraded { leftover }));
-                self.timers.stop_all();
-                self.state = State::Closed;
+                self.hand_over(head, input, |leftover| End::Upgraded { leftover });
                 return Ok(());
             }
             ex.informational += 1;
@@ -826,11 +822,7 @@ impl<T: Timestamp> Connection<T> {
             Kind::Connect { .. } if (200..300).contains(&status) => {
                 // RFC 9110 §9.3.6: a 2xx to CONNECT has no body; its length fields are ignored and
                 // every byte after the head belongs to the tunnel.
-                let leftover = input.split().freeze();
-                self.out.push_back(Output::Event(Event::ResponseHead(head)));
-                self.out.push_back(Output::End(End::Tunnel { leftover }));
-                self.timers.stop_all();
-                self.state = State::Closed;
+                self.hand_over(head, input, |leftover| End::Tunnel { leftover });
                 return Ok(());
             }
             Kind::Connect { connect, rounds, last_auth, retry_with } => {
@@ -875,6 +867,16 @@ impl<T: Timestamp> Connection<T> {
             self.timers.set(TimerKind::BodyRead, now, self.config.timeouts.body_read);
         }
         Ok(())
+    }
+
+    /// The transport stops speaking HTTP (a tunnel or an upgrade): the head is the last event,
+    /// and every byte after it is handed on, however the reads were split.
+    fn hand_over(&mut self, head: ResponseHead, input: &mut BytesMut, end: fn(Bytes) -> End) {
+        let leftover = input.split().freeze();
+        self.out.push_back(Output::Event(Event::ResponseHead(head)));
+        self.out.push_back(Output::End(end(leftover)));
+        self.timers.stop_all();
+        self.state = State::Closed;
     }
 
     /// The response is complete (or read to its end): decide how the exchange ends.
