@@ -183,10 +183,16 @@ impl Headers {
         })
     }
 
+    /// Every field as raw bytes, in arrival order: [`Headers::iter`] without turning each name
+    /// into a `&str`, which costs a UTF-8 check per name. For the core's own look-ups.
+    pub(crate) fn fields(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        self.entries.iter().map(|&(n, v)| (n.get(&self.buf), v.get(&self.buf)))
+    }
+
     /// The first value of `name`.
     #[must_use]
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+        self.fields().find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes())).map(|(_, v)| v)
     }
 
     /// The first value of `name` as text, when it is valid UTF-8.
@@ -197,7 +203,7 @@ impl Headers {
 
     /// Every value of `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+        self.fields().filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes())).map(|(_, v)| v)
     }
 
     /// Whether any `name` field lists `token` (comma-separated, case-insensitive).
