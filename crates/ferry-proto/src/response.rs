@@ -125,7 +125,7 @@ pub fn parse_response_head(input: &mut BytesMut, config: &Config) -> Result<Opti
     }
     let head = &input[..len];
     if config.profile == Profile::Strict {
-        check_strict(head)?;
+        check_strict(head, response.headers)?;
     }
     let version = match response.version {
         Some(0) => Version::Http10,
@@ -166,12 +166,15 @@ fn trim_leading_newlines(mut s: &[u8]) -> &[u8] {
 
 /// What [`Profile::Strict`] refuses beyond httparse: bare LF line endings (RFC 9112 §2.2) and a
 /// status line without the space after the code (RFC 9112 §4).
-fn check_strict(head: &[u8]) -> Result<()> {
-    let first_line_end = memchr::memchr(b'\n', head).unwrap_or(head.len());
-    for lf in memchr::memchr_iter(b'\n', head) {
-        if lf == 0 || head[lf - 1] != b'\r' {
-            let part = if lf <= first_line_end { Part::StartLine } else { Part::Header };
-            return Err(ErrorKind::BareLineEnding { part }.into());
+fn check_strict(head: &[u8], fields: &[httparse::Header<'_>]) -> Result<()> {
+    if !lines_end_in_crlf(head, fields) {
+        // Rare: scan for the first bare LF to say which part holds it.
+        let first_line_end = memchr::memchr(b'\n', head).unwrap_or(head.len());
+        for lf in memchr::memchr_iter(b'\n', head) {
+            if lf == 0 || head[lf - 1] != b'\r' {
+                let part = if lf <= first_line_end { Part::StartLine } else { Part::Header };
+                return Err(ErrorKind::BareLineEnding { part }.into());
+            }
         }
     }
     // httparse accepted "HTTP/1.x NNN": the byte after the code must be the space.
@@ -180,6 +183,25 @@ fn check_strict(head: &[u8]) -> Result<()> {
         return Err(ErrorKind::MissingReasonPhrase.into());
     }
     Ok(())
+}
+
+/// Whether every line of `head`, which httparse accepted with these `fields`, ends in CRLF.
+/// Costs a look at each line start, not at each byte.
+///
+/// httparse ends every line with an LF, takes a CR only right before an LF, and (as
+/// configured) starts each field line with the name: no obs-fold, no space before a name. So a
+/// line ends in CRLF exactly when CRLF comes right before the start of the next line: the next
+/// field's name, or the empty line that ends the head (its last two bytes, once they are a
+/// CRLF). The empty lines httparse skips before the status line are checked on their own.
+fn lines_end_in_crlf(head: &[u8], fields: &[httparse::Header<'_>]) -> bool {
+    let crlf_before = |at: usize| at >= 2 && head.get(at - 2..at) == Some(b"\r\n");
+    let name_at =
+        |f: &httparse::Header<'_>| (f.name.as_ptr() as usize).wrapping_sub(head.as_ptr() as usize);
+    let skipped = head.len() - trim_leading_newlines(head).len();
+    head[..skipped].chunks(2).all(|pair| pair == b"\r\n")
+        && head.ends_with(b"\r\n")
+        && crlf_before(head.len() - 2)
+        && fields.iter().all(|f| crlf_before(name_at(f)))
 }
 
 /// How a response body is delimited (RFC 9112 §6.3).
@@ -533,5 +555,44 @@ mod tests {
             false,
             Ok((Chunked, false)),
         );
+    }
+
+    /// Where the scan of every LF, the strict check's original form, finds a bare one.
+    fn naive_bare_lf(head: &[u8]) -> Option<Part> {
+        let first_line_end = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
+        let lf = (0..head.len()).find(|&i| head[i] == b'\n' && (i == 0 || head[i - 1] != b'\r'))?;
+        Some(if lf <= first_line_end { Part::StartLine } else { Part::Header })
+    }
+
+    proptest::proptest! {
+        /// The strict profile's look at line starts only agrees with a scan of every LF, on
+        /// heads whose lines (skipped leading ones included) end in CRLF or LF at random.
+        #[test]
+        fn strict_line_endings_match_a_scan(
+            leading in proptest::collection::vec(proptest::bool::ANY, 0..3),
+            status_crlf: bool,
+            fields in proptest::collection::vec(
+                ("[A-Za-z-]{1,12}", "[ \t!-~\u{80}-\u{ff}]{0,12}", proptest::bool::ANY),
+                0..6,
+            ),
+            end_crlf: bool,
+        ) {
+            let eol = |crlf: bool| if crlf { "\r\n" } else { "\n" };
+            let mut head: String = leading.iter().map(|&crlf| eol(crlf)).collect();
+            head += "HTTP/1.1 200 OK";
+            head += eol(status_crlf);
+            for (name, value, crlf) in &fields {
+                head += &alloc::format!("{name}: {value}{}", eol(*crlf));
+            }
+            head += eol(end_crlf);
+            let head = head.as_bytes();
+            proptest::prop_assert!(matches!(parse(head, Profile::Compatible), Ok(Some(_))));
+            let strict = parse(head, Profile::Strict).map(|h| h.map(|h| h.headers().len()));
+            let expected = match naive_bare_lf(head) {
+                Some(part) => Err(ErrorKind::BareLineEnding { part }),
+                None => Ok(Some(fields.len())),
+            };
+            proptest::prop_assert_eq!(strict, expected, "{:?}", String::from_utf8_lossy(head));
+        }
     }
 }
