@@ -28,6 +28,7 @@ pub struct ResponseHead {
     status: u16,
     reason: Span,
     headers: Headers,
+    framing: FramingFields,
 }
 
 impl ResponseHead {
@@ -81,7 +82,8 @@ const STACK_HEADERS: usize = 128;
 ///
 /// `Ok(None)`: the head is not complete yet and nothing was taken. On success exactly the
 /// head's bytes are split off; they back the returned [`ResponseHead`] without a copy. Cost:
-/// one httparse pass, one `memchr` pass (strict profile), one `Vec` for the field offsets.
+/// one httparse pass, then a look at each field (its offsets into one `Vec`, whether it frames
+/// the body, and in the strict profile the line ending before it).
 ///
 /// # Errors
 /// Peer errors ([`ErrorKind::InvalidHead`], [`ErrorKind::UnsupportedVersion`],
@@ -138,8 +140,13 @@ pub fn parse_response_head(input: &mut BytesMut, config: &Config) -> Result<Opti
         _ => Span::of(head, &head[..0]),
     };
     let spans = Headers::spans(head, response.headers);
+    let mut framing = FramingFields::default();
+    for field in &*response.headers {
+        framing.add(field.name.as_bytes(), field.value);
+    }
     let buf = input.split_to(len).freeze();
-    Ok(Some(ResponseHead { version, status, reason, headers: Headers::from_spans(buf, spans) }))
+    let headers = Headers::from_spans(buf, spans);
+    Ok(Some(ResponseHead { version, status, reason, headers, framing }))
 }
 
 fn map_httparse(e: httparse::Error, input: &[u8], max_headers: usize) -> ErrorKind {
@@ -233,7 +240,8 @@ pub struct Semantics {
 impl ResponseHead {
     /// Applies RFC 9112 §6.3 (framing) and §9.3 (persistence) to this final head.
     /// `request_was_head`: the request's method was `HEAD`. (A 2xx to CONNECT is handled by the
-    /// connection before this: it has no body at all.)
+    /// connection before this: it has no body at all.) Cost: constant; the fields it needs were
+    /// read when the head was parsed.
     ///
     /// # Errors
     /// [`ErrorKind::ContentLengthWithTransferEncoding`],
@@ -244,41 +252,66 @@ impl ResponseHead {
     }
 }
 
-/// Applies RFC 9112 §6.3 to a final response head.
-fn semantics(head: &ResponseHead, request_was_head: bool) -> Result<Semantics> {
-    let mut length: Option<core::result::Result<u64, ErrorKind>> = None;
-    let mut te = false;
-    let mut chunked_count = 0u32;
-    let mut chunked_last = false;
-    let mut te_empty = false;
-    let mut close = false;
-    let mut keep_alive = false;
-    // Raw names: `Headers::iter` would check each name is UTF-8 first, a third of this loop.
-    for (name, value) in head.headers.fields() {
+/// What the fields that frame the body and govern the connection say (RFC 9112 §6.3, §9.3),
+/// gathered as the head is parsed: [`ResponseHead::semantics`] then need not walk the fields
+/// again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct FramingFields {
+    /// `Content-Length`, when present: its value, or the first fault in its values.
+    length: Option<core::result::Result<u64, LengthFault>>,
+    /// `Transfer-Encoding` is present.
+    te: bool,
+    /// A `Transfer-Encoding` field is empty.
+    te_empty: bool,
+    /// How many transfer codings are `chunked`.
+    chunked_count: u32,
+    /// The last transfer coding is `chunked`.
+    chunked_last: bool,
+    /// `Connection` lists `close`.
+    close: bool,
+    /// `Connection` lists `keep-alive`.
+    keep_alive: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LengthFault {
+    Invalid,
+    Conflicting,
+}
+
+impl FramingFields {
+    /// Takes in one field, in arrival order.
+    fn add(&mut self, name: &[u8], value: &[u8]) {
         if name.eq_ignore_ascii_case(b"content-length") {
             for item in value.split(|&b| b == b',') {
-                let this = parse_length(item).ok_or(ErrorKind::InvalidContentLength);
-                length = Some(match (length, this) {
+                let this = parse_length(item).ok_or(LengthFault::Invalid);
+                self.length = Some(match (self.length, this) {
                     (Some(Err(e)), _) | (_, Err(e)) => Err(e),
-                    (Some(Ok(a)), Ok(b)) if a != b => Err(ErrorKind::ConflictingContentLength),
+                    (Some(Ok(a)), Ok(b)) if a != b => Err(LengthFault::Conflicting),
                     (_, Ok(b)) => Ok(b),
                 });
             }
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            te = true;
-            te_empty |= trim(value).is_empty();
+            self.te = true;
+            self.te_empty |= trim(value).is_empty();
             for coding in value.split(|&b| b == b',').map(trim).filter(|c| !c.is_empty()) {
-                chunked_last = coding.eq_ignore_ascii_case(b"chunked");
-                chunked_count += u32::from(chunked_last);
+                self.chunked_last = coding.eq_ignore_ascii_case(b"chunked");
+                self.chunked_count += u32::from(self.chunked_last);
             }
         } else if name.eq_ignore_ascii_case(b"connection") {
             // Both options in one pass over the list (RFC 9110 §7.6.1).
             for option in value.split(|&b| b == b',').map(trim) {
-                close |= option.eq_ignore_ascii_case(b"close");
-                keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");
+                self.close |= option.eq_ignore_ascii_case(b"close");
+                self.keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");
             }
         }
     }
+}
+
+/// Applies RFC 9112 §6.3 to a final response head.
+fn semantics(head: &ResponseHead, request_was_head: bool) -> Result<Semantics> {
+    let FramingFields { length, te, te_empty, chunked_count, chunked_last, close, keep_alive } =
+        head.framing;
     let keep_alive = !close && (head.version == Version::Http11 || keep_alive);
     let status = head.status;
     // Item 1: always bodiless, whatever the fields say; fields that claim a body make the
@@ -306,7 +339,8 @@ fn semantics(head: &ResponseHead, request_was_head: bool) -> Result<Semantics> {
     }
     match length {
         // Items 5 and 6.
-        Some(Err(e)) => Err(e.into()),
+        Some(Err(LengthFault::Invalid)) => Err(ErrorKind::InvalidContentLength.into()),
+        Some(Err(LengthFault::Conflicting)) => Err(ErrorKind::ConflictingContentLength.into()),
         Some(Ok(n)) => Ok(Semantics { framing: Framing::Length(n), keep_alive, faulty: false }),
         // Item 8: neither: read until close.
         None => Ok(Semantics { framing: Framing::UntilClose, keep_alive: false, faulty: false }),
