@@ -9,7 +9,7 @@ use bytes::BytesMut;
 
 use crate::config::{Config, Profile};
 use crate::error::{ErrorKind, Part, Result};
-use crate::headers::{Headers, Span, trim};
+use crate::headers::{Headers, Span, eq_lower, trim};
 use crate::request::parse_length;
 
 /// The protocol version of a response.
@@ -282,7 +282,7 @@ enum LengthFault {
 impl FramingFields {
     /// Takes in one field, in arrival order.
     fn add(&mut self, name: &[u8], value: &[u8]) {
-        if name.eq_ignore_ascii_case(b"content-length") {
+        if eq_lower(name, b"content-length") {
             for item in value.split(|&b| b == b',') {
                 let this = parse_length(item).ok_or(LengthFault::Invalid);
                 self.length = Some(match (self.length, this) {
@@ -291,18 +291,18 @@ impl FramingFields {
                     (_, Ok(b)) => Ok(b),
                 });
             }
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+        } else if eq_lower(name, b"transfer-encoding") {
             self.te = true;
             self.te_empty |= trim(value).is_empty();
             for coding in value.split(|&b| b == b',').map(trim).filter(|c| !c.is_empty()) {
-                self.chunked_last = coding.eq_ignore_ascii_case(b"chunked");
+                self.chunked_last = eq_lower(coding, b"chunked");
                 self.chunked_count += u32::from(self.chunked_last);
             }
-        } else if name.eq_ignore_ascii_case(b"connection") {
+        } else if eq_lower(name, b"connection") {
             // Both options in one pass over the list (RFC 9110 §7.6.1).
             for option in value.split(|&b| b == b',').map(trim) {
-                self.close |= option.eq_ignore_ascii_case(b"close");
-                self.keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");
+                self.close |= eq_lower(option, b"close");
+                self.keep_alive |= eq_lower(option, b"keep-alive");
             }
         }
     }
