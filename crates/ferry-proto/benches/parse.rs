@@ -20,16 +20,18 @@ fn main() {
 /// come in a fresh buffer each time, as ferry's do, so both read them from the same place.
 #[divan::bench(consts = [32, 64, 100])]
 fn httparse_parse<const N: usize>(bencher: Bencher<'_, '_>) {
+    let response = common::response();
     bencher
-        .with_inputs(|| BytesMut::from(&common::response()[..]))
+        .with_inputs(|| BytesMut::from(&response[..]))
         .bench_local_refs(|input| common::run_httparse::<N>(black_box(input)));
 }
 
 /// httparse with uninitialized slots: no setup at all, the floor for any parser built on it.
 #[divan::bench]
 fn httparse_uninit(bencher: Bencher<'_, '_>) {
+    let response = common::response();
     bencher
-        .with_inputs(|| BytesMut::from(&common::response()[..]))
+        .with_inputs(|| BytesMut::from(&response[..]))
         .bench_local_refs(|input| common::run_httparse_uninit(black_box(input)));
 }
 
@@ -37,8 +39,9 @@ fn httparse_uninit(bencher: Bencher<'_, '_>) {
 #[divan::bench]
 fn ferry_head(bencher: Bencher<'_, '_>) {
     let config = Config::default();
+    let response = common::response();
     bencher
-        .with_inputs(|| BytesMut::from(&common::response()[..]))
+        .with_inputs(|| BytesMut::from(&response[..]))
         .bench_local_refs(|input| common::run_ferry(black_box(input), black_box(&config)));
 }
 
