@@ -67,6 +67,14 @@ pub fn list_contains(value: &[u8], token: &str) -> bool {
     value.split(|&b| b == b',').any(|item| trim(item).eq_ignore_ascii_case(token.as_bytes()))
 }
 
+/// Whether `s` is `lower` ignoring ASCII case, where `lower` has no uppercase letter: what
+/// `eq_ignore_ascii_case` answers, without lowercasing both sides. With `lower` a literal, each
+/// byte costs an OR and a compare.
+pub(crate) fn eq_lower(s: &[u8], lower: &[u8]) -> bool {
+    s.len() == lower.len()
+        && s.iter().zip(lower).all(|(&a, &b)| a == b || (a | 0x20 == b && b.is_ascii_lowercase()))
+}
+
 /// Trims optional whitespace (SP, HTAB) on both ends.
 pub(crate) fn trim(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = s {
@@ -183,10 +191,16 @@ impl Headers {
         })
     }
 
+    /// Every field as raw bytes, in arrival order: [`Headers::iter`] without turning each name
+    /// into a `&str`, which costs a UTF-8 check per name. For the core's own look-ups.
+    pub(crate) fn fields(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        self.entries.iter().map(|&(n, v)| (n.get(&self.buf), v.get(&self.buf)))
+    }
+
     /// The first value of `name`.
     #[must_use]
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+        self.fields().find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes())).map(|(_, v)| v)
     }
 
     /// The first value of `name` as text, when it is valid UTF-8.
@@ -197,7 +211,7 @@ impl Headers {
 
     /// Every value of `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+        self.fields().filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes())).map(|(_, v)| v)
     }
 
     /// Whether any `name` field lists `token` (comma-separated, case-insensitive).
@@ -261,6 +275,22 @@ mod tests {
         assert!(list_contains(b" close ", "close"));
         assert!(!list_contains(b"closed", "close"));
         assert!(!list_contains(b"", "close"));
+    }
+
+    #[test]
+    fn eq_lower_is_eq_ignore_ascii_case() {
+        let words: [&[u8]; 4] = [b"content-length", b"keep-alive", b"chunked", b"x-1_~"];
+        for lower in words {
+            for s in [lower.to_ascii_uppercase(), lower.to_vec(), b"Content-Lengtg".to_vec()] {
+                assert_eq!(eq_lower(&s, lower), s.eq_ignore_ascii_case(lower), "{s:?}");
+            }
+        }
+        // Bytes one case bit away from a non-letter are not that byte.
+        for b in 0..=255u8 {
+            assert_eq!(eq_lower(&[b], b"-"), b == b'-');
+            assert_eq!(eq_lower(&[b], b"1"), b == b'1');
+            assert_eq!(eq_lower(&[b], b"k"), b == b'k' || b == b'K');
+        }
     }
 
     #[test]

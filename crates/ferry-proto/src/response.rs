@@ -9,7 +9,7 @@ use bytes::BytesMut;
 
 use crate::config::{Config, Profile};
 use crate::error::{ErrorKind, Part, Result};
-use crate::headers::{Headers, Span, list_contains, trim};
+use crate::headers::{Headers, Span, eq_lower, trim};
 use crate::request::parse_length;
 
 /// The protocol version of a response.
@@ -28,6 +28,7 @@ pub struct ResponseHead {
     status: u16,
     reason: Span,
     headers: Headers,
+    framing: FramingFields,
 }
 
 impl ResponseHead {
@@ -81,7 +82,8 @@ const STACK_HEADERS: usize = 128;
 ///
 /// `Ok(None)`: the head is not complete yet and nothing was taken. On success exactly the
 /// head's bytes are split off; they back the returned [`ResponseHead`] without a copy. Cost:
-/// one httparse pass, one `memchr` pass (strict profile), one `Vec` for the field offsets.
+/// one httparse pass, then a look at each field (its offsets into one `Vec`, whether it frames
+/// the body, and in the strict profile the line ending before it).
 ///
 /// # Errors
 /// Peer errors ([`ErrorKind::InvalidHead`], [`ErrorKind::UnsupportedVersion`],
@@ -125,7 +127,7 @@ pub fn parse_response_head(input: &mut BytesMut, config: &Config) -> Result<Opti
     }
     let head = &input[..len];
     if config.profile == Profile::Strict {
-        check_strict(head)?;
+        check_strict(head, response.headers)?;
     }
     let version = match response.version {
         Some(0) => Version::Http10,
@@ -138,8 +140,13 @@ pub fn parse_response_head(input: &mut BytesMut, config: &Config) -> Result<Opti
         _ => Span::of(head, &head[..0]),
     };
     let spans = Headers::spans(head, response.headers);
+    let mut framing = FramingFields::default();
+    for field in &*response.headers {
+        framing.add(field.name.as_bytes(), field.value);
+    }
     let buf = input.split_to(len).freeze();
-    Ok(Some(ResponseHead { version, status, reason, headers: Headers::from_spans(buf, spans) }))
+    let headers = Headers::from_spans(buf, spans);
+    Ok(Some(ResponseHead { version, status, reason, headers, framing }))
 }
 
 fn map_httparse(e: httparse::Error, input: &[u8], max_headers: usize) -> ErrorKind {
@@ -166,12 +173,15 @@ fn trim_leading_newlines(mut s: &[u8]) -> &[u8] {
 
 /// What [`Profile::Strict`] refuses beyond httparse: bare LF line endings (RFC 9112 §2.2) and a
 /// status line without the space after the code (RFC 9112 §4).
-fn check_strict(head: &[u8]) -> Result<()> {
-    let first_line_end = memchr::memchr(b'\n', head).unwrap_or(head.len());
-    for lf in memchr::memchr_iter(b'\n', head) {
-        if lf == 0 || head[lf - 1] != b'\r' {
-            let part = if lf <= first_line_end { Part::StartLine } else { Part::Header };
-            return Err(ErrorKind::BareLineEnding { part }.into());
+fn check_strict(head: &[u8], fields: &[httparse::Header<'_>]) -> Result<()> {
+    if !lines_end_in_crlf(head, fields) {
+        // Rare: scan for the first bare LF to say which part holds it.
+        let first_line_end = memchr::memchr(b'\n', head).unwrap_or(head.len());
+        for lf in memchr::memchr_iter(b'\n', head) {
+            if lf == 0 || head[lf - 1] != b'\r' {
+                let part = if lf <= first_line_end { Part::StartLine } else { Part::Header };
+                return Err(ErrorKind::BareLineEnding { part }.into());
+            }
         }
     }
     // httparse accepted "HTTP/1.x NNN": the byte after the code must be the space.
@@ -180,6 +190,25 @@ fn check_strict(head: &[u8]) -> Result<()> {
         return Err(ErrorKind::MissingReasonPhrase.into());
     }
     Ok(())
+}
+
+/// Whether every line of `head`, which httparse accepted with these `fields`, ends in CRLF.
+/// Costs a look at each line start, not at each byte.
+///
+/// httparse ends every line with an LF, takes a CR only right before an LF, and (as
+/// configured) starts each field line with the name: no obs-fold, no space before a name. So a
+/// line ends in CRLF exactly when CRLF comes right before the start of the next line: the next
+/// field's name, or the empty line that ends the head (its last two bytes, once they are a
+/// CRLF). The empty lines httparse skips before the status line are checked on their own.
+fn lines_end_in_crlf(head: &[u8], fields: &[httparse::Header<'_>]) -> bool {
+    let crlf_before = |at: usize| at >= 2 && head.get(at - 2..at) == Some(b"\r\n");
+    let name_at =
+        |f: &httparse::Header<'_>| (f.name.as_ptr() as usize).wrapping_sub(head.as_ptr() as usize);
+    let skipped = head.len() - trim_leading_newlines(head).len();
+    head[..skipped].chunks(2).all(|pair| pair == b"\r\n")
+        && head.ends_with(b"\r\n")
+        && crlf_before(head.len() - 2)
+        && fields.iter().all(|f| crlf_before(name_at(f)))
 }
 
 /// How a response body is delimited (RFC 9112 §6.3).
@@ -211,7 +240,8 @@ pub struct Semantics {
 impl ResponseHead {
     /// Applies RFC 9112 §6.3 (framing) and §9.3 (persistence) to this final head.
     /// `request_was_head`: the request's method was `HEAD`. (A 2xx to CONNECT is handled by the
-    /// connection before this: it has no body at all.)
+    /// connection before this: it has no body at all.) Cost: constant; the fields it needs were
+    /// read when the head was parsed.
     ///
     /// # Errors
     /// [`ErrorKind::ContentLengthWithTransferEncoding`],
@@ -222,37 +252,66 @@ impl ResponseHead {
     }
 }
 
-/// Applies RFC 9112 §6.3 to a final response head.
-fn semantics(head: &ResponseHead, request_was_head: bool) -> Result<Semantics> {
-    let mut length: Option<core::result::Result<u64, ErrorKind>> = None;
-    let mut te = false;
-    let mut chunked_count = 0u32;
-    let mut chunked_last = false;
-    let mut te_empty = false;
-    let mut close = false;
-    let mut keep_alive = false;
-    for (name, value) in head.headers.iter() {
-        if name.eq_ignore_ascii_case("content-length") {
+/// What the fields that frame the body and govern the connection say (RFC 9112 §6.3, §9.3),
+/// gathered as the head is parsed: [`ResponseHead::semantics`] then need not walk the fields
+/// again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct FramingFields {
+    /// `Content-Length`, when present: its value, or the first fault in its values.
+    length: Option<core::result::Result<u64, LengthFault>>,
+    /// `Transfer-Encoding` is present.
+    te: bool,
+    /// A `Transfer-Encoding` field is empty.
+    te_empty: bool,
+    /// How many transfer codings are `chunked`.
+    chunked_count: u32,
+    /// The last transfer coding is `chunked`.
+    chunked_last: bool,
+    /// `Connection` lists `close`.
+    close: bool,
+    /// `Connection` lists `keep-alive`.
+    keep_alive: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LengthFault {
+    Invalid,
+    Conflicting,
+}
+
+impl FramingFields {
+    /// Takes in one field, in arrival order.
+    fn add(&mut self, name: &[u8], value: &[u8]) {
+        if eq_lower(name, b"content-length") {
             for item in value.split(|&b| b == b',') {
-                let this = parse_length(item).ok_or(ErrorKind::InvalidContentLength);
-                length = Some(match (length, this) {
+                let this = parse_length(item).ok_or(LengthFault::Invalid);
+                self.length = Some(match (self.length, this) {
                     (Some(Err(e)), _) | (_, Err(e)) => Err(e),
-                    (Some(Ok(a)), Ok(b)) if a != b => Err(ErrorKind::ConflictingContentLength),
+                    (Some(Ok(a)), Ok(b)) if a != b => Err(LengthFault::Conflicting),
                     (_, Ok(b)) => Ok(b),
                 });
             }
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            te = true;
-            te_empty |= trim(value).is_empty();
+        } else if eq_lower(name, b"transfer-encoding") {
+            self.te = true;
+            self.te_empty |= trim(value).is_empty();
             for coding in value.split(|&b| b == b',').map(trim).filter(|c| !c.is_empty()) {
-                chunked_last = coding.eq_ignore_ascii_case(b"chunked");
-                chunked_count += u32::from(chunked_last);
+                self.chunked_last = eq_lower(coding, b"chunked");
+                self.chunked_count += u32::from(self.chunked_last);
             }
-        } else if name.eq_ignore_ascii_case("connection") {
-            close |= list_contains(value, "close");
-            keep_alive |= list_contains(value, "keep-alive");
+        } else if eq_lower(name, b"connection") {
+            // Both options in one pass over the list (RFC 9110 §7.6.1).
+            for option in value.split(|&b| b == b',').map(trim) {
+                self.close |= eq_lower(option, b"close");
+                self.keep_alive |= eq_lower(option, b"keep-alive");
+            }
         }
     }
+}
+
+/// Applies RFC 9112 §6.3 to a final response head.
+fn semantics(head: &ResponseHead, request_was_head: bool) -> Result<Semantics> {
+    let FramingFields { length, te, te_empty, chunked_count, chunked_last, close, keep_alive } =
+        head.framing;
     let keep_alive = !close && (head.version == Version::Http11 || keep_alive);
     let status = head.status;
     // Item 1: always bodiless, whatever the fields say; fields that claim a body make the
@@ -280,7 +339,8 @@ fn semantics(head: &ResponseHead, request_was_head: bool) -> Result<Semantics> {
     }
     match length {
         // Items 5 and 6.
-        Some(Err(e)) => Err(e.into()),
+        Some(Err(LengthFault::Invalid)) => Err(ErrorKind::InvalidContentLength.into()),
+        Some(Err(LengthFault::Conflicting)) => Err(ErrorKind::ConflictingContentLength.into()),
         Some(Ok(n)) => Ok(Semantics { framing: Framing::Length(n), keep_alive, faulty: false }),
         // Item 8: neither: read until close.
         None => Ok(Semantics { framing: Framing::UntilClose, keep_alive: false, faulty: false }),
@@ -529,5 +589,44 @@ mod tests {
             false,
             Ok((Chunked, false)),
         );
+    }
+
+    /// Where the scan of every LF, the strict check's original form, finds a bare one.
+    fn naive_bare_lf(head: &[u8]) -> Option<Part> {
+        let first_line_end = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
+        let lf = (0..head.len()).find(|&i| head[i] == b'\n' && (i == 0 || head[i - 1] != b'\r'))?;
+        Some(if lf <= first_line_end { Part::StartLine } else { Part::Header })
+    }
+
+    proptest::proptest! {
+        /// The strict profile's look at line starts only agrees with a scan of every LF, on
+        /// heads whose lines (skipped leading ones included) end in CRLF or LF at random.
+        #[test]
+        fn strict_line_endings_match_a_scan(
+            leading in proptest::collection::vec(proptest::bool::ANY, 0..3),
+            status_crlf: bool,
+            fields in proptest::collection::vec(
+                ("[A-Za-z-]{1,12}", "[ \t!-~\u{80}-\u{ff}]{0,12}", proptest::bool::ANY),
+                0..6,
+            ),
+            end_crlf: bool,
+        ) {
+            let eol = |crlf: bool| if crlf { "\r\n" } else { "\n" };
+            let mut head: String = leading.iter().map(|&crlf| eol(crlf)).collect();
+            head += "HTTP/1.1 200 OK";
+            head += eol(status_crlf);
+            for (name, value, crlf) in &fields {
+                head += &alloc::format!("{name}: {value}{}", eol(*crlf));
+            }
+            head += eol(end_crlf);
+            let head = head.as_bytes();
+            proptest::prop_assert!(matches!(parse(head, Profile::Compatible), Ok(Some(_))));
+            let strict = parse(head, Profile::Strict).map(|h| h.map(|h| h.headers().len()));
+            let expected = match naive_bare_lf(head) {
+                Some(part) => Err(ErrorKind::BareLineEnding { part }),
+                None => Ok(Some(fields.len())),
+            };
+            proptest::prop_assert_eq!(strict, expected, "{:?}", String::from_utf8_lossy(head));
+        }
     }
 }
