@@ -13,7 +13,7 @@ N1=${N1:-1000}
 N2=${N2:-5000}
 variants=("$@")
 [ ${#variants[@]} -gt 0 ] ||
-    variants=(httparse32 httparse64 httparse100 httparse-uninit ferry exchange exchange-chunked)
+    variants=(httparse32 httparse64 httparse100 httparse-uninit ferry ferry-fresh exchange exchange-chunked)
 
 # The bench profile is release with debug info: the same build `cargo bench` uses.
 cargo build --quiet --profile bench -p ferry-proto --example parse_cost
@@ -26,7 +26,7 @@ collected() { # variant iterations
     case $1 in
     httparse-uninit) fn=run_httparse_uninit ;;
     httparse*) fn=run_httparse ;;
-    ferry) fn=run_ferry ;;
+    ferry*) fn=run_ferry ;;
     exchange*) fn=run_exchange ;;
     esac
     valgrind --tool=callgrind --callgrind-out-file="$out/$1.$2" \
@@ -42,13 +42,14 @@ for v in "${variants[@]}"; do
     ir[$v]=$(((b - a) / (N2 - N1)))
     printf '%-18s %12d\n' "$v" "${ir[$v]}"
 done
-if [ -n "${ir[ferry]:-}" ]; then
+for f in ferry ferry-fresh; do
+    [ -n "${ir[$f]:-}" ] || continue
     for base in httparse32 httparse64 httparse100 httparse-uninit; do
         [ -n "${ir[$base]:-}" ] || continue
-        awk -v f="${ir[ferry]}" -v b="${ir[$base]}" -v n="$base" \
-            'BEGIN { printf "ferry / %-15s %6.3fx\n", n, f / b }'
+        awk -v f="${ir[$f]}" -v b="${ir[$base]}" -v n="$f / $base" \
+            'BEGIN { printf "%-27s %6.3fx\n", n, f / b }'
     done
-fi
+done
 # A profile of one variant: callgrind_annotate --inclusive=yes <file> (kept with KEEP=dir).
 if [ -n "${KEEP:-}" ]; then
     mkdir -p "$KEEP" && cp "$out"/*."$N2" "$KEEP"/ && echo "profiles in $KEEP"

@@ -35,9 +35,21 @@ fn httparse_uninit(bencher: Bencher<'_, '_>) {
         .bench_local_refs(|input| common::run_httparse_uninit(black_box(input)));
 }
 
-/// ferry: `parse_response_head` + `semantics(false)`, strict profile (the default).
+/// ferry: `parse_response_head` + `semantics(false)`, strict profile (the default), from a
+/// driver's steady-state buffer (already shared: see `common::shared_input`).
 #[divan::bench]
 fn ferry_head(bencher: Bencher<'_, '_>) {
+    let config = Config::default();
+    let response = common::response();
+    bencher
+        .with_inputs(|| common::shared_input(&response))
+        .bench_local_refs(|input| common::run_ferry(black_box(input), black_box(&config)));
+}
+
+/// ferry, from a fresh buffer: the first response on a new connection, which also pays the
+/// buffer's one-time promotion to shared storage.
+#[divan::bench]
+fn ferry_head_fresh_buffer(bencher: Bencher<'_, '_>) {
     let config = Config::default();
     let response = common::response();
     bencher

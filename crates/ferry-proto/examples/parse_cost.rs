@@ -3,7 +3,7 @@
 //! `run_*` function by N.
 //!
 //! `cargo run --release -p ferry-proto --example parse_cost -- <variant> [iterations]`,
-//! variant one of `httparse32`, `httparse64`, `httparse100`, `httparse-uninit`, `ferry`,
+//! variant one of `httparse32`, `httparse64`, `httparse100`, `httparse-uninit`, `ferry`, `ferry-fresh`,
 //! `exchange`, `exchange-chunked`.
 
 use std::hint::black_box;
@@ -29,7 +29,10 @@ fn main() -> ExitCode {
         "httparse64" => repeat(n, || &response[..], |i| common::run_httparse::<64>(i)),
         "httparse100" => repeat(n, || &response[..], |i| common::run_httparse::<100>(i)),
         "httparse-uninit" => repeat(n, || &response[..], |i| common::run_httparse_uninit(i)),
-        "ferry" => repeat(n, || BytesMut::from(&response[..]), |i| common::run_ferry(i, &config)),
+        "ferry" => repeat(n, || common::shared_input(&response), |i| common::run_ferry(i, &config)),
+        "ferry-fresh" => {
+            repeat(n, || BytesMut::from(&response[..]), |i| common::run_ferry(i, &config));
+        }
         "exchange" => repeat(n, || common::Exchange::new(&response), common::run_exchange),
         "exchange-chunked" => {
             let chunked = common::response_chunked();
@@ -37,7 +40,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: parse_cost <httparse32|httparse64|httparse100|httparse-uninit|ferry|\
+                "usage: parse_cost <httparse32|httparse64|httparse100|httparse-uninit|ferry|ferry-fresh|\
                  exchange|exchange-chunked> [iterations]"
             );
             return ExitCode::FAILURE;

@@ -207,8 +207,8 @@ impl Decoder {
         let mut fields = alloc::vec![httparse::EMPTY_HEADER; limits.max_trailers];
         match httparse::parse_headers(&raw, &mut fields) {
             Ok(httparse::Status::Complete((n, parsed))) if n == raw.len() => {
-                let spans = Headers::spans(&raw, parsed);
-                Ok(Chunk::End(Headers::from_spans(raw, spans)))
+                let count = parsed.len();
+                Ok(Chunk::End(Headers::from_lines(raw, 0, count)))
             }
             _ => Err(ErrorKind::InvalidTrailers.into()),
         }

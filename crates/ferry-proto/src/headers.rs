@@ -2,7 +2,6 @@
 //! core writes must pass.
 
 use alloc::string::String;
-use alloc::vec::Vec;
 use core::fmt;
 
 use bytes::{Bytes, BytesMut};
@@ -103,16 +102,26 @@ impl Span {
     fn get(self, buf: &[u8]) -> &[u8] {
         buf.get(self.start as usize..self.end as usize).unwrap_or_default()
     }
+
+    pub(crate) fn start(self) -> usize {
+        self.start as usize
+    }
 }
 
-/// The header fields of a parsed head, in the order they arrived.
+/// The header fields of a parsed head (or trailer section), in the order they arrived.
 ///
-/// The whole head stays in one shared [`Bytes`]; fields are offsets into it, so parsing costs
-/// one `Vec` and no copy. Names are case-insensitive in every look-up. Cloning is cheap.
+/// The fields stay where they arrived: one shared [`Bytes`] holding the validated field lines
+/// (`name: value` and a line ending, as httparse accepted them), walked on each look-up. So
+/// parsing a head builds no index and copies nothing; a look-up costs a scan of the lines
+/// (`memchr`), which for the few look-ups a response gets is cheaper than building an index
+/// for every response. Names are case-insensitive in every look-up; values are trimmed of
+/// surrounding SP/HTAB (RFC 9110 §5.5). Cloning is cheap.
 #[derive(Clone, Default)]
 pub struct Headers {
+    /// Field lines start at `start`; exactly `count` of them follow.
     buf: Bytes,
-    entries: Vec<(Span, Span)>,
+    start: u32,
+    count: u32,
 }
 
 impl Headers {
@@ -122,25 +131,22 @@ impl Headers {
         Headers::default()
     }
 
-    /// Offsets of parsed httparse fields that all point into `base`.
-    pub(crate) fn spans(base: &[u8], fields: &[httparse::Header<'_>]) -> Vec<(Span, Span)> {
-        fields
-            .iter()
-            .map(|h| (Span::of(base, h.name.as_bytes()), Span::of(base, h.value)))
-            .collect()
+    /// The `count` field lines that start at `start` in `buf`, which httparse accepted (so
+    /// each is `token ":" OWS value OWS` and a line ending, with no obs-fold).
+    pub(crate) fn from_lines(buf: Bytes, start: usize, count: usize) -> Headers {
+        // Heads and trailer sections are capped far below 4 GiB by `Limits`.
+        let start = u32::try_from(start).unwrap_or(u32::MAX);
+        let count = u32::try_from(count).unwrap_or(0);
+        Headers { buf, start, count }
     }
 
-    /// Fields at `spans` of `buf` (from [`Headers::spans`] over the same bytes).
-    pub(crate) fn from_spans(buf: Bytes, entries: Vec<(Span, Span)>) -> Headers {
-        Headers { buf, entries }
-    }
-
-    /// The bytes a span of [`Headers::spans`]'s base points at, as text.
+    /// The bytes a span of this block's buffer points at, as text.
     pub(crate) fn text(&self, span: Span) -> &str {
         core::str::from_utf8(span.get(&self.buf)).unwrap_or_default()
     }
 
-    /// Builds from pairs, checking each like the core checks what it writes.
+    /// Builds from pairs, checking each like the core checks what it writes. Values lose
+    /// surrounding SP/HTAB, as on the wire.
     ///
     /// # Errors
     /// [`ErrorKind::InvalidHeaderName`] or [`ErrorKind::InvalidHeaderValue`].
@@ -151,50 +157,45 @@ impl Headers {
         I: IntoIterator<Item = (N, V)>,
     {
         let mut buf = BytesMut::new();
-        let mut spans = Vec::new();
+        let mut count = 0usize;
         for (n, v) in pairs {
             let (n, v) = (n.as_ref(), v.as_ref());
             check_field(n, v)?;
-            let ns = buf.len();
             buf.extend_from_slice(n);
-            let vs = buf.len();
+            buf.extend_from_slice(b": ");
             buf.extend_from_slice(v);
-            let to_u32 = |x: usize| {
-                u32::try_from(x)
-                    .map_err(|_| Error::new(ErrorKind::InvalidHeaderValue { name: printable(n) }))
-            };
-            spans.push((
-                Span { start: to_u32(ns)?, end: to_u32(vs)? },
-                Span { start: to_u32(vs)?, end: to_u32(buf.len())? },
-            ));
+            buf.extend_from_slice(b"\r\n");
+            count += 1;
         }
-        Ok(Headers { buf: buf.freeze(), entries: spans })
+        if u32::try_from(buf.len()).is_err() {
+            return Err(Error::new(ErrorKind::TrailersTooLarge { limit: u32::MAX as usize }));
+        }
+        Ok(Headers::from_lines(buf.freeze(), 0, count))
     }
 
     /// How many fields.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.count as usize
     }
 
     /// Whether there are none.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.count == 0
     }
 
     /// Every field as `(name, value)`, in arrival order. Names are as the peer wrote them.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
-        self.entries.iter().map(|&(n, v)| {
-            // Names were checked as tokens (ASCII) when parsed or built.
-            (core::str::from_utf8(n.get(&self.buf)).unwrap_or_default(), v.get(&self.buf))
-        })
+        // Names were checked as tokens (ASCII) when parsed or built.
+        self.fields().map(|(n, v)| (core::str::from_utf8(n).unwrap_or_default(), v))
     }
 
     /// Every field as raw bytes, in arrival order: [`Headers::iter`] without turning each name
     /// into a `&str`, which costs a UTF-8 check per name. For the core's own look-ups.
-    pub(crate) fn fields(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
-        self.entries.iter().map(|&(n, v)| (n.get(&self.buf), v.get(&self.buf)))
+    pub(crate) fn fields(&self) -> Fields<'_> {
+        let rest = self.buf.get(self.start as usize..).unwrap_or_default();
+        Fields { rest, left: self.count }
     }
 
     /// The first value of `name`.
@@ -218,6 +219,33 @@ impl Headers {
     #[must_use]
     pub fn has_token(&self, name: &str, token: &str) -> bool {
         self.get_all(name).any(|v| list_contains(v, token))
+    }
+}
+
+/// The field lines of a [`Headers`], split lazily.
+pub(crate) struct Fields<'a> {
+    rest: &'a [u8],
+    left: u32,
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let end = memchr::memchr(b'\n', self.rest).unwrap_or(self.rest.len());
+        let line = &self.rest[..end];
+        self.rest = self.rest.get(end + 1..).unwrap_or_default();
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let colon = memchr::memchr(b':', line).unwrap_or(line.len());
+        Some((&line[..colon], trim(line.get(colon + 1..).unwrap_or_default())))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left as usize, Some(self.left as usize))
     }
 }
 
@@ -297,7 +325,7 @@ mod tests {
     fn lookups() {
         let h = Headers::from_pairs([("Content-Length", "5"), ("X-A", "1"), ("x-a", "2")]).unwrap();
         assert_eq!(h.get("content-length"), Some(&b"5"[..]));
-        assert_eq!(h.get_all("X-a").collect::<Vec<_>>(), [&b"1"[..], b"2"]);
+        assert_eq!(h.get_all("X-a").collect::<alloc::vec::Vec<_>>(), [&b"1"[..], b"2"]);
         assert_eq!(h.len(), 3);
         assert!(Headers::from_pairs([("bad name", "v")]).is_err());
         assert_eq!(

@@ -100,6 +100,19 @@ pub(crate) fn run_httparse_uninit(input: &[u8]) -> (usize, u16) {
 }
 
 /// ferry: parse the head off the buffer, then RFC 9112 §6.3 framing and keep-alive.
+/// The response in a buffer as a driver's is after its first read: already shared (the first
+/// `split_to` of a fresh `BytesMut` allocates its shared header once per buffer, i.e. once per
+/// connection, not per response). `shared_input` keeps that one-time cost out; the fresh
+/// variant (`BytesMut::from`) keeps it in.
+pub(crate) fn shared_input(response: &[u8]) -> BytesMut {
+    let mut buf = BytesMut::with_capacity(response.len() + 1);
+    buf.extend_from_slice(response);
+    buf.extend_from_slice(b"!");
+    // Splitting promotes the buffer to shared; the split-off byte is dropped at once.
+    drop(buf.split_off(response.len()));
+    buf
+}
+
 #[inline(never)]
 pub(crate) fn run_ferry(input: &mut BytesMut, config: &Config) -> (ResponseHead, Semantics) {
     let head = parse_response_head(input, config).expect("valid head").expect("complete head");
