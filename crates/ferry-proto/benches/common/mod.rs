@@ -104,6 +104,7 @@ pub(crate) fn run_httparse_uninit(input: &[u8]) -> (usize, u16) {
 /// `split_to` of a fresh `BytesMut` allocates its shared header once per buffer, i.e. once per
 /// connection, not per response). `shared_input` keeps that one-time cost out; the fresh
 /// variant (`BytesMut::from`) keeps it in.
+#[allow(dead_code)] // used by examples/parse_cost.rs, not by the divan bench
 pub(crate) fn shared_input(response: &[u8]) -> BytesMut {
     let mut buf = BytesMut::with_capacity(response.len() + 1);
     buf.extend_from_slice(response);
