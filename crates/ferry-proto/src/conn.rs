@@ -123,7 +123,9 @@ pub enum Output {
     /// Close this transport, open a new one to the same peer, then call
     /// [`Connection::handle_reconnected`].
     Reconnect,
-    /// The connection is finished: close the transport.
+    /// This HTTP connection is finished for good. Close the transport, unless the last
+    /// [`End`] was [`End::Tunnel`] or [`End::Upgraded`]: those hand the transport on (to TLS,
+    /// or to the upgraded protocol) with their `leftover` bytes.
     Closed,
 }
 
