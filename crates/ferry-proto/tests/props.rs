@@ -253,7 +253,8 @@ proptest! {
         }
         let mut conn: Connection<Duration> = Connection::new(Config::default());
         conn.send_request(Duration::ZERO, &req).unwrap();
-        if let Some(b) = &body {
+        // A declared empty body is complete at once: the machine never asks for it.
+        if let Some(b) = body.as_ref().filter(|_| kind != Body::Length(0)) {
             for piece in b.chunks(7) {
                 conn.send_body(Bytes::copy_from_slice(piece)).unwrap();
             }
