@@ -814,8 +814,9 @@ impl<T: Timestamp> Connection<T> {
         self.timers.stop(TimerKind::ResponseHead);
         self.peer_version = Some(head.version());
         // A final response before the held body went out: the body is never sent
-        // (RFC 9110 §10.1.1), so the connection cannot be reused.
-        if let Send::Body { held: true, .. } = ex.send {
+        // (RFC 9110 §10.1.1), so the connection cannot be reused. The body may be held whole,
+        // `finish_body` already called (`Send::Done` with pieces still in `held`).
+        if matches!(ex.send, Send::Body { held: true, .. }) || !ex.held.is_empty() {
             ex.send = Send::Abandoned;
             ex.held.clear();
             self.timers.stop(TimerKind::ExpectContinue);

@@ -491,6 +491,30 @@ fn expect_continue() {
 }
 
 #[test]
+fn expect_continue_final_response_before_a_finished_held_body() {
+    // The whole body held, `finish_body` already called, then a final response: the body is
+    // never sent, so the server may still be waiting for it (RFC 9110 §10.1.1): reusing the
+    // connection would make the next request its body. Found by the response_stream fuzz
+    // target (fuzz/regressions/response_stream/final-before-finished-held-body).
+    for body in [Body::Length(4), Body::Chunked] {
+        let mut h = Harness::new();
+        h.request(post("http://h/", body).header("Expect", "100-continue"));
+        h.conn.send_body(Bytes::from_static(b"body")).unwrap();
+        h.conn.finish_body(None).unwrap();
+        assert_eq!(h.drain(), (vec![], Rest::NeedInput));
+        let (seen, rest) = h.feed("HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(
+            seen,
+            [Seen::Head(417), Seen::End(End::MustClose { reason: CloseReason::RequestIncomplete })],
+            "{body:?}"
+        );
+        assert_eq!(rest, Rest::Closed);
+        // Nothing of the body goes out later either.
+        assert_eq!(h.advance(Duration::from_secs(5)), (vec![], Rest::Closed));
+    }
+}
+
+#[test]
 fn upgrade() {
     let mut h = Harness::new();
     h.request(get("http://h/").header("Connection", "upgrade").header("Upgrade", "websocket"));
