@@ -586,20 +586,23 @@ impl<T: Timestamp> Connection<T> {
 
     /// The caller does not want the rest of the response body. Up to
     /// [`Limits::max_drain_bytes`](crate::Limits) of it are read and dropped so the connection
-    /// can be reused; a longer body ends in [`CloseReason::BodyNotDrained`]. Data events not yet
-    /// polled are dropped too.
+    /// can be reused; a longer body ends in [`CloseReason::BodyNotDrained`]. Data and trailer
+    /// events not yet polled are dropped too, even when the response already ended.
     pub fn discard_body(&mut self) {
-        let State::Exchange(ex) = &mut self.state else { return };
         let mut budget = self.config.limits.max_drain_bytes;
         let mut overflow = false;
+        // Before the state check: the whole response may have come in one read, its end
+        // already decided and queued behind the data.
         self.out.retain(|o| match o {
             Output::Event(Event::Data(d)) => {
                 overflow |= d.len() as u64 > budget;
                 budget = budget.saturating_sub(d.len() as u64);
                 false
             }
+            Output::Event(Event::Trailers(_)) => false,
             _ => true,
         });
+        let State::Exchange(ex) = &mut self.state else { return };
         ex.discard = true;
         ex.overflowed |= overflow;
         if let Recv::Body { sink: sink @ Sink::Deliver, .. } = &mut ex.recv {

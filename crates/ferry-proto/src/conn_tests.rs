@@ -548,6 +548,26 @@ fn discarding_bodies() {
 }
 
 #[test]
+fn discarding_a_body_that_came_whole() {
+    // The whole response in the read that brought the head: its end is already decided when
+    // the caller discards the body at the head, and the queued data and trailers must go all
+    // the same, as when the body comes in later reads. Found by the response_stream fuzz target
+    // (fuzz/regressions/response_stream/discard-whole-*).
+    for response in [
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX: y\r\n\r\n",
+    ] {
+        let mut h = Harness::new();
+        h.request(get("http://h/"));
+        h.input.extend_from_slice(response.as_bytes());
+        h.conn.handle_input(h.now, &mut h.input);
+        assert!(matches!(h.conn.poll_output(), Output::Event(Event::ResponseHead(_))));
+        h.conn.discard_body();
+        assert_eq!(h.drain(), (vec![Seen::End(End::Done { reusable: true })], Rest::Idle));
+    }
+}
+
+#[test]
 fn head_requests_have_no_body() {
     let mut h = Harness::new();
     h.request(Request::new(Method::HEAD, Url::parse("http://h/").unwrap()));
