@@ -932,7 +932,9 @@ impl<T: Timestamp> Connection<T> {
                 // Reasons the head decides come before `ExtraBytes`, which depends on how the
                 // reads were split.
                 End::MustClose { reason: CloseReason::FaultyFraming }
-            } else if extra {
+            } else if extra && sem.keep_alive && !close {
+                // Only where they spoil a reusable connection: a closing one ends the same
+                // however the reads were split.
                 End::MustClose { reason: CloseReason::ExtraBytes }
             } else {
                 End::Done { reusable: sem.keep_alive && !close }

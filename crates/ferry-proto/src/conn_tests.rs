@@ -306,6 +306,32 @@ fn bytes_beyond_the_body_make_the_connection_unusable() {
 }
 
 #[test]
+fn bytes_beyond_a_closing_response_change_nothing() {
+    // The connection closes anyway, so the end is the same whether the bytes came in the
+    // response's last read or later. Found by the response_stream fuzz target
+    // (fuzz/regressions/response_stream/close-then-extra-bytes).
+    for (request, response) in [
+        (get("http://h/"), "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi"),
+        (
+            get("http://h/").header("Connection", "close"),
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi",
+        ),
+        (get("http://h/"), "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi"),
+    ] {
+        let mut h = Harness::new();
+        h.request(request.clone());
+        let (seen, rest) = h.feed(&alloc::format!("{response}EXTRA"));
+        assert_eq!(seen, [Seen::Head(200), data("hi"), Seen::End(End::Done { reusable: false })]);
+        assert_eq!(rest, Rest::Closed);
+        let mut h = Harness::new();
+        h.request(request);
+        let (seen, rest) = h.feed(response);
+        assert_eq!(seen, [Seen::Head(200), data("hi"), Seen::End(End::Done { reusable: false })]);
+        assert_eq!((rest, h.feed("EXTRA")), (Rest::Closed, (vec![], Rest::Closed)));
+    }
+}
+
+#[test]
 fn interim_flood_is_bounded() {
     let mut h = Harness::with(Config {
         limits: Limits { max_informational: 3, ..Limits::default() },
