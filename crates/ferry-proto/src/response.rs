@@ -135,7 +135,11 @@ pub fn parse_response_head(input: &mut BytesMut, config: &Config) -> Result<Opti
         Some(1) => Version::Http11,
         _ => return Err(ErrorKind::UnsupportedVersion.into()),
     };
+    // httparse takes any three digits; valid codes start at 100 (RFC 9110 §15).
     let status = response.code.unwrap_or_default();
+    if status < 100 {
+        return Err(ErrorKind::InvalidHead { what: "invalid status line" }.into());
+    }
     let reason = match response.reason {
         Some(r) if !r.is_empty() => Span::of(head, r.as_bytes()),
         _ => Span::of(head, &head[..0]),
@@ -355,6 +359,13 @@ mod tests {
             Err(InvalidHead { what: "invalid status line" }),
             false,
         );
+        // Three digits, yet no status class (RFC 9110 §15: 100 to 599 are valid; up to 999
+        // are read as their class). Found by the response_stream fuzz target
+        // (fuzz/regressions/response_stream/status-000).
+        for line in ["HTTP/1.1 000 OK\r\n\r\n", "HTTP/1.1 099 OK\r\n\r\n"] {
+            check_head(line, Err(InvalidHead { what: "invalid status line" }), false);
+        }
+        check_head("HTTP/1.1 999 Custom\r\n\r\n", Ok((999, "Custom")), true);
         // Whitespace between name and colon (§5.1) is a smuggling shape.
         check_head(
             "HTTP/1.1 200 OK\r\nContent-Length : 5\r\n\r\n",
