@@ -3,20 +3,48 @@
 //! Each target in `fuzz/fuzz_targets/<name>.rs` is one call,
 //! `fuzz_target!(|data: &[u8]| ferry_tests::fuzz::<name>(data));`, so libFuzzer and plain
 //! `cargo test` run the same code: `tests/fuzz_corpus.rs` replays every file of
-//! `fuzz/corpus/<name>/` and `fuzz/regressions/<name>/` through [`TARGETS`] (rustls's
-//! `test_read_fuzz_corpus` does the same).
+//! `fuzz/seeds/<name>/`, `fuzz/corpus/<name>/` and `fuzz/regressions/<name>/` through
+//! [`TARGETS`] (rustls's `test_read_fuzz_corpus` does the same).
 //!
 //! To add a target: write its function here, add a row to [`TARGETS`], add
 //! `fuzz/fuzz_targets/<name>.rs` and its `[[bin]]` in `fuzz/Cargo.toml`, and seed
-//! `fuzz/corpus/<name>/`. A function checks properties by panicking; returning is a pass.
+//! `fuzz/seeds/<name>/` (hand-written, descriptive names) or let the fuzzer fill
+//! `fuzz/corpus/<name>/` (minimized, hash names). A function checks properties by panicking;
+//! returning is a pass.
+//!
+//! The stream targets ([`response_stream`], [`connect_reply`]) read their input as a small
+//! header and a byte stream (see `stream.rs`): a mode byte, a count of cuts, the cuts, then the
+//! bytes the peer sends. [`request_encoder`] takes structured input through `arbitrary`;
+//! [`proxy_url`] and [`no_proxy`] take text.
 
 use ferry_proto::Url;
+
+mod connect_reply;
+mod no_proxy;
+mod oracle;
+mod proxy_url;
+mod request_encoder;
+mod response_stream;
+mod stream;
+
+pub use connect_reply::connect_reply;
+pub use no_proxy::no_proxy;
+pub use proxy_url::proxy_url;
+pub use request_encoder::request_encoder;
+pub use response_stream::response_stream;
 
 /// A fuzz target's logic: panics when a property fails.
 pub type Target = fn(&[u8]);
 
 /// Every fuzz target, by the name of its file in `fuzz/fuzz_targets/`.
-pub const TARGETS: &[(&str, Target)] = &[("url", url)];
+pub const TARGETS: &[(&str, Target)] = &[
+    ("connect_reply", connect_reply),
+    ("no_proxy", no_proxy),
+    ("proxy_url", proxy_url),
+    ("request_encoder", request_encoder),
+    ("response_stream", response_stream),
+    ("url", url),
+];
 
 /// [`Url::parse`] on the input as lossy UTF-8. It never panics, and a URL it accepts
 ///

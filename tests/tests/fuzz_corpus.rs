@@ -1,6 +1,7 @@
 //! Replays the checked-in fuzz inputs under plain `cargo test`: no libFuzzer, no nightly.
 //!
-//! Every file of `fuzz/corpus/<target>/` and `fuzz/regressions/<target>/` goes through the same
+//! Every file of `fuzz/seeds/<target>/` (hand-written), `fuzz/corpus/<target>/` (minimized by
+//! `cargo xtask fuzz`) and `fuzz/regressions/<target>/` (past failures) goes through the same
 //! function the fuzz target calls, taken from [`ferry_tests::fuzz::TARGETS`].
 
 use std::fs;
@@ -28,11 +29,15 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn corpus_and_regressions_replay() {
     for &(name, target) in TARGETS {
-        let corpus = files(&fuzz_dir().join("corpus").join(name));
-        assert!(!corpus.is_empty(), "fuzz/corpus/{name}/ has no inputs: seed it");
-        let regressions = files(&fuzz_dir().join("regressions").join(name));
+        let mut inputs = files(&fuzz_dir().join("seeds").join(name));
+        inputs.extend(files(&fuzz_dir().join("corpus").join(name)));
+        assert!(
+            !inputs.is_empty(),
+            "fuzz/seeds/{name}/ and fuzz/corpus/{name}/ are empty: seed it"
+        );
+        inputs.extend(files(&fuzz_dir().join("regressions").join(name)));
         let mut failed = Vec::new();
-        for path in corpus.iter().chain(&regressions) {
+        for path in &inputs {
             let data = fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             // The panic message is printed by the hook; collect the files to name them all.
             if panic::catch_unwind(|| target(&data)).is_err() {

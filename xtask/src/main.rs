@@ -5,8 +5,10 @@
 //!                     docs with warnings denied, and a no_std build of ferry-proto
 //! cargo xtask demo    runs the demo: a full GET exchange over in-memory bytes
 //! cargo xtask fuzz [TARGET] [--time SECS] [--jobs N] [--sanitizer address|none]
-//!                     runs the fuzz targets on the stable toolchain, grows and minimizes
-//!                     fuzz/corpus/<target>/, copies crashes to fuzz/regressions/<target>/
+//!                     runs the fuzz targets on the stable toolchain from fuzz/seeds/<target>/
+//!                     and fuzz/corpus/<target>/ (with fuzz/dicts/<target>.dict if present),
+//!                     then minimizes fuzz/corpus/<target>/ to what the seeds do not cover;
+//!                     copies crashes to fuzz/regressions/<target>/
 //! ```
 //!
 //! Every task runs cargo from the workspace root with the toolchain that runs the xtask.
@@ -39,7 +41,7 @@ tasks:
   demo    cargo run --release -p ferry-proto --example exchange
   fuzz [TARGET] [--time SECS] [--jobs N] [--sanitizer address|none]
           fuzz TARGET (default: every target of `cargo fuzz list`) for SECS seconds each
-          (default 60) on the stable toolchain, then minimize its corpus";
+          (default 60) on the stable toolchain, then minimize its corpus against its seeds";
 
 type Result<T = ()> = std::result::Result<T, String>;
 
@@ -273,16 +275,27 @@ fn cargo_fuzz(sub: &str, target: &str, args: &FuzzArgs) -> Command {
 fn fuzz_target(target: &str, args: &FuzzArgs) -> Result<Report> {
     let fuzz_dir = root().join("fuzz");
     let corpus = fuzz_dir.join("corpus").join(target);
+    let seeds = fuzz_dir.join("seeds").join(target);
+    let dict = fuzz_dir.join("dicts").join(format!("{target}.dict"));
     let artifacts = fuzz_dir.join("artifacts").join(target);
+    fs::create_dir_all(&corpus).map_err(|e| format!("cannot create {}: {e}", corpus.display()))?;
     let seen = file_names(&artifacts);
     let before = file_names(&corpus).len();
     let started = Instant::now();
 
+    // New inputs go to the first directory, the corpus; the seeds are read, never written.
     let mut run = cargo_fuzz("run", target, args);
+    run.arg(&corpus);
+    if seeds.is_dir() {
+        run.arg(&seeds);
+    }
     if args.jobs > 1 {
         run.args(["--jobs", &args.jobs.to_string()]);
     }
     run.args(["--", &format!("-max_total_time={}", args.secs), "-print_final_stats=1"]);
+    if dict.is_file() {
+        run.arg(format!("-dict={}", dict.display()));
+    }
     let (status, stats) = run_parsing_stats(&format!("fuzz {target}"), &mut run)?;
 
     let regressions = fuzz_dir.join("regressions").join(target);
@@ -301,17 +314,7 @@ fn fuzz_target(target: &str, args: &FuzzArgs) -> Result<Report> {
         return Err(format!("cargo fuzz run {target} failed ({status}) and saved no input"));
     }
     let after_run = file_names(&corpus).len();
-
-    // cargo-fuzz reports a failed merge on stdout but still exits 0: look for it.
-    let mut cmin = cargo_fuzz("cmin", target, args);
-    println!("==> cmin {target}: {}", show(&cmin));
-    flush();
-    let out = cmin.stderr(Stdio::inherit()).output().map_err(|e| format!("cmin: {e}"))?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    print!("{stdout}");
-    if !out.status.success() || stdout.contains("Failed to minimize") {
-        return Err(format!("cargo fuzz cmin {target} failed ({})", out.status));
-    }
+    minimize(target, args, &corpus, &seeds)?;
     let after_cmin = file_names(&corpus).len();
 
     Ok(Report {
@@ -321,6 +324,39 @@ fn fuzz_target(target: &str, args: &FuzzArgs) -> Result<Report> {
         crashes,
         took: started.elapsed(),
     })
+}
+
+/// Minimizes `corpus` to the inputs that add coverage beyond the seeds, which keep their
+/// descriptive names in `seeds` (`cargo fuzz cmin` would rename them to hashes).
+///
+/// libFuzzer's `-merge=1 OUT IN...` keeps what is in `OUT` and adds each input of `IN` that
+/// brings new features: with the seeds copied into a fresh `OUT`, what it adds is exactly the
+/// corpus worth keeping.
+fn minimize(target: &str, args: &FuzzArgs, corpus: &Path, seeds: &Path) -> Result {
+    let work = root().join("fuzz").join(format!(".minimize-{target}"));
+    let merged = work.join("merged");
+    let _ = fs::remove_dir_all(&work);
+    fs::create_dir_all(&merged).map_err(|e| format!("cannot create {}: {e}", merged.display()))?;
+    let seed_names = file_names(seeds);
+    for name in &seed_names {
+        fs::copy(seeds.join(name), merged.join(name))
+            .map_err(|e| format!("cannot copy seed {name}: {e}"))?;
+    }
+    let mut merge = cargo_fuzz("run", target, args);
+    merge.arg(&merged).arg(corpus).args(["--", "-merge=1"]);
+    println!("==> minimize {target}: {}", show(&merge));
+    flush();
+    let status = merge.status().map_err(|e| format!("minimize: {e}"))?;
+    if !status.success() {
+        return Err(format!("merging the corpus of {target} failed ({status})"));
+    }
+    for name in &seed_names {
+        fs::remove_file(merged.join(name)).map_err(|e| format!("minimize: {name}: {e}"))?;
+    }
+    let old = work.join("old");
+    fs::rename(corpus, &old).map_err(|e| format!("cannot move {}: {e}", corpus.display()))?;
+    fs::rename(&merged, corpus).map_err(|e| format!("cannot move the merged corpus: {e}"))?;
+    fs::remove_dir_all(&work).map_err(|e| format!("cannot remove {}: {e}", work.display()))
 }
 
 /// Runs `cmd`, echoing its stderr (where cargo and libFuzzer write) while parsing the stats.

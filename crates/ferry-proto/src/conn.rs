@@ -589,20 +589,23 @@ impl<T: Timestamp> Connection<T> {
 
     /// The caller does not want the rest of the response body. Up to
     /// [`Limits::max_drain_bytes`](crate::Limits) of it are read and dropped so the connection
-    /// can be reused; a longer body ends in [`CloseReason::BodyNotDrained`]. Data events not yet
-    /// polled are dropped too.
+    /// can be reused; a longer body ends in [`CloseReason::BodyNotDrained`]. Data and trailer
+    /// events not yet polled are dropped too, even when the response already ended.
     pub fn discard_body(&mut self) {
-        let State::Exchange(ex) = &mut self.state else { return };
         let mut budget = self.config.limits.max_drain_bytes;
         let mut overflow = false;
+        // Before the state check: the whole response may have come in one read, its end
+        // already decided and queued behind the data.
         self.out.retain(|o| match o {
             Output::Event(Event::Data(d)) => {
                 overflow |= d.len() as u64 > budget;
                 budget = budget.saturating_sub(d.len() as u64);
                 false
             }
+            Output::Event(Event::Trailers(_)) => false,
             _ => true,
         });
+        let State::Exchange(ex) = &mut self.state else { return };
         ex.discard = true;
         ex.overflowed |= overflow;
         if let Recv::Body { sink: sink @ Sink::Deliver, .. } = &mut ex.recv {
@@ -813,8 +816,9 @@ impl<T: Timestamp> Connection<T> {
         self.timers.stop(TimerKind::ResponseHead);
         self.peer_version = Some(head.version());
         // A final response before the held body went out: the body is never sent
-        // (RFC 9110 §10.1.1), so the connection cannot be reused.
-        if let Send::Body { held: true, .. } = ex.send {
+        // (RFC 9110 §10.1.1), so the connection cannot be reused. The body may be held whole,
+        // `finish_body` already called (`Send::Done` with pieces still in `held`).
+        if matches!(ex.send, Send::Body { held: true, .. }) || !ex.held.is_empty() {
             ex.send = Send::Abandoned;
             ex.held.clear();
             self.timers.stop(TimerKind::ExpectContinue);
@@ -933,7 +937,9 @@ impl<T: Timestamp> Connection<T> {
                 // Reasons the head decides come before `ExtraBytes`, which depends on how the
                 // reads were split.
                 End::MustClose { reason: CloseReason::FaultyFraming }
-            } else if extra {
+            } else if extra && sem.keep_alive && !close {
+                // Only where they spoil a reusable connection: a closing one ends the same
+                // however the reads were split.
                 End::MustClose { reason: CloseReason::ExtraBytes }
             } else {
                 End::Done { reusable: sem.keep_alive && !close }

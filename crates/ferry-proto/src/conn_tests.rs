@@ -306,6 +306,32 @@ fn bytes_beyond_the_body_make_the_connection_unusable() {
 }
 
 #[test]
+fn bytes_beyond_a_closing_response_change_nothing() {
+    // The connection closes anyway, so the end is the same whether the bytes came in the
+    // response's last read or later. Found by the response_stream fuzz target
+    // (fuzz/regressions/response_stream/close-then-extra-bytes).
+    for (request, response) in [
+        (get("http://h/"), "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi"),
+        (
+            get("http://h/").header("Connection", "close"),
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi",
+        ),
+        (get("http://h/"), "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi"),
+    ] {
+        let mut h = Harness::new();
+        h.request(request.clone());
+        let (seen, rest) = h.feed(&alloc::format!("{response}EXTRA"));
+        assert_eq!(seen, [Seen::Head(200), data("hi"), Seen::End(End::Done { reusable: false })]);
+        assert_eq!(rest, Rest::Closed);
+        let mut h = Harness::new();
+        h.request(request);
+        let (seen, rest) = h.feed(response);
+        assert_eq!(seen, [Seen::Head(200), data("hi"), Seen::End(End::Done { reusable: false })]);
+        assert_eq!((rest, h.feed("EXTRA")), (Rest::Closed, (vec![], Rest::Closed)));
+    }
+}
+
+#[test]
 fn interim_flood_is_bounded() {
     let mut h = Harness::with(Config {
         limits: Limits { max_informational: 3, ..Limits::default() },
@@ -491,6 +517,30 @@ fn expect_continue() {
 }
 
 #[test]
+fn expect_continue_final_response_before_a_finished_held_body() {
+    // The whole body held, `finish_body` already called, then a final response: the body is
+    // never sent, so the server may still be waiting for it (RFC 9110 §10.1.1): reusing the
+    // connection would make the next request its body. Found by the response_stream fuzz
+    // target (fuzz/regressions/response_stream/final-before-finished-held-body).
+    for body in [Body::Length(4), Body::Chunked] {
+        let mut h = Harness::new();
+        h.request(post("http://h/", body).header("Expect", "100-continue"));
+        h.conn.send_body(Bytes::from_static(b"body")).unwrap();
+        h.conn.finish_body(None).unwrap();
+        assert_eq!(h.drain(), (vec![], Rest::NeedInput));
+        let (seen, rest) = h.feed("HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(
+            seen,
+            [Seen::Head(417), Seen::End(End::MustClose { reason: CloseReason::RequestIncomplete })],
+            "{body:?}"
+        );
+        assert_eq!(rest, Rest::Closed);
+        // Nothing of the body goes out later either.
+        assert_eq!(h.advance(Duration::from_secs(5)), (vec![], Rest::Closed));
+    }
+}
+
+#[test]
 fn upgrade() {
     let mut h = Harness::new();
     h.request(get("http://h/").header("Connection", "upgrade").header("Upgrade", "websocket"));
@@ -521,6 +571,26 @@ fn discarding_bodies() {
         h.feed("0123456789"),
         (vec![Seen::End(End::MustClose { reason: CloseReason::BodyNotDrained })], Rest::Closed)
     );
+}
+
+#[test]
+fn discarding_a_body_that_came_whole() {
+    // The whole response in the read that brought the head: its end is already decided when
+    // the caller discards the body at the head, and the queued data and trailers must go all
+    // the same, as when the body comes in later reads. Found by the response_stream fuzz target
+    // (fuzz/regressions/response_stream/discard-whole-*).
+    for response in [
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX: y\r\n\r\n",
+    ] {
+        let mut h = Harness::new();
+        h.request(get("http://h/"));
+        h.input.extend_from_slice(response.as_bytes());
+        h.conn.handle_input(h.now, &mut h.input);
+        assert!(matches!(h.conn.poll_output(), Output::Event(Event::ResponseHead(_))));
+        h.conn.discard_body();
+        assert_eq!(h.drain(), (vec![Seen::End(End::Done { reusable: true })], Rest::Idle));
+    }
 }
 
 #[test]

@@ -108,15 +108,18 @@ pub fn parse_response_head(input: &mut BytesMut, config: &Config) -> Result<Opti
         heap.resize_with(limits.max_headers, MaybeUninit::uninit);
         &mut heap[..]
     };
+    // Only the first `max_head_bytes` are parsed: past them the answer is `HeadTooLarge`
+    // whatever follows, so it does not depend on how the head was split into reads.
+    let window = &input[..input.len().min(limits.max_head_bytes)];
     let mut response = httparse::Response::new(&mut []);
     let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
         &mut response,
-        input,
+        window,
         slots,
     );
     let len = match parsed {
         Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) if input.len() >= limits.max_head_bytes => {
+        Ok(httparse::Status::Partial) if window.len() >= limits.max_head_bytes => {
             return Err(ErrorKind::HeadTooLarge { limit: limits.max_head_bytes }.into());
         }
         Ok(httparse::Status::Partial) => return Ok(None),
@@ -134,7 +137,11 @@ pub fn parse_response_head(input: &mut BytesMut, config: &Config) -> Result<Opti
         Some(1) => Version::Http11,
         _ => return Err(ErrorKind::UnsupportedVersion.into()),
     };
+    // httparse takes any three digits; valid codes start at 100 (RFC 9110 §15).
     let status = response.code.unwrap_or_default();
+    if status < 100 {
+        return Err(ErrorKind::InvalidHead { what: "invalid status line" }.into());
+    }
     let reason = match response.reason {
         Some(r) if !r.is_empty() => Span::of(head, r.as_bytes()),
         _ => Span::of(head, &head[..0]),
@@ -414,6 +421,13 @@ mod tests {
             Err(InvalidHead { what: "invalid status line" }),
             false,
         );
+        // Three digits, yet no status class (RFC 9110 §15: 100 to 599 are valid; up to 999
+        // are read as their class). Found by the response_stream fuzz target
+        // (fuzz/regressions/response_stream/status-000).
+        for line in ["HTTP/1.1 000 OK\r\n\r\n", "HTTP/1.1 099 OK\r\n\r\n"] {
+            check_head(line, Err(InvalidHead { what: "invalid status line" }), false);
+        }
+        check_head("HTTP/1.1 999 Custom\r\n\r\n", Ok((999, "Custom")), true);
         // Whitespace between name and colon (§5.1) is a smuggling shape.
         check_head(
             "HTTP/1.1 200 OK\r\nContent-Length : 5\r\n\r\n",
@@ -466,6 +480,40 @@ mod tests {
         }
         many.extend_from_slice(b"\r\n");
         assert_eq!(parse_response_head(&mut many, &roomy).unwrap().unwrap().headers().len(), 150);
+    }
+
+    #[test]
+    fn past_the_limit_it_is_too_large_however_split() {
+        // A byte httparse refuses, beyond `max_head_bytes`: the limit was passed first, in one
+        // read or in two. Found by the response_stream fuzz target
+        // (fuzz/regressions/response_stream/head-too-large-invalid-byte-past-limit).
+        let limits = crate::Limits { max_head_bytes: 64, ..crate::Limits::default() };
+        let config = Config { limits, ..Config::default() };
+        let mut head = BytesMut::from(&b"HTTP/1.1 200 OK\r\nX-Filler: "[..]);
+        head.resize(80, b'f');
+        head.extend_from_slice(b"\r\nBad\x01Name: x\r\n\r\n");
+        for cut in [head.len(), 64, 63, 30] {
+            let mut input = BytesMut::from(&head[..cut]);
+            let first = parse_response_head(&mut input, &config);
+            let result = match first {
+                Ok(None) => {
+                    input.extend_from_slice(&head[cut..]);
+                    parse_response_head(&mut input, &config)
+                }
+                other => other,
+            };
+            assert_eq!(
+                result.unwrap_err().kind(),
+                &ErrorKind::HeadTooLarge { limit: 64 },
+                "first read of {cut} bytes"
+            );
+        }
+        // Within the limit, the refused byte is what is reported.
+        let mut input = BytesMut::from(&b"HTTP/1.1 200 OK\r\nBad\x01Name: x\r\n\r\n"[..]);
+        assert_eq!(
+            parse_response_head(&mut input, &config).unwrap_err().kind(),
+            &ErrorKind::InvalidHead { what: "invalid header name" }
+        );
     }
 
     #[test]

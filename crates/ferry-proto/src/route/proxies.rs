@@ -2,6 +2,7 @@
 
 use alloc::collections::BTreeMap;
 use core::fmt;
+use core::net::Ipv4Addr;
 
 use crate::error::{ErrorKind, Result};
 use crate::url::{Host, Scheme, Url};
@@ -65,6 +66,14 @@ impl ProxyKey {
                     }
                 } else if h.contains(['/', '?', '#', '@']) || h.matches(':').count() == 1 {
                     return Err(bad("key has a port, path or userinfo besides the host").into());
+                }
+                // A domain's one trailing dot is dropped; what is left must read back as the
+                // same host (not `a.`, empty or an IPv4 address), or the key would show as one
+                // that parses to another.
+                if let Some(rest) = h.strip_suffix('.') {
+                    if rest.is_empty() || rest.ends_with('.') || rest.parse::<Ipv4Addr>().is_ok() {
+                        return Err(bad("key has an invalid host").into());
+                    }
                 }
                 Some(Host::parse(h).map_err(|_| bad("key has an invalid host"))?)
             }
@@ -303,6 +312,14 @@ mod tests {
         check_key("http://u:pw@h", Err("key has a port, path or userinfo besides the host"));
         check_key("http://", Err("key has an invalid host"));
         check_key("http://h h", Err("key has an invalid host"));
+        // A key's Display parses back to it, so a dot is left after the one dropped at most.
+        // Found by the proxy_url fuzz target (fuzz/regressions/proxy_url/key-*).
+        check_key("http://a..", Err("key has an invalid host"));
+        check_key("all://..", Err("key has an invalid host"));
+        check_key("https://.", Err("key has an invalid host"));
+        check_key("http://127.0.0.1.", Err("key has an invalid host"));
+        check_key("http://a..b", Ok("http://a..b"));
+        check_key("http://1.2.3.4.5.", Ok("http://1.2.3.4.5"));
     }
 
     /// For `url`, the key chosen and the proxy it maps to (`""` for direct).

@@ -1,0 +1,204 @@
+//! Deliberately naive reference code the targets compare the core with: written from the RFCs,
+//! sharing nothing with ferry-proto but httparse for head syntax.
+
+/// Header fields as `(name, value)`, in order.
+pub(crate) type Fields = Vec<(String, Vec<u8>)>;
+
+/// A response head as httparse reads it.
+pub(crate) struct Head {
+    pub(crate) status: u16,
+    pub(crate) fields: Fields,
+    /// Its length in bytes, leading empty lines included.
+    pub(crate) len: usize,
+}
+
+/// The response head at the start of `bytes`, if one is complete and valid.
+pub(crate) fn head(bytes: &[u8]) -> Option<Head> {
+    let mut slots = vec![httparse::EMPTY_HEADER; 512];
+    let mut response = httparse::Response::new(&mut slots);
+    let len = match response.parse(bytes) {
+        Ok(httparse::Status::Complete(len)) => len,
+        _ => return None,
+    };
+    Some(Head {
+        status: response.code?,
+        fields: response.headers.iter().map(|h| (h.name.to_owned(), h.value.to_vec())).collect(),
+        len,
+    })
+}
+
+/// How a response body is delimited, from RFC 9112 §6.3 read literally.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Framing {
+    None,
+    Length(u64),
+    Chunked,
+    UntilClose,
+    /// The head's framing fields contradict each other: no body can be read.
+    Invalid,
+}
+
+fn trim(mut v: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = v {
+        v = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = v {
+        v = rest;
+    }
+    v
+}
+
+/// RFC 9112 §6.3 for a final head.
+pub(crate) fn framing(head: &Head, request_was_head: bool) -> Framing {
+    if request_was_head || head.status < 200 || head.status == 204 || head.status == 304 {
+        return Framing::None;
+    }
+    let values = |name: &'static str| {
+        head.fields
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .flat_map(|(_, v)| v.split(|&b| b == b','))
+            .map(trim)
+    };
+    let codings: Vec<&[u8]> = values("transfer-encoding").filter(|c| !c.is_empty()).collect();
+    let has_te = head.fields.iter().any(|(n, _)| n.eq_ignore_ascii_case("transfer-encoding"));
+    let has_cl = head.fields.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-length"));
+    if has_te {
+        if has_cl {
+            return Framing::Invalid;
+        }
+        return match codings.last() {
+            Some(c) if c.eq_ignore_ascii_case(b"chunked") => Framing::Chunked,
+            _ => Framing::UntilClose,
+        };
+    }
+    if !has_cl {
+        return Framing::UntilClose;
+    }
+    let mut length = None;
+    for v in values("content-length") {
+        let n = if !v.is_empty() && v.len() <= 20 && v.iter().all(u8::is_ascii_digit) {
+            std::str::from_utf8(v).ok().and_then(|s| s.parse::<u64>().ok())
+        } else {
+            None
+        };
+        match (n, length) {
+            (None, _) => return Framing::Invalid,
+            (Some(n), Some(l)) if n != l => return Framing::Invalid,
+            (Some(n), _) => length = Some(n),
+        }
+    }
+    length.map_or(Framing::Invalid, Framing::Length)
+}
+
+/// A chunked body decoded as far as it goes (RFC 9112 §7.1): the data, and the trailer fields
+/// with the body's length when it is complete.
+pub(crate) struct Chunked {
+    pub(crate) data: Vec<u8>,
+    pub(crate) end: Option<(Fields, usize)>,
+}
+
+/// Decodes a chunked body at the start of `body`, line by line: `size [ext] CRLF data CRLF`,
+/// the last chunk `0 [ext] CRLF`, then trailer fields and an empty line. Lenient about what an
+/// extension holds (anything but CR, LF and NUL): where the core refuses an extension the
+/// oracle is not asked.
+pub(crate) fn chunked(body: &[u8]) -> Chunked {
+    let mut data = Vec::new();
+    let mut at = 0;
+    loop {
+        let rest = &body[at..];
+        let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") else {
+            return Chunked { data, end: None };
+        };
+        let line = &rest[..eol];
+        let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+        if digits == 0 || digits > 16 || line.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0)) {
+            return Chunked { data, end: None };
+        }
+        let Some(size) =
+            std::str::from_utf8(&line[..digits]).ok().and_then(|s| u64::from_str_radix(s, 16).ok())
+        else {
+            return Chunked { data, end: None };
+        };
+        at += eol + 2;
+        if size == 0 {
+            let mut slots = vec![httparse::EMPTY_HEADER; 512];
+            return match httparse::parse_headers(&body[at..], &mut slots) {
+                Ok(httparse::Status::Complete((n, fields))) => {
+                    let fields =
+                        fields.iter().map(|h| (h.name.to_owned(), h.value.to_vec())).collect();
+                    Chunked { data, end: Some((fields, at + n)) }
+                }
+                _ => Chunked { data, end: None },
+            };
+        }
+        let available = (body.len() - at) as u64;
+        if available < size {
+            data.extend_from_slice(&body[at..]);
+            return Chunked { data, end: None };
+        }
+        let size = size as usize;
+        data.extend_from_slice(&body[at..at + size]);
+        at += size;
+        if !body[at..].starts_with(b"\r\n") {
+            return Chunked { data, end: None };
+        }
+        at += 2;
+    }
+}
+
+/// Standard base64 with padding (RFC 4648 §4).
+pub(crate) fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for group in input.chunks(3) {
+        let b = [group[0], *group.get(1).unwrap_or(&0), *group.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= group.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// `Basic base64(user ":" password)` (RFC 7617 §2).
+pub(crate) fn basic(user: &str, password: &str) -> String {
+    format!("Basic {}", base64(format!("{user}:{password}").as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_vectors() {
+        // RFC 4648 §10.
+        for (input, want) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(input.as_bytes()), want);
+        }
+        assert_eq!(basic("Aladdin", "open sesame"), "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+    }
+
+    #[test]
+    fn chunked_oracle() {
+        let c = chunked(b"4;a=b\r\nWiki\r\n5\r\npedia\r\n0\r\nX: y\r\n\r\nnext");
+        assert_eq!(c.data, b"Wikipedia");
+        let (fields, len) = c.end.unwrap_or_default();
+        assert_eq!(fields, [("X".to_owned(), b"y".to_vec())]);
+        assert_eq!(len, 34, "the body ends after the empty line");
+        assert!(chunked(b"4\r\nWi").end.is_none());
+        assert!(chunked(b"-1\r\n").end.is_none());
+    }
+}
