@@ -611,6 +611,21 @@ impl<T: Timestamp> Connection<T> {
         if let Recv::Body { sink: sink @ Sink::Deliver, .. } = &mut ex.recv {
             *sink = Sink::Discard { budget };
         }
+        // Already past the budget with the body still coming: end now rather than at the next
+        // read, which a stalled peer might never send. Closing needs no clock.
+        if overflow
+            && matches!(ex.recv, Recv::Body { .. })
+            && matches!(ex.kind, Kind::Request { .. })
+        {
+            // The same precedence as `finish`: an unsent request body is named first.
+            let reason = if matches!(ex.send, Send::Abandoned | Send::Body { .. }) {
+                CloseReason::RequestIncomplete
+            } else {
+                CloseReason::BodyNotDrained
+            };
+            self.out.push_back(Output::End(End::MustClose { reason }));
+            self.close();
+        }
     }
 
     // ---- outputs -----------------------------------------------------------------------

@@ -848,3 +848,20 @@ fn a_407_body_deadline_does_not_outlive_the_407() {
     assert_eq!(h.conn.poll_timeout(), None);
     assert_eq!(h.advance(Duration::from_secs(5)), (vec![], Rest::NeedInput));
 }
+
+#[test]
+fn discarding_more_than_the_budget_already_read_ends_at_once() {
+    let mut config = Config::default();
+    config.limits.max_drain_bytes = 4;
+    let mut h = Harness::with(config);
+    h.request(get("http://h/"));
+    h.input.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789");
+    h.conn.handle_input(h.now, &mut h.input);
+    assert!(matches!(h.conn.poll_output(), Output::Event(Event::ResponseHead(_))));
+    // Ten unwanted bytes are queued, the budget is four, ninety more are to come: no waiting.
+    h.conn.discard_body();
+    assert_eq!(
+        h.drain(),
+        (vec![Seen::End(End::MustClose { reason: CloseReason::BodyNotDrained })], Rest::Closed)
+    );
+}
