@@ -15,7 +15,9 @@ use crate::chunked::{self, Chunk};
 use crate::config::Config;
 use crate::error::{Call, Error, ErrorKind, Expected, RequestSent, Result, TransportError};
 use crate::headers::Headers;
-use crate::request::{Body, Connect, Request, TargetForm, chunk_size_line, encode_connect, encode_request};
+use crate::request::{
+    Body, Connect, Request, TargetForm, chunk_size_line, encode_connect, encode_request,
+};
 use crate::response::{Framing, ResponseHead, Semantics, Version, parse_response_head};
 use crate::time::{TimerKind, Timers, Timestamp};
 use crate::url::Authority;
@@ -380,7 +382,10 @@ enum State {
     Idle,
     Exchange(Exchange),
     /// A 407 is answered on a new transport with `head` after `handle_reconnected`.
-    Reconnect { ex: Exchange, head: Bytes },
+    Reconnect {
+        ex: Exchange,
+        head: Bytes,
+    },
     HandedOver,
     Closed,
 }
@@ -690,7 +695,9 @@ impl<T: Timestamp> Connection<T> {
         let held = info.expect_continue.then(Vec::new);
         let upload = match info.body {
             Body::Empty | Body::Length(0) => Upload::Sent,
-            Body::Length(n) => Upload::Streaming { left: Left::Length { remaining: n, declared: n }, held },
+            Body::Length(n) => {
+                Upload::Streaming { left: Left::Length { remaining: n, declared: n }, held }
+            }
             Body::Chunked => Upload::Streaming { left: Left::Chunked, held },
         };
         let proxy = match (proxy_auth, target, &upload) {
@@ -699,7 +706,12 @@ impl<T: Timestamp> Connection<T> {
             }
             _ => None,
         };
-        let kind = Kind::Request { is_head: info.is_head, upgrade: info.upgrade, close: info.close, proxy };
+        let kind = Kind::Request {
+            is_head: info.is_head,
+            upgrade: info.upgrade,
+            close: info.close,
+            proxy,
+        };
         self.start(now, kind, upload, head);
         Ok(())
     }
@@ -792,7 +804,8 @@ impl<T: Timestamp> Connection<T> {
                 return Err(self.misuse(Call::FinishBodyWithTrailers));
             }
             (Left::Length { remaining, declared }, None) => {
-                let err = ErrorKind::BodyLength { expected: *declared, actual: *declared - *remaining };
+                let err =
+                    ErrorKind::BodyLength { expected: *declared, actual: *declared - *remaining };
                 return Err(self.fail_caller(err.into()));
             }
             (Left::Chunked, trailers) => {
@@ -928,16 +941,28 @@ impl<T: Timestamp> Connection<T> {
         };
         let eof_error = |expected| Next::Fail(ErrorKind::UnexpectedEof { expected }.into());
         let next = match &mut ex.recv {
-            Recv::Head { .. } if matches!(ex.kind, Kind::Connect(_)) => eof_error(Expected::ProxyReply),
+            Recv::Head { .. } if matches!(ex.kind, Kind::Connect(_)) => {
+                eof_error(Expected::ProxyReply)
+            }
             Recv::Head { .. } => eof_error(Expected::ResponseHead),
             // A refused CONNECT: report what arrived.
-            Recv::Body { sink: sink @ Sink::Refused { .. }, sem, .. } => {
-                conclude(&ex.kind, &ex.upload, *sem, mem::replace(sink, Sink::Deliver), false, false)
-            }
+            Recv::Body { sink: sink @ Sink::Refused { .. }, sem, .. } => conclude(
+                &ex.kind,
+                &ex.upload,
+                *sem,
+                mem::replace(sink, Sink::Deliver),
+                false,
+                false,
+            ),
             Recv::Body { reader: BodyReader::UntilClose, sink, sem } => match eof {
-                Eof::Clean => {
-                    conclude(&ex.kind, &ex.upload, *sem, mem::replace(sink, Sink::Deliver), false, false)
-                }
+                Eof::Clean => conclude(
+                    &ex.kind,
+                    &ex.upload,
+                    *sem,
+                    mem::replace(sink, Sink::Deliver),
+                    false,
+                    false,
+                ),
                 Eof::Unclean => eof_error(Expected::CleanClose),
             },
             Recv::Body { .. } => eof_error(Expected::ResponseBody),
@@ -1224,7 +1249,14 @@ fn read<T: Timestamp>(
     };
     if done || overflowed {
         let sink = mem::replace(sink, Sink::Deliver);
-        return Ok(Flow::End(conclude(&ex.kind, &ex.upload, sem, sink, !input.is_empty(), overflowed)));
+        return Ok(Flow::End(conclude(
+            &ex.kind,
+            &ex.upload,
+            sem,
+            sink,
+            !input.is_empty(),
+            overflowed,
+        )));
     }
     Ok(Flow::More)
 }
@@ -1341,7 +1373,14 @@ fn on_head<T: Timestamp>(
     };
     let reader = match sem.framing {
         Framing::None | Framing::Length(0) => {
-            return Ok(Flow::End(conclude(&ex.kind, &ex.upload, sem, sink, !input.is_empty(), false)));
+            return Ok(Flow::End(conclude(
+                &ex.kind,
+                &ex.upload,
+                sem,
+                sink,
+                !input.is_empty(),
+                false,
+            )));
         }
         Framing::Length(n) => BodyReader::Length(n),
         Framing::Chunked => BodyReader::Chunked(chunked::Decoder::new()),

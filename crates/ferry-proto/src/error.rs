@@ -507,7 +507,12 @@ impl fmt::Display for ErrorKind {
             UnexpectedEof { expected } => fmt::Display::fmt(expected, f),
             Transport { error } => fmt::Display::fmt(error, f),
             ProxyRefused { target, head, .. } => {
-                write!(f, "proxy refused the tunnel to {target}: {} {}", head.status(), head.reason())
+                write!(
+                    f,
+                    "proxy refused the tunnel to {target}: {} {}",
+                    head.status(),
+                    head.reason()
+                )
             }
             ProxyAuthFailed { target, attempts, .. } => {
                 write!(

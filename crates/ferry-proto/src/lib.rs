@@ -97,7 +97,9 @@ mod url;
 pub use auth::{Challenge, Credentials, ProxyAuth, ProxyAuthenticator};
 pub use config::{Config, Limits, Profile, Timeouts};
 pub use conn::{CloseReason, Connection, End, Eof, Event, Output, Phase, SetupPhase, Transmit};
-pub use error::{Blame, Call, Error, ErrorKind, Expected, Part, RequestSent, Result, TransportError};
+pub use error::{
+    Blame, Call, Error, ErrorKind, Expected, Part, RequestSent, Result, TransportError,
+};
 pub use headers::{Headers, check_field, is_token, is_valid_value, list_contains};
 pub use pool::{Pool, PoolConfig, Put};
 pub use request::{

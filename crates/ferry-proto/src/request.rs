@@ -321,7 +321,9 @@ fn check_request(req: &Request) -> Result<HeadInfo> {
         return Err(ErrorKind::InvalidMethod.into());
     }
     if req.method == Method::CONNECT {
-        return Err(ErrorKind::Misuse { call: crate::error::Call::EncodeConnect, phase: None }.into());
+        return Err(
+            ErrorKind::Misuse { call: crate::error::Call::EncodeConnect, phase: None }.into()
+        );
     }
     let mut info = HeadInfo {
         is_head: req.method == Method::HEAD,
