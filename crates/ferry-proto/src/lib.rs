@@ -28,7 +28,7 @@
 //! use bytes::BytesMut;
 //! use ferry_proto::{Config, Connection, End, Event, Output, Request, Url};
 //!
-//! let mut conn = Connection::new(Config::default());
+//! let mut conn = Connection::new(Duration::ZERO, Config::default());
 //! let now = Duration::ZERO; // any `Timestamp`: a driver passes `Instant::now()`
 //!
 //! // 1. The request head is encoded and handed out for writing.
