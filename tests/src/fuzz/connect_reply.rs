@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use ferry_proto::{
-    Authority, Blame, Challenge, Config, Connect, Connection, Credentials, End, ErrorKind, Event,
-    Output, Profile, ProxyAuth, ProxyAuthenticator, Url,
+    Authority, Blame, Challenge, Config, Connect, Connection, Credentials, End, Eof, ErrorKind,
+    Event, Output, Profile, ProxyAuth, ProxyAuthenticator, Url,
 };
 
 use super::oracle;
@@ -175,8 +175,8 @@ fn run(opts: &Options, stream: &[u8], cuts: &[usize]) {
     let connect = opts.connect();
     let debug = format!("{connect:?}");
     assert!(!debug.contains(PASSWORD) && !debug.contains(SECRET), "{debug}");
-    let mut conn: Connection<Duration> = Connection::new(opts.config);
-    conn.send_connect(Duration::ZERO, connect).unwrap_or_else(|e| panic!("send_connect: {e}"));
+    let mut conn: Connection<Duration> = Connection::new(Duration::ZERO, opts.config);
+    conn.send_connect(Duration::ZERO, &connect).unwrap_or_else(|e| panic!("send_connect: {e}"));
     let mut st = State::default();
     drain(&mut conn, opts, &mut st, &[]);
     let mut input = BytesMut::new();
@@ -213,14 +213,14 @@ fn run(opts: &Options, stream: &[u8], cuts: &[usize]) {
         conn.handle_timeout(Duration::from_secs(3600));
         drain(&mut conn, opts, &mut st, &[]);
     }
-    conn.handle_eof(Duration::ZERO);
+    conn.handle_eof(Duration::ZERO, Eof::Clean);
     drain(&mut conn, opts, &mut st, &[]);
     if st.reconnect {
         // A reconnect asked for by the last byte: the new transport closes at once.
         conn.handle_reconnected(Duration::ZERO)
             .unwrap_or_else(|e| panic!("handle_reconnected after Reconnect: {e}"));
         drain(&mut conn, opts, &mut st, &[]);
-        conn.handle_eof(Duration::ZERO);
+        conn.handle_eof(Duration::ZERO, Eof::Clean);
         drain(&mut conn, opts, &mut st, &[]);
     }
     assert_eq!(st.ends, 1, "the handshake did not end in exactly one Tunnel or Error");
@@ -232,14 +232,16 @@ fn drain(conn: &mut Connection<Duration>, opts: &Options, st: &mut State, before
     loop {
         let out = conn.poll_output();
         if st.closed {
-            assert!(matches!(out, Output::Closed), "after Closed: {out:?}");
+            assert!(matches!(out, Output::Closed | Output::HandedOver), "after the end: {out:?}");
             return;
         }
         if !matches!(out, Output::NeedInput) {
             check_secrets(&out, &opts.secrets);
         }
         if st.ends > 0 {
-            assert!(matches!(out, Output::Closed), "after the end: {out:?}");
+            // A tunnel hands the transport over; an error closes it.
+            let want = if st.head.is_some() { Output::HandedOver } else { Output::Closed };
+            assert_eq!(out, want, "after the end");
         }
         match out {
             Output::Transmit(t) => check_connect(opts, st, &t),
@@ -247,13 +249,11 @@ fn drain(conn: &mut Connection<Duration>, opts: &Options, st: &mut State, before
                 assert!(st.head.is_none(), "interim head after the final one");
                 assert!((100..200).contains(&h.status()) && h.status() != 101, "{}", h.status());
             }
-            Output::Event(Event::ResponseHead(h)) => {
-                assert!((200..300).contains(&h.status()), "final head {} to CONNECT", h.status());
-                st.head = Some(h.status());
-            }
             Output::Event(e) => panic!("a CONNECT delivered {e:?}"),
-            Output::End(End::Tunnel { leftover }) => {
-                assert!(st.head.is_some(), "a tunnel without its 2xx head");
+            Output::End(End::Tunnel { reply, leftover }) => {
+                let status = reply.status();
+                assert!((200..300).contains(&status), "a tunnel after a {status} to CONNECT");
+                st.head = Some(status);
                 check_leftover(before, &leftover);
                 st.ends += 1;
             }
@@ -273,7 +273,7 @@ fn drain(conn: &mut Connection<Duration>, opts: &Options, st: &mut State, before
                 return;
             }
             Output::NeedBody => panic!("a CONNECT asked for a body"),
-            Output::Closed => st.closed = true,
+            Output::Closed | Output::HandedOver => st.closed = true,
         }
     }
 }
@@ -379,12 +379,17 @@ fn check_leftover(before: &[u8], leftover: &[u8]) {
 fn check_error(opts: &Options, st: &State, kind: &ErrorKind) {
     let limits = opts.config.limits;
     match kind {
-        ErrorKind::ProxyRefused { status, body, .. } => {
+        ErrorKind::ProxyRefused { target, head, body } => {
+            let status = &head.status();
+            assert_eq!(target, &opts.target, "the error names the tunnel's target");
             assert!(!(200..300).contains(status), "refused with {status}");
             assert!(*status != 407 || opts.auth == Auth::None, "407 with credentials: {kind:?}");
             assert!(body.len() <= limits.max_proxy_error_body, "{} body bytes", body.len());
         }
-        ErrorKind::ProxyAuthFailed { attempts, .. } => {
+        ErrorKind::ProxyAuthFailed { target, attempts, head, body } => {
+            assert_eq!(target, &opts.target, "the error names the tunnel's target");
+            assert_eq!(head.status(), 407, "auth failed on a {}", head.status());
+            assert!(body.len() <= limits.max_proxy_error_body, "{} body bytes", body.len());
             assert!(opts.auth != Auth::None, "auth failed without credentials");
             assert_eq!(usize::from(*attempts), st.with_credentials, "attempts");
         }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use ferry_proto::{
-    Body, CloseReason, Config, Connection, End, Error, Event, Headers, Limits, Method, Output,
+    Body, CloseReason, Config, Connection, End, Eof, Error, Event, Headers, Limits, Method, Output,
     Profile, Request, ResponseHead, Url,
 };
 
@@ -181,15 +181,13 @@ fn start(conn: &mut Connection<Duration>, kind: Kind) {
     let ok = |r: ferry_proto::Result<()>| r.unwrap_or_else(|e| panic!("{kind:?}: {e}"));
     ok(conn.send_request(now, &req));
     match kind {
-        Kind::Post | Kind::ExpectContinue => {
-            ok(conn.send_body(Bytes::from_static(b"hello")));
-            ok(conn.finish_body(None));
-        }
-        Kind::Unfinished => ok(conn.send_body(Bytes::from_static(b"hello"))),
+        // The declared length given in full ends the body.
+        Kind::Post | Kind::ExpectContinue => ok(conn.send_body(now, Bytes::from_static(b"hello"))),
+        Kind::Unfinished => ok(conn.send_body(now, Bytes::from_static(b"hello"))),
         Kind::ExpectChunked => {
-            ok(conn.send_body(Bytes::from_static(b"hello")));
+            ok(conn.send_body(now, Bytes::from_static(b"hello")));
             let trailers = Headers::from_pairs([("Checksum", "x")]);
-            ok(conn.finish_body(Some(&trailers.unwrap_or_else(|e| panic!("{e}")))));
+            ok(conn.finish_body(now, Some(&trailers.unwrap_or_else(|e| panic!("{e}")))));
         }
         _ => {}
     }
@@ -197,7 +195,7 @@ fn start(conn: &mut Connection<Duration>, kind: Kind) {
 
 /// Feeds `stream` cut at `cuts`, draining after every call as the driver contract says.
 fn run(opts: &Options, stream: &[u8], cuts: &[usize]) -> Run {
-    let mut conn: Connection<Duration> = Connection::new(opts.config);
+    let mut conn: Connection<Duration> = Connection::new(Duration::ZERO, opts.config);
     let mut run = Run { seen: Vec::new(), tail: None, closed: false };
     let limits = opts.config.limits;
     start(&mut conn, opts.kind);
@@ -228,18 +226,18 @@ fn run(opts: &Options, stream: &[u8], cuts: &[usize]) -> Run {
         drain(&mut conn, opts, &mut run, &[]);
     }
     if opts.eof {
-        conn.handle_eof(Duration::ZERO);
+        conn.handle_eof(Duration::ZERO, Eof::Clean);
         drain(&mut conn, opts, &mut run, &[]);
     }
     if run.closed {
         // Terminal: every call is ignored or answered with `Closed`.
         conn.handle_input(Duration::ZERO, &mut BytesMut::from(&b"HTTP/1.1 200 OK\r\n\r\n"[..]));
         conn.handle_timeout(Duration::from_secs(7200));
-        conn.handle_eof(Duration::ZERO);
-        conn.discard_body();
+        conn.handle_eof(Duration::ZERO, Eof::Clean);
+        conn.discard_body(Duration::ZERO);
         for _ in 0..2 {
             let out = conn.poll_output();
-            assert!(matches!(out, Output::Closed), "after Closed: {out:?}");
+            assert!(matches!(out, Output::Closed | Output::HandedOver), "after Closed: {out:?}");
         }
     }
     run
@@ -251,7 +249,7 @@ fn drain(conn: &mut Connection<Duration>, opts: &Options, run: &mut Run, unfed: 
     loop {
         let out = conn.poll_output();
         if run.closed {
-            assert!(matches!(out, Output::Closed), "after Closed: {out:?}");
+            assert!(matches!(out, Output::Closed | Output::HandedOver), "after Closed: {out:?}");
             return false;
         }
         let seen = match out {
@@ -259,7 +257,7 @@ fn drain(conn: &mut Connection<Duration>, opts: &Options, run: &mut Run, unfed: 
             Output::Event(Event::Informational(h)) => Seen::Info(h),
             Output::Event(Event::ResponseHead(h)) => {
                 if opts.discard {
-                    conn.discard_body();
+                    conn.discard_body(Duration::ZERO);
                 }
                 Seen::Head(h)
             }
@@ -276,7 +274,8 @@ fn drain(conn: &mut Connection<Duration>, opts: &Options, run: &mut Run, unfed: 
             Output::Error(e) => Seen::Error(e),
             Output::NeedInput | Output::NeedBody => return true,
             Output::Idle => return false,
-            Output::Closed => {
+            // After an upgrade the transport is handed over; otherwise closed.
+            Output::Closed | Output::HandedOver => {
                 run.closed = true;
                 continue;
             }
