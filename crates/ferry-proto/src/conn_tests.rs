@@ -884,3 +884,369 @@ fn discarding_more_than_the_budget_already_read_ends_at_once() {
         (vec![Seen::End(End::MustClose { reason: CloseReason::BodyNotDrained })], Rest::Closed)
     );
 }
+
+// ---- issue 8: regressions ----------------------------------------------------------------
+
+fn timeouts(f: impl FnOnce(&mut Timeouts)) -> Config {
+    let mut config = Config::default();
+    f(&mut config.timeouts);
+    config
+}
+
+#[test]
+fn a_content_length_body_given_in_full_ends_the_upload() {
+    // Issue 8 bug 1: the declared length sent means the body is finished, with no
+    // `finish_body`: the core stops asking and the response may keep the connection.
+    let mut h = Harness::new();
+    h.request(post("http://h/", Body::Length(3)));
+    h.conn.send_body(h.now, Bytes::from_static(b"abc")).unwrap();
+    assert_eq!(h.drain(), (vec![wrote("abc")], Rest::NeedInput));
+    assert_eq!(h.conn.request_sent(), RequestSent::Fully);
+    assert_eq!(h.conn.phase(), Phase::RecvHead);
+    assert_eq!(
+        h.feed("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        (vec![Seen::Head(200), Seen::End(End::Done { reusable: true })], Rest::Idle)
+    );
+}
+
+#[test]
+fn finish_body_after_a_complete_content_length_body_is_misuse() {
+    let mut h = Harness::new();
+    h.request(post("http://h/", Body::Length(3)));
+    h.conn.send_body(h.now, Bytes::from_static(b"abc")).unwrap();
+    let e = h.conn.finish_body(h.now, None).unwrap_err();
+    assert_eq!(
+        e.kind(),
+        &ErrorKind::Misuse { call: crate::Call::FinishBody, phase: Some(Phase::RecvHead) }
+    );
+    assert_eq!(e.to_string(), "finish_body called while waiting for the response head");
+    assert_eq!(h.drain(), (vec![wrote("abc")], Rest::NeedInput), "nothing changed");
+}
+
+#[test]
+fn a_fresh_connection_arms_its_idle_deadline() {
+    // Issue 8 bug 2: a pooled, never used connection expires like a used one.
+    let mut h = Harness::with(timeouts(|t| t.idle = Some(Duration::from_secs(1))));
+    assert_eq!(h.conn.poll_timeout(), Some(Duration::from_secs(1)));
+    assert_eq!(h.advance(Duration::from_secs(1)), (vec![], Rest::Closed));
+}
+
+#[test]
+fn a_request_after_the_idle_deadline_is_refused() {
+    // Issue 8 bug 2: `send_request(now = 5 s)` after `poll_timeout()` said 1 s, with no
+    // `handle_timeout` in between.
+    let mut h = Harness::with(timeouts(|t| t.idle = Some(Duration::from_secs(1))));
+    h.now = Duration::from_secs(5);
+    let e = h.conn.send_request(h.now, &get("http://h/")).unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Timeout { timer: TimerKind::Idle });
+    assert!(e.is_retryable(false), "nothing went out: {e:?}");
+    assert_eq!(h.drain(), (vec![], Rest::Closed));
+    // The same after an exchange, and `now` exactly at the deadline is past it.
+    let mut h = Harness::with(timeouts(|t| t.idle = Some(Duration::from_secs(1))));
+    h.request(get("http://h/"));
+    h.feed("HTTP/1.1 204 No Content\r\n\r\n");
+    h.now = Duration::from_secs(1);
+    let e = h.conn.send_connect(h.now, &Connect::new(target())).unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Timeout { timer: TimerKind::Idle });
+    // Before it: accepted.
+    let mut h = Harness::with(timeouts(|t| t.idle = Some(Duration::from_secs(1))));
+    h.now = Duration::from_millis(999);
+    assert_eq!(h.request(get("http://h/")), (vec![wrote(GET_H)], Rest::NeedInput));
+}
+
+#[test]
+fn a_slow_upload_is_not_a_response_head_timeout() {
+    // Issue 8 bug 3: the response-head timer starts when the request is out in full; the
+    // upload has its own timer, re-armed by each piece.
+    let config = timeouts(|t| {
+        t.response_head = Some(Duration::from_secs(5));
+        t.send_body = Some(Duration::from_secs(10));
+    });
+    let mut h = Harness::with(config);
+    h.request(post("http://h/", Body::Chunked));
+    assert_eq!(h.conn.poll_timeout(), Some(Duration::from_secs(10)), "send_body only");
+    assert_eq!(h.advance(Duration::from_secs(6)), (vec![], Rest::NeedBody));
+    h.conn.send_body(h.now, Bytes::from_static(b"x")).unwrap();
+    assert_eq!(h.conn.poll_timeout(), Some(Duration::from_secs(16)), "re-armed");
+    assert_eq!(h.advance(Duration::from_secs(9)), (vec![wrote("1\r\nx\r\n")], Rest::NeedBody));
+    h.conn.finish_body(h.now, None).unwrap();
+    // Now the response head is awaited: 15 s + 5 s.
+    assert_eq!(h.conn.poll_timeout(), Some(Duration::from_secs(20)));
+    assert_eq!(h.advance(Duration::from_secs(4)), (vec![wrote("0\r\n\r\n")], Rest::NeedInput));
+    let (seen, rest) = h.advance(Duration::from_secs(1));
+    assert_eq!(seen, [Seen::Error(ErrorKind::Timeout { timer: TimerKind::ResponseHead })]);
+    assert_eq!(rest, Rest::Closed);
+}
+
+#[test]
+fn a_stalled_upload_trips_the_send_body_timer() {
+    let mut h = Harness::with(timeouts(|t| t.send_body = Some(Duration::from_secs(10))));
+    h.request(post("http://h/", Body::Length(10)));
+    h.now = Duration::from_secs(3);
+    h.conn.send_body(h.now, Bytes::from_static(b"abc")).unwrap();
+    h.drain();
+    assert_eq!(h.advance(Duration::from_secs(9)), (vec![], Rest::NeedBody));
+    let (seen, rest) = h.advance(Duration::from_secs(1));
+    assert_eq!(seen, [Seen::Error(ErrorKind::Timeout { timer: TimerKind::SendBody })]);
+    assert_eq!(rest, Rest::Closed);
+}
+
+#[test]
+fn a_connect_without_reply_is_a_tunnel_setup_timeout() {
+    // Issue 8 bug 4: not `Timeout { ResponseHead }`, even when that one is shorter.
+    let config = timeouts(|t| {
+        t.response_head = Some(Duration::from_secs(5));
+        t.tunnel_setup = Some(Duration::from_secs(10));
+    });
+    let mut h = Harness::with(config);
+    connect(&mut h, None);
+    assert_eq!(h.conn.poll_timeout(), Some(Duration::from_secs(10)));
+    let (seen, rest) = h.advance(Duration::from_secs(10));
+    assert_eq!(seen, [Seen::Error(ErrorKind::Timeout { timer: TimerKind::TunnelSetup })]);
+    assert_eq!(rest, Rest::Closed);
+}
+
+const FORWARDED: &str = "GET http://h/ HTTP/1.1\r\nHost: h\r\n";
+const CHALLENGE: &str =
+    "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"p\"\r\n";
+
+#[test]
+fn a_forwarded_request_waits_for_the_challenge_when_not_preemptive() {
+    // Issue 8 bug 5: `preemptive(false)` honoured, and the 407 answered on this connection
+    // when its body is framed; the 407 itself is not the response.
+    let mut h = Harness::new();
+    let req = get("http://h/").forwarded(creds(false));
+    assert_eq!(h.request(req), (vec![wrote(&alloc::format!("{FORWARDED}\r\n"))], Rest::NeedInput));
+    let (seen, rest) = h.feed(&alloc::format!("{CHALLENGE}Content-Length: 4\r\n\r\ndeny"));
+    assert_eq!(seen, [wrote(&alloc::format!("{FORWARDED}{BASIC}\r\n"))]);
+    assert_eq!((rest, h.conn.request_sent()), (Rest::NeedInput, RequestSent::Fully));
+    assert_eq!(
+        h.feed("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+        (vec![Seen::Head(200), data("ok"), Seen::End(End::Done { reusable: true })], Rest::Idle)
+    );
+}
+
+#[test]
+fn a_forwarded_request_407_unframed_asks_for_a_new_connection() {
+    let mut h = Harness::new();
+    h.request(get("http://h/").forwarded(creds(false)));
+    assert_eq!(
+        h.feed(&alloc::format!("{CHALLENGE}\r\nclose-delimited")),
+        (vec![], Rest::NeedInput)
+    );
+    assert_eq!(h.eof(), (vec![], Rest::Reconnect));
+    assert_eq!(h.conn.phase(), Phase::Reconnect);
+    h.input.clear();
+    h.conn.handle_reconnected(h.now).unwrap();
+    assert_eq!(
+        h.drain(),
+        (vec![wrote(&alloc::format!("{FORWARDED}{BASIC}\r\n"))], Rest::NeedInput)
+    );
+    assert_eq!(
+        h.feed("HTTP/1.1 204 No Content\r\n\r\n"),
+        (vec![Seen::Head(204), Seen::End(End::Done { reusable: true })], Rest::Idle)
+    );
+}
+
+#[test]
+fn a_forwarded_request_with_refused_preemptive_credentials_gets_the_407() {
+    // The same value again would be refused again: the 407 is the response.
+    let mut h = Harness::new();
+    let (seen, _) = h.request(get("http://h/").forwarded(creds(true)));
+    assert_eq!(seen, [wrote(&alloc::format!("{FORWARDED}{BASIC}\r\n"))]);
+    assert_eq!(
+        h.feed(&alloc::format!("{CHALLENGE}Content-Length: 0\r\n\r\n")),
+        (vec![Seen::Head(407), Seen::End(End::Done { reusable: true })], Rest::Idle)
+    );
+}
+
+#[test]
+fn a_forwarded_request_with_a_body_is_not_replayed() {
+    // Its body went out (or is going): replaying it needs the caller; the 407 is the response.
+    let mut h = Harness::new();
+    h.request(post("http://h/", Body::Length(2)).forwarded(creds(false)));
+    h.conn.send_body(h.now, Bytes::from_static(b"hi")).unwrap();
+    h.drain();
+    assert_eq!(
+        h.feed(&alloc::format!("{CHALLENGE}Content-Length: 0\r\n\r\n")),
+        (vec![Seen::Head(407), Seen::End(End::Done { reusable: true })], Rest::Idle)
+    );
+}
+
+#[test]
+fn an_unclean_end_of_a_close_delimited_body_is_truncation() {
+    // Issue 8 bug 6: over TLS, an EOF without close_notify may be an attacker's.
+    let mut h = Harness::new();
+    h.request(get("http://h/"));
+    assert_eq!(h.feed("HTTP/1.1 200 OK\r\n\r\npartial").1, Rest::NeedInput);
+    h.conn.handle_eof(h.now, Eof::Unclean);
+    let (seen, rest) = h.drain();
+    assert_eq!(seen, [Seen::Error(ErrorKind::UnexpectedEof { expected: Expected::CleanClose })]);
+    assert_eq!(rest, Rest::Closed);
+    // A clean one completes it.
+    let mut h = Harness::new();
+    h.request(get("http://h/"));
+    h.feed("HTTP/1.1 200 OK\r\n\r\nwhole");
+    assert_eq!(
+        h.eof(),
+        (vec![Seen::End(End::MustClose { reason: CloseReason::ReadToEof })], Rest::Closed)
+    );
+    // A framed body needs no clean close: it ended at its length.
+    let mut h = Harness::new();
+    h.request(get("http://h/"));
+    h.feed("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx");
+    h.conn.handle_eof(h.now, Eof::Unclean);
+    assert_eq!(h.drain(), (vec![], Rest::Closed));
+}
+
+#[test]
+fn framing_fields_are_refused_as_trailers() {
+    // RFC 9110 §6.5.1: a sender must not generate framing fields in trailers.
+    for name in ["Content-Length", "transfer-encoding"] {
+        let mut h = Harness::new();
+        h.request(post("http://h/", Body::Chunked));
+        let trailers = Headers::from_pairs([("X-Sum", "1"), (name, "5")]).unwrap();
+        let e = h.conn.finish_body(h.now, Some(&trailers)).unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::FramingHeader { name: name.into() });
+        assert_eq!(h.drain(), (vec![], Rest::NeedBody), "{name}: nothing written");
+        h.conn.finish_body(h.now, None).unwrap();
+        assert_eq!(h.drain(), (vec![wrote("0\r\n\r\n")], Rest::NeedInput));
+    }
+}
+
+#[test]
+fn a_failed_send_stops_asking_for_body_and_reads_the_response() {
+    let mut h = Harness::with(timeouts(|t| t.response_head = Some(Duration::from_secs(5))));
+    h.request(post("http://h/", Body::Length(100)));
+    h.conn.send_body(h.now, Bytes::from_static(b"part")).unwrap();
+    // The write of the head broke: what is queued is dropped, no more body is asked for.
+    h.conn.handle_send_failed(h.now);
+    assert_eq!(h.drain(), (vec![], Rest::NeedInput));
+    assert_eq!(h.conn.poll_timeout(), Some(Duration::from_secs(5)), "bounded");
+    assert_eq!(
+        h.feed("HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n\r\n"),
+        (
+            vec![
+                Seen::Head(413),
+                Seen::End(End::MustClose { reason: CloseReason::RequestIncomplete })
+            ],
+            Rest::Closed
+        )
+    );
+}
+
+#[test]
+fn transport_errors_carry_the_retry_facts() {
+    use crate::error::TransportError;
+    // A reset before any response byte, the request out in full: retryable when idempotent.
+    for (error, retryable) in [
+        (TransportError::Reset, true),
+        (TransportError::BrokenPipe, true),
+        (TransportError::Other, false),
+    ] {
+        let mut h = Harness::new();
+        h.request(get("http://h/"));
+        h.conn.handle_transport_error(h.now, error);
+        let Output::Error(e) = h.conn.poll_output() else { panic!("{error:?}") };
+        assert_eq!(e.kind(), &ErrorKind::Transport { error });
+        assert_eq!((e.request_sent(), e.response_started()), (RequestSent::Fully, false));
+        assert_eq!((e.is_retryable(true), e.is_retryable(false)), (retryable, false), "{error:?}");
+        assert_eq!(h.drain(), (vec![], Rest::Closed));
+    }
+    // After a response byte: not retryable.
+    let mut h = Harness::new();
+    h.request(get("http://h/"));
+    h.feed("HTTP/1.1 200");
+    h.conn.handle_transport_error(h.now, TransportError::Reset);
+    let Output::Error(e) = h.conn.poll_output() else { panic!() };
+    assert!(e.response_started() && !e.is_retryable(true), "{e:?}");
+}
+
+#[test]
+fn poll_transmit_takes_every_queued_piece_at_once() {
+    let mut h = Harness::new();
+    h.conn.send_request(h.now, &post("http://h/", Body::Chunked)).unwrap();
+    h.conn.send_body(h.now, Bytes::from_static(b"hello")).unwrap();
+    let mut pieces: Vec<Bytes> = Vec::new();
+    assert_eq!(h.conn.poll_transmit(&mut pieces), 4);
+    let text: Vec<&[u8]> = pieces.iter().map(|b| &b[..]).collect();
+    assert_eq!(
+        text,
+        [
+            &b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
+            b"5\r\n",
+            b"hello",
+            b"\r\n"
+        ]
+    );
+    assert_eq!(h.conn.poll_transmit(&mut pieces), 0);
+    assert_eq!(h.conn.request_sent(), RequestSent::Partly);
+    assert_eq!(h.conn.poll_output(), Output::NeedBody);
+}
+
+#[test]
+fn setup_phases_are_timed_by_the_connection() {
+    use crate::conn::SetupPhase;
+    let mut h = Harness::new();
+    h.conn.start_setup(h.now, SetupPhase::Connect);
+    assert_eq!(h.conn.poll_timeout(), Some(Duration::from_secs(30)));
+    h.conn.end_setup(h.now, SetupPhase::Connect);
+    h.conn.start_setup(h.now, SetupPhase::TlsHandshake);
+    let (seen, rest) = h.advance(Duration::from_secs(30));
+    assert_eq!(seen, [Seen::Error(ErrorKind::Timeout { timer: TimerKind::TlsHandshake })]);
+    assert_eq!(rest, Rest::Closed);
+    // Ended in time: nothing fires, and the idle deadline is the next one.
+    let mut h = Harness::new();
+    h.conn.start_setup(h.now, SetupPhase::Connect);
+    h.now = Duration::from_secs(29);
+    h.conn.end_setup(h.now, SetupPhase::Connect);
+    assert_eq!(h.conn.poll_timeout(), Some(Duration::from_secs(90)));
+}
+
+#[test]
+fn a_held_body_is_not_fully_sent() {
+    // Issue 7: `request_sent()` answered `Fully` for a held body that never left, and after
+    // a 417 abandoned it.
+    let mut h = Harness::new();
+    h.request(post("http://h/", Body::Length(4)).header("Expect", "100-continue"));
+    h.conn.send_body(h.now, Bytes::from_static(b"body")).unwrap();
+    assert_eq!(h.drain().1, Rest::NeedInput);
+    assert_eq!(
+        (h.conn.phase(), h.conn.request_sent()),
+        (Phase::AwaitContinue, RequestSent::Partly)
+    );
+    h.input.extend_from_slice(b"HTTP/1.1 417 Expectation Failed\r\nContent-Length: 1\r\n\r\n");
+    h.conn.handle_input(h.now, &mut h.input);
+    assert_eq!(h.conn.request_sent(), RequestSent::Partly);
+}
+
+#[test]
+fn phases_name_the_diagram() {
+    let mut h = Harness::new();
+    assert_eq!(h.conn.phase(), Phase::Idle);
+    h.request(post("http://h/", Body::Length(2)));
+    assert_eq!(h.conn.phase(), Phase::SendBody);
+    h.conn.send_body(h.now, Bytes::from_static(b"ab")).unwrap();
+    assert_eq!(h.conn.phase(), Phase::RecvHead);
+    h.feed("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\na");
+    assert_eq!(h.conn.phase(), Phase::RecvBody);
+    h.feed("b");
+    assert_eq!(h.conn.phase(), Phase::Idle);
+    let mut h = Harness::new();
+    connect(&mut h, None);
+    assert_eq!(h.conn.phase(), Phase::ProxyConnect);
+    h.feed("HTTP/1.1 200 OK\r\n\r\n");
+    assert_eq!((h.conn.phase(), h.conn.poll_output()), (Phase::HandedOver, Output::HandedOver));
+    assert_eq!(alloc::format!("{}", Phase::AwaitContinue), "waiting for 100 (continue)");
+}
+
+#[test]
+fn a_proxy_refusal_is_not_the_peer_breaking_http() {
+    let mut h = Harness::new();
+    connect(&mut h, None);
+    h.input.extend_from_slice(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+    h.conn.handle_input(h.now, &mut h.input);
+    let Output::Error(e) = h.conn.poll_output() else { panic!() };
+    assert_eq!(e.blame(), crate::Blame::Refused);
+    assert_eq!(e.to_string(), "proxy refused the tunnel to origin.example:8443: 403 Forbidden");
+}
