@@ -1,6 +1,7 @@
 //! The client connection: the one place that owns every state transition. The theory of
 //! operation and the state diagram are on [`Connection`].
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -329,14 +330,19 @@ enum Sink {
     Discard { budget: u64 },
     /// Dropped, up to this many more bytes, before the request goes again with `head`.
     Retry { budget: u64, head: Bytes },
-    /// Kept for the error, up to the limit: a proxy refused the CONNECT.
-    Refused {
-        head: ResponseHead,
-        body: BytesMut,
-        target: Authority,
-        /// `Some(n)`: a 407 after `n` requests with credentials.
-        attempts: Option<u8>,
-    },
+    /// Kept for the error, up to the limit: a proxy refused the CONNECT (boxed: rare, and
+    /// large).
+    Refused(Box<Refusal>),
+}
+
+/// A refused CONNECT's reply, kept for its error.
+#[derive(Debug)]
+struct Refusal {
+    head: ResponseHead,
+    body: BytesMut,
+    target: Authority,
+    /// `Some(n)`: a 407 after `n` requests with credentials.
+    attempts: Option<u8>,
 }
 
 #[derive(Debug)]
@@ -655,7 +661,7 @@ impl<T: Timestamp> Connection<T> {
                     BodyReader::Length(_) | BodyReader::UntilClose => 0,
                 };
                 let refused = match sink {
-                    Sink::Refused { body, .. } => body.len(),
+                    Sink::Refused(r) => r.body.len(),
                     Sink::Deliver | Sink::Discard { .. } | Sink::Retry { .. } => 0,
                 };
                 trailers + refused
@@ -946,7 +952,7 @@ impl<T: Timestamp> Connection<T> {
             }
             Recv::Head { .. } => eof_error(Expected::ResponseHead),
             // A refused CONNECT: report what arrived.
-            Recv::Body { sink: sink @ Sink::Refused { .. }, sem, .. } => conclude(
+            Recv::Body { sink: sink @ Sink::Refused(_), sem, .. } => conclude(
                 &ex.kind,
                 &ex.upload,
                 *sem,
@@ -1276,11 +1282,11 @@ fn sink_data<T: Timestamp>(ctx: &mut Ctx<T>, sink: &mut Sink, data: Bytes) -> bo
             *budget -= data.len() as u64;
             true
         }
-        Sink::Refused { body, .. } => {
+        Sink::Refused(r) => {
             let limit = ctx.config.limits.max_proxy_error_body;
-            let room = limit.saturating_sub(body.len());
-            body.extend_from_slice(&data[..data.len().min(room)]);
-            body.len() < limit
+            let room = limit.saturating_sub(r.body.len());
+            r.body.extend_from_slice(&data[..data.len().min(room)]);
+            r.body.len() < limit
         }
     }
 }
@@ -1343,13 +1349,13 @@ fn on_head<T: Timestamp>(
             };
             let sink = match retry {
                 Some(next) => Sink::Retry { budget: drain, head: next },
-                None => Sink::Refused {
+                None => Sink::Refused(Box::new(Refusal {
                     attempts: (status == 407 && rounds.auth.is_some())
                         .then_some(rounds.with_credentials),
                     target: rounds.target.clone(),
                     head,
                     body: BytesMut::new(),
-                },
+                })),
             };
             (sem, sink)
         }
@@ -1408,13 +1414,14 @@ fn conclude(
     let end = match sink {
         Sink::Retry { head, .. } if reusable_bytes => return Next::RetryHere(head),
         Sink::Retry { head, .. } => return Next::Reconnect(head),
-        Sink::Refused { head, body, target, attempts: Some(attempts) } => {
-            let body = body.freeze();
-            return Next::Fail(ErrorKind::ProxyAuthFailed { target, attempts, head, body }.into());
-        }
-        Sink::Refused { head, body, target, attempts: None } => {
-            let body = body.freeze();
-            return Next::Fail(ErrorKind::ProxyRefused { target, head, body }.into());
+        Sink::Refused(r) => {
+            let Refusal { head, body, target, attempts } = *r;
+            let (head, body) = (Box::new(head), body.freeze());
+            let kind = match attempts {
+                Some(attempts) => ErrorKind::ProxyAuthFailed { target, attempts, head, body },
+                None => ErrorKind::ProxyRefused { target, head, body },
+            };
+            return Next::Fail(kind.into());
         }
         Sink::Deliver | Sink::Discard { .. } => {
             if !matches!(upload, Upload::Sent) {

@@ -207,8 +207,8 @@ pub enum ErrorKind {
     ProxyRefused {
         /// The tunnel's target the CONNECT asked for.
         target: Authority,
-        /// The proxy's reply.
-        head: ResponseHead,
+        /// The proxy's reply (boxed, to keep `ErrorKind` small).
+        head: alloc::boxed::Box<ResponseHead>,
         /// The start of the reply's body, at most
         /// [`Limits::max_proxy_error_body`](crate::Limits) bytes.
         body: Bytes,
@@ -219,8 +219,9 @@ pub enum ErrorKind {
         target: Authority,
         /// How many requests carried credentials.
         attempts: u8,
-        /// The last 407; its `Proxy-Authenticate` fields name the schemes it asked for.
-        head: ResponseHead,
+        /// The last 407; its `Proxy-Authenticate` fields name the schemes it asked for (boxed,
+        /// to keep `ErrorKind` small).
+        head: alloc::boxed::Box<ResponseHead>,
         /// The start of its body, at most [`Limits::max_proxy_error_body`](crate::Limits)
         /// bytes.
         body: Bytes,
