@@ -858,26 +858,33 @@ impl<T: Timestamp> Connection<T> {
             Output::Event(Event::Trailers(_)) => false,
             _ => true,
         });
-        let State::Exchange(ex) = &mut self.state else { return };
+        let mut ex = match mem::replace(&mut self.state, State::Closed) {
+            State::Exchange(ex) => ex,
+            other => {
+                self.state = other;
+                return;
+            }
+        };
         let next = match &mut ex.recv {
             Recv::Head { discard } => {
                 *discard = true;
-                return;
+                None
             }
-            Recv::Body { sink, sem, .. } => {
-                if !matches!(sink, Sink::Deliver) {
-                    return;
-                }
+            Recv::Body { sink: sink @ Sink::Deliver, sem, .. } => {
                 *sink = Sink::Discard { budget };
-                if !overflow {
-                    return;
-                }
                 // Already past the budget with the body still coming: end now rather than at
                 // the next read, which a stalled peer might never send.
-                conclude(&ex.kind, &ex.upload, *sem, mem::replace(sink, Sink::Deliver), false, true)
+                overflow.then(|| {
+                    let sink = mem::replace(sink, Sink::Deliver);
+                    conclude(&ex.kind, &ex.upload, *sem, sink, false, true)
+                })
             }
+            Recv::Body { .. } => None,
         };
-        self.enter_from_exchange(now, next);
+        self.state = match next {
+            Some(next) => self.enter(now, ex, next),
+            None => State::Exchange(ex),
+        };
     }
 
     /// Starts the deadline of a setup phase the driver (TCP connect) or the layer above (TLS
@@ -1145,13 +1152,6 @@ impl<T: Timestamp> Connection<T> {
             recv: Recv::Head { discard: false },
             informational: 0,
         });
-    }
-
-    /// Takes the exchange out of the state and enters what `next` says.
-    fn enter_from_exchange(&mut self, now: T, next: Next) {
-        if let State::Exchange(ex) = mem::replace(&mut self.state, State::Closed) {
-            self.state = self.enter(now, ex, next);
-        }
     }
 
     /// The state after an exchange's response is over (or failed).
