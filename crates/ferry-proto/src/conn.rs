@@ -525,16 +525,18 @@ impl<T: Timestamp> Ctx<T> {
 /// [`Connection::phase`] names them:
 ///
 /// ```text
-///          send_request / send_connect                 End::Done{reusable: true}
-///   Idle ────────────────────────────────▶ exchange ──────────────────────────────▶ Idle
-///    │                                     │  ▲   ├─ End::Done{reusable: false} ─┐
-///    │ idle deadline, EOF, unsolicited     │  │   ├─ End::MustClose{reason} ─────┼──▶ Closed
-///    │ bytes, a setup phase's deadline     │  │   ├─ Output::Error ──────────────┘
-///    └───────────────────────────────▶ Closed │   ├─ End::Tunnel / End::Upgraded ───▶ HandedOver
-///                                          │  │   └─ 407 answered on this transport: the
-///                                          │  │      request again, same exchange
-///                                          │  └── handle_reconnected ◀── Reconnect
-///                                          └─ 407 answered, its reply unframed ──▶ Reconnect
+///              send_request, send_connect
+///      Idle ────────────────────────────────▶ exchange ◀──┐ a 407 answered on this transport:
+///       ▲  │                                   │ │ │ │ └───┘ the request again
+///       │  │      End::Done{reusable: true}    │ │ │ │
+///       └──┼───────────────────────────────────┘ │ │ └─ a 407 answered, its reply unframed
+///          │                                     │ │    ──▶ Reconnect ── handle_reconnected
+///          │                                     │ │        ──▶ exchange
+///          │                                     │ └─ End::Tunnel, End::Upgraded ──▶ HandedOver
+///          │ idle deadline, EOF, unsolicited     │
+///          │ bytes, a setup phase's deadline     └─ End::Done{reusable: false}, MustClose ─┐
+///          └──────────────────────────────────▶ Closed ◀────────────────────────────────────┘
+///                                                 ▲── Output::Error, from any phase
 ///
 ///   an exchange:  request  AwaitContinue ─▶ SendBody ─▶ RecvHead ─▶ RecvBody
 ///                          (each may be skipped: no Expect, no body, no response body)
