@@ -508,7 +508,8 @@ impl<T: Timestamp> Ctx<T> {
 ///   [`peer_version`](Connection::peer_version), [`request_sent`](Connection::request_sent),
 ///   [`retained_bytes`](Connection::retained_bytes);
 /// - inputs from the transport and the clock: [`handle_input`](Connection::handle_input),
-///   [`handle_eof`](Connection::handle_eof), [`handle_send_failed`](Connection::handle_send_failed),
+///   [`handle_eof`](Connection::handle_eof),
+///   [`handle_send_failed`](Connection::handle_send_failed),
 ///   [`handle_transport_error`](Connection::handle_transport_error),
 ///   [`handle_reconnected`](Connection::handle_reconnected),
 ///   [`handle_timeout`](Connection::handle_timeout);

@@ -382,9 +382,9 @@ impl ErrorKind {
 
 /// The error of every fallible call in the core.
 ///
-/// After a [`Connection`](crate::Connection) returns an error it is closed for good: every later
-/// call answers with [`ErrorKind::Misuse`] or [`Output::Closed`](crate::Output), and it never
-/// panics.
+/// After a [`Connection`](crate::Connection) outputs an error (or returns one that its docs say
+/// ends it) it is closed for good: every later call answers with [`ErrorKind::Misuse`] or
+/// [`Output::Closed`](crate::Output), and it never panics.
 ///
 /// One pointer wide, so `Result<T, Error>` stays small on hot paths.
 #[derive(Clone, Debug, PartialEq, Eq)]
