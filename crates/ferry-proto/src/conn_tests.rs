@@ -271,30 +271,35 @@ fn peer_errors_close_and_say_how_far_it_got() {
         &[Error(ErrorKind::UnexpectedEof { expected: Expected::ResponseHead })],
         Rest::Closed,
     );
+}
 
+#[test]
+fn a_reused_connection_closed_before_any_byte_is_retryable() {
     // The facts a retry needs: a reused connection closed before any response byte.
     let mut h = Harness::new();
     h.request(get("http://h/"));
-    assert!(h.feed("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").1 == Rest::Idle);
+    assert_eq!(h.feed("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").1, Rest::Idle);
     h.conn.send_request(h.now, &get("http://h/")).unwrap();
     assert_eq!(h.conn.request_sent(), RequestSent::No);
     let _ = h.conn.poll_output();
     assert_eq!(h.conn.request_sent(), RequestSent::Fully);
     h.conn.handle_eof(h.now, Eof::Clean);
-    let Output::Error(e) = h.conn.poll_output() else { panic!() };
+    let out = h.conn.poll_output();
+    let Output::Error(e) = out else { panic!("{out:?}") };
+    assert_eq!(e.kind(), &ErrorKind::UnexpectedEof { expected: Expected::ResponseHead });
     assert_eq!((e.request_sent(), e.response_started()), (RequestSent::Fully, false));
-    assert!(e.is_retryable(true) && !e.is_retryable(false));
+    assert_eq!((e.is_retryable(true), e.is_retryable(false)), (true, false));
     // After an error: closed for good, calls are refused, nothing panics.
-    assert!(matches!(h.conn.poll_output(), Output::Closed));
-    assert!(matches!(
+    assert_eq!(h.conn.poll_output(), Output::Closed);
+    assert_eq!(
         h.conn.send_request(h.now, &get("http://h/")).unwrap_err().kind(),
-        ErrorKind::Misuse { phase: Some(Phase::Closed), .. }
-    ));
+        &ErrorKind::Misuse { call: crate::Call::SendRequest, phase: Some(Phase::Closed) }
+    );
     h.input.extend_from_slice(b"HTTP/1.1 200 OK\r\n\r\n");
     h.conn.handle_input(h.now, &mut h.input);
     h.conn.handle_eof(h.now, Eof::Clean);
     h.conn.handle_timeout(h.now + Duration::from_secs(1000));
-    assert!(matches!(h.conn.poll_output(), Output::Closed));
+    assert_eq!(h.conn.poll_output(), Output::Closed);
 }
 
 #[test]
@@ -447,7 +452,8 @@ fn a_known_length_body_passes_through_uncopied() {
     let body = Bytes::from_static(b"hello");
     h.conn.send_body(h.now, body.slice(..2)).unwrap();
     h.conn.send_body(h.now, body.slice(2..)).unwrap();
-    let Output::Transmit(t) = h.conn.poll_output() else { panic!() };
+    let out = h.conn.poll_output();
+    let Output::Transmit(t) = out else { panic!("{out:?}") };
     // Not copied: the very same memory.
     assert_eq!(t.as_ptr(), body.as_ptr());
     assert_eq!(h.drain(), (vec![wrote("llo")], Rest::NeedInput));
@@ -648,7 +654,8 @@ fn discarding_a_body_that_came_whole() {
         h.request(get("http://h/"));
         h.input.extend_from_slice(response.as_bytes());
         h.conn.handle_input(h.now, &mut h.input);
-        assert!(matches!(h.conn.poll_output(), Output::Event(Event::ResponseHead(_))));
+        let out = h.conn.poll_output();
+        assert!(matches!(out, Output::Event(Event::ResponseHead(_))), "{out:?}");
         h.conn.discard_body(h.now);
         assert_eq!(h.drain(), (vec![Seen::End(End::Done { reusable: true })], Rest::Idle));
     }
@@ -667,27 +674,25 @@ fn head_requests_have_no_body() {
 #[test]
 fn misuse_is_refused_without_damage() {
     let mut h = Harness::new();
-    assert!(matches!(
-        h.conn.send_body(h.now, Bytes::from_static(b"x")).unwrap_err().kind(),
-        ErrorKind::Misuse { phase: Some(Phase::Idle), .. }
-    ));
-    assert!(matches!(
-        h.conn.finish_body(h.now, None).unwrap_err().kind(),
-        ErrorKind::Misuse { .. }
-    ));
-    assert!(h.conn.handle_reconnected(h.now).is_err());
+    let misuse = |call, phase| ErrorKind::Misuse { call, phase: Some(phase) };
+    let e = h.conn.send_body(h.now, Bytes::from_static(b"x")).unwrap_err();
+    assert_eq!(e.kind(), &misuse(crate::Call::SendBody, Phase::Idle));
+    assert_eq!(e.to_string(), "send_body called while idle");
+    let e = h.conn.finish_body(h.now, None).unwrap_err();
+    assert_eq!(e.kind(), &misuse(crate::Call::FinishBody, Phase::Idle));
+    let e = h.conn.handle_reconnected(h.now).unwrap_err();
+    assert_eq!(e.kind(), &misuse(crate::Call::HandleReconnected, Phase::Idle));
     h.request(get("http://h/"));
-    assert!(matches!(
-        h.conn.send_request(h.now, &get("http://h/")).unwrap_err().kind(),
-        ErrorKind::Misuse { phase: Some(Phase::RecvHead), .. }
-    ));
+    let e = h.conn.send_request(h.now, &get("http://h/")).unwrap_err();
+    assert_eq!(e.kind(), &misuse(crate::Call::SendRequest, Phase::RecvHead));
     // The exchange in flight is untouched.
     assert_eq!(
         h.feed("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
         (vec![Seen::Head(200), Seen::End(End::Done { reusable: true })], Rest::Idle)
     );
     // A bad header is refused and nothing is queued.
-    assert!(h.conn.send_request(h.now, &get("http://h/").header("X", "a\r\nb")).is_err());
+    let e = h.conn.send_request(h.now, &get("http://h/").header("X", "a\r\nb")).unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::InvalidHeaderValue { name: "X".into() });
     assert_eq!(h.drain(), (vec![], Rest::Idle));
 }
 
@@ -935,7 +940,8 @@ fn discarding_more_than_the_budget_already_read_ends_at_once() {
     h.request(get("http://h/"));
     h.input.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789");
     h.conn.handle_input(h.now, &mut h.input);
-    assert!(matches!(h.conn.poll_output(), Output::Event(Event::ResponseHead(_))));
+    let out = h.conn.poll_output();
+    assert!(matches!(out, Output::Event(Event::ResponseHead(_))), "{out:?}");
     // Ten unwanted bytes are queued, the budget is four, ninety more are to come: no waiting.
     h.conn.discard_body(h.now);
     assert_eq!(
@@ -1217,7 +1223,8 @@ fn transport_errors_carry_the_retry_facts() {
     h.request(get("http://h/"));
     h.feed("HTTP/1.1 200");
     h.conn.handle_transport_error(h.now, TransportError::Reset);
-    let Output::Error(e) = h.conn.poll_output() else { panic!() };
+    let out = h.conn.poll_output();
+    let Output::Error(e) = out else { panic!("{out:?}") };
     assert!(e.response_started() && !e.is_retryable(true), "{e:?}");
 }
 
@@ -1305,7 +1312,8 @@ fn a_proxy_refusal_is_not_the_peer_breaking_http() {
     connect(&mut h, None);
     h.input.extend_from_slice(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
     h.conn.handle_input(h.now, &mut h.input);
-    let Output::Error(e) = h.conn.poll_output() else { panic!() };
+    let out = h.conn.poll_output();
+    let Output::Error(e) = out else { panic!("{out:?}") };
     assert_eq!(e.blame(), crate::Blame::Refused);
     assert_eq!(e.to_string(), "proxy refused the tunnel to origin.example:8443: 403 Forbidden");
 }
