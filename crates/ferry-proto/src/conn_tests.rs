@@ -13,10 +13,11 @@ use crate::conn::{CloseReason, Connection, End, Eof, Event, Output, Phase};
 use crate::error::{ErrorKind, Expected, RequestSent};
 use crate::headers::Headers;
 use crate::request::{Body, Connect, Method, Request};
+use crate::testing::{self, Rest};
 use crate::time::TimerKind;
 use crate::url::Url;
 
-/// What a driver saw, normalized: writes joined, data merged.
+/// What a driver saw, compactly: writes and data as text, heads as their status.
 #[derive(Debug, PartialEq, Eq, Clone)]
 enum Seen {
     Wrote(String),
@@ -30,15 +31,22 @@ enum Seen {
     Error(ErrorKind),
 }
 
-/// The state `poll_output` settled in.
-#[derive(Debug, PartialEq, Eq, Clone, Copy)]
-enum Rest {
-    NeedInput,
-    NeedBody,
-    Idle,
-    Reconnect,
-    HandedOver,
-    Closed,
+fn compact(seen: testing::Seen) -> Seen {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    match seen {
+        testing::Seen::Wrote(b) => Seen::Wrote(text(&b)),
+        testing::Seen::Info(h) => Seen::Info(h.status()),
+        testing::Seen::Head(h) => Seen::Head(h.status()),
+        testing::Seen::Data(d) => Seen::Data(text(&d)),
+        testing::Seen::Trailers(t) => {
+            Seen::Trailers(t.iter().map(|(n, v)| (n.to_string(), text(v))).collect())
+        }
+        testing::Seen::End(End::Tunnel { reply, leftover }) => {
+            Seen::Tunnel(reply.status(), leftover)
+        }
+        testing::Seen::End(e) => Seen::End(e),
+        testing::Seen::Error(e) => Seen::Error(e.kind().clone()),
+    }
 }
 
 struct Harness {
@@ -60,37 +68,15 @@ impl Harness {
         }
     }
 
+    /// Drains as a driver does, through the shared harness; pieces joined, shown compactly.
     fn drain(&mut self) -> (Vec<Seen>, Rest) {
-        let mut seen: Vec<Seen> = Vec::new();
-        let rest = loop {
-            let item = match self.conn.poll_output() {
-                Output::Transmit(t) => Seen::Wrote(String::from_utf8_lossy(&t).into()),
-                Output::Event(Event::Informational(h)) => Seen::Info(h.status()),
-                Output::Event(Event::ResponseHead(h)) => Seen::Head(h.status()),
-                Output::Event(Event::Data(d)) => Seen::Data(String::from_utf8_lossy(&d).into()),
-                Output::Event(Event::Trailers(t)) => Seen::Trailers(
-                    t.iter()
-                        .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v).into()))
-                        .collect(),
-                ),
-                Output::End(End::Tunnel { reply, leftover }) => {
-                    Seen::Tunnel(reply.status(), leftover)
-                }
-                Output::End(e) => Seen::End(e),
-                Output::Error(e) => Seen::Error(e.kind().clone()),
-                Output::NeedInput => break Rest::NeedInput,
-                Output::NeedBody => break Rest::NeedBody,
-                Output::Idle => break Rest::Idle,
-                Output::Reconnect => break Rest::Reconnect,
-                Output::HandedOver => break Rest::HandedOver,
-                Output::Closed => break Rest::Closed,
-            };
-            match (seen.last_mut(), item) {
-                (Some(Seen::Wrote(a)), Seen::Wrote(b)) => a.push_str(&b),
-                (Some(Seen::Data(a)), Seen::Data(b)) => a.push_str(&b),
-                (_, item) => seen.push(item),
-            }
-        };
+        let (seen, rest) = self.drain_raw();
+        (seen.into_iter().map(compact).collect(), rest)
+    }
+
+    fn drain_raw(&mut self) -> (Vec<testing::Seen>, Rest) {
+        let mut seen = Vec::new();
+        let rest = testing::drain(&mut self.conn, &mut seen, testing::Join::Pieces, |_, _| {});
         (seen, rest)
     }
 
@@ -144,23 +130,20 @@ fn check_response(response: &str, expected: &[Seen], rest: Rest) {
         let mut seen = Vec::new();
         let mut last = Rest::NeedInput;
         for piece in response.as_bytes().chunks(step) {
-            let (s, r) = h.feed(core::str::from_utf8(piece).unwrap());
+            h.input.extend_from_slice(piece);
+            h.conn.handle_input(h.now, &mut h.input);
+            let (s, r) = h.drain_raw();
             seen.extend(s);
             last = r;
         }
         if last == Rest::NeedInput {
-            let (s, r) = h.eof();
+            h.conn.handle_eof(h.now, Eof::Clean);
+            let (s, r) = h.drain_raw();
             seen.extend(s);
             last = r;
         }
-        // Merge data split across feeds.
-        let mut merged: Vec<Seen> = Vec::new();
-        for item in seen {
-            match (merged.last_mut(), item) {
-                (Some(Seen::Data(a)), Seen::Data(b)) => a.push_str(&b),
-                (_, item) => merged.push(item),
-            }
-        }
+        // Data split across feeds, joined.
+        let merged: Vec<Seen> = testing::joined(seen).into_iter().map(compact).collect();
         assert_eq!(merged, expected, "step {step}: {response:?}");
         assert_eq!(last, rest, "step {step}: {response:?}");
     }

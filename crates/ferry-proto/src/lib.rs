@@ -91,6 +91,8 @@ mod pool;
 mod request;
 mod response;
 mod route;
+#[doc(hidden)]
+pub mod testing;
 mod time;
 mod url;
 
