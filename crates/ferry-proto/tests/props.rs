@@ -14,14 +14,15 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use ferry_proto::{
-    Blame, Body, CloseReason, Config, Connection, End, Eof, ErrorKind, Event, Expected, Headers,
-    Limits, Method, Output, Request, TimerKind, Url,
+    Blame, Body, CloseReason, Config, Connection, End, Eof, ErrorKind, Expected, Headers, Limits,
+    Method, Output, Request, TimerKind, Url, testing,
 };
 use proptest::prelude::*;
+use testing::Rest;
 
 // ---- helpers ---------------------------------------------------------------------------
 
-/// Normalized outputs: data merged, transmits dropped.
+/// Outputs as the properties compare them: heads as status and fields, transmits dropped.
 #[derive(Debug, PartialEq, Eq)]
 enum Seen {
     Info(u16, Vec<(String, Vec<u8>)>),
@@ -36,25 +37,27 @@ fn fields(h: &Headers) -> Vec<(String, Vec<u8>)> {
     h.iter().map(|(n, v)| (n.to_string(), v.to_vec())).collect()
 }
 
+/// The shared harness's record, pieces joined, as the properties compare it.
+fn compact(seen: Vec<testing::Seen>) -> Vec<Seen> {
+    testing::joined(seen)
+        .into_iter()
+        .filter_map(|s| {
+            Some(match s {
+                testing::Seen::Wrote(_) => return None,
+                testing::Seen::Info(h) => Seen::Info(h.status(), fields(h.headers())),
+                testing::Seen::Head(h) => Seen::Head(h.status(), fields(h.headers())),
+                testing::Seen::Data(d) => Seen::Data(d.to_vec()),
+                testing::Seen::Trailers(t) => Seen::Trailers(fields(&t)),
+                testing::Seen::End(e) => Seen::End(e),
+                testing::Seen::Error(e) => Seen::Error(e.kind().clone()),
+            })
+        })
+        .collect()
+}
+
 /// Drains outputs into `seen`; returns whether the connection is still reading.
-fn drain(conn: &mut Connection<Duration>, seen: &mut Vec<Seen>) -> bool {
-    loop {
-        let item = match conn.poll_output() {
-            Output::Transmit(_) => continue,
-            Output::Event(Event::Informational(h)) => Seen::Info(h.status(), fields(h.headers())),
-            Output::Event(Event::ResponseHead(h)) => Seen::Head(h.status(), fields(h.headers())),
-            Output::Event(Event::Data(d)) => Seen::Data(d.to_vec()),
-            Output::Event(Event::Trailers(t)) => Seen::Trailers(fields(&t)),
-            Output::End(e) => Seen::End(e),
-            Output::Error(e) => Seen::Error(e.kind().clone()),
-            Output::NeedInput | Output::NeedBody => return true,
-            Output::Idle | Output::Closed | Output::Reconnect | Output::HandedOver => return false,
-        };
-        match (seen.last_mut(), item) {
-            (Some(Seen::Data(a)), Seen::Data(b)) => a.extend_from_slice(&b),
-            (_, item) => seen.push(item),
-        }
-    }
+fn drain(conn: &mut Connection<Duration>, seen: &mut Vec<testing::Seen>) -> bool {
+    testing::drain(conn, seen, testing::Join::Pieces, |_, _| {}).is_reading()
 }
 
 /// Sends a GET, feeds `stream` cut at `cuts`, then EOF; returns what came out.
@@ -77,12 +80,12 @@ fn run(stream: &[u8], cuts: &[usize], config: Config) -> Vec<Seen> {
         at = cut;
         conn.handle_input(Duration::ZERO, &mut input);
         if !drain(&mut conn, &mut seen) {
-            return seen;
+            return compact(seen);
         }
     }
     conn.handle_eof(Duration::ZERO, Eof::Clean);
     drain(&mut conn, &mut seen);
-    seen
+    compact(seen)
 }
 
 fn token() -> impl Strategy<Value = String> {
@@ -429,14 +432,6 @@ enum Outcome {
     Error(ErrorKind),
 }
 
-#[derive(Debug, PartialEq, Eq)]
-enum Rest {
-    NeedInput,
-    NeedBody,
-    Idle,
-    Closed,
-}
-
 fn response_text(status: u16, len: u8, close: bool, chunked: bool) -> String {
     let body = "y".repeat(usize::from(len));
     let conn_field = if close { "Connection: close\r\n" } else { "" };
@@ -592,19 +587,16 @@ proptest! {
             let (want_result, want_outcomes, next) = model_step(&op, model, now);
             prop_assert_eq!(result, want_result, "{:?} in {:?}", op, model);
             // Settle: the ends and errors it reports, and where it rests.
-            let mut outcomes = Vec::new();
-            let rest = loop {
-                match conn.poll_output() {
-                    Output::NeedInput => break Rest::NeedInput,
-                    Output::NeedBody => break Rest::NeedBody,
-                    Output::Idle => break Rest::Idle,
-                    Output::Closed => break Rest::Closed,
-                    Output::Reconnect | Output::HandedOver => prop_assert!(false, "no CONNECT here"),
-                    Output::End(e) => outcomes.push(Outcome::End(e)),
-                    Output::Error(e) => outcomes.push(Outcome::Error(e.kind().clone())),
-                    Output::Transmit(_) | Output::Event(_) => {}
-                }
-            };
+            let mut seen = Vec::new();
+            let rest = testing::drain(&mut conn, &mut seen, testing::Join::No, |_, _| {});
+            let outcomes: Vec<Outcome> = seen
+                .into_iter()
+                .filter_map(|s| match s {
+                    testing::Seen::End(e) => Some(Outcome::End(e)),
+                    testing::Seen::Error(e) => Some(Outcome::Error(e.kind().clone())),
+                    _ => None,
+                })
+                .collect();
             prop_assert_eq!(outcomes, want_outcomes, "after {:?} in {:?}", op, model);
             model = next;
             let want = match model {
@@ -670,7 +662,7 @@ proptest! {
         conn.handle_eof(Duration::ZERO, Eof::Clean);
         drain(&mut conn, &mut seen);
         for s in &seen {
-            if let Seen::Error(e) = s {
+            if let testing::Seen::Error(e) = s {
                 // Peer bytes never make an error the caller's, and every message is a
                 // lowercase sentence fragment naming what went wrong.
                 prop_assert!(e.blame() != Blame::Caller, "{:?}", e);
