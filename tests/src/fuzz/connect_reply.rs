@@ -8,6 +8,7 @@ use bytes::BytesMut;
 use ferry_proto::{
     Authority, Blame, Challenge, Config, Connect, Connection, Credentials, End, Eof, ErrorKind,
     Event, Output, Profile, ProxyAuth, ProxyAuthenticator, Url,
+    testing::{self, Join, Rest},
 };
 
 use super::oracle;
@@ -229,52 +230,66 @@ fn run(opts: &Options, stream: &[u8], cuts: &[usize]) {
 /// Drains outputs, checking each. `before`: the buffer as it was before the last
 /// `handle_input`.
 fn drain(conn: &mut Connection<Duration>, opts: &Options, st: &mut State, before: &[u8]) {
-    loop {
+    if st.closed {
         let out = conn.poll_output();
-        if st.closed {
+        assert!(matches!(out, Output::Closed | Output::HandedOver), "after the end: {out:?}");
+        return;
+    }
+    let mut seen = Vec::new();
+    let rest =
+        testing::drain(conn, &mut seen, Join::No, |_, out| check_output(opts, st, before, out));
+    match rest {
+        Rest::NeedInput => {}
+        Rest::Reconnect => {
+            assert_eq!(st.ends, 0);
+            st.reconnect = true;
+        }
+        Rest::Idle => panic!("a CONNECT went idle"),
+        Rest::NeedBody => panic!("a CONNECT asked for a body"),
+        Rest::Closed | Rest::HandedOver => {
+            st.closed = true;
+            let out = conn.poll_output();
             assert!(matches!(out, Output::Closed | Output::HandedOver), "after the end: {out:?}");
-            return;
         }
-        if !matches!(out, Output::NeedInput) {
-            check_secrets(&out, &opts.secrets);
+    }
+}
+
+/// Checks one output against the handshake so far.
+fn check_output(opts: &Options, st: &mut State, before: &[u8], out: &Output) {
+    if !matches!(out, Output::NeedInput) {
+        check_secrets(out, &opts.secrets);
+    }
+    if st.ends > 0 {
+        // A tunnel hands the transport over; an error closes it.
+        let want = if st.head.is_some() { Output::HandedOver } else { Output::Closed };
+        assert_eq!(out, &want, "after the end");
+    }
+    match out {
+        Output::Transmit(t) => check_connect(opts, st, t),
+        Output::Event(Event::Informational(h)) => {
+            assert!(st.head.is_none(), "interim head after the final one");
+            assert!((100..200).contains(&h.status()) && h.status() != 101, "{}", h.status());
         }
-        if st.ends > 0 {
-            // A tunnel hands the transport over; an error closes it.
-            let want = if st.head.is_some() { Output::HandedOver } else { Output::Closed };
-            assert_eq!(out, want, "after the end");
+        Output::Event(e) => panic!("a CONNECT delivered {e:?}"),
+        Output::End(End::Tunnel { reply, leftover }) => {
+            let status = reply.status();
+            assert!((200..300).contains(&status), "a tunnel after a {status} to CONNECT");
+            st.head = Some(status);
+            check_leftover(before, leftover);
+            st.ends += 1;
         }
-        match out {
-            Output::Transmit(t) => check_connect(opts, st, &t),
-            Output::Event(Event::Informational(h)) => {
-                assert!(st.head.is_none(), "interim head after the final one");
-                assert!((100..200).contains(&h.status()) && h.status() != 101, "{}", h.status());
-            }
-            Output::Event(e) => panic!("a CONNECT delivered {e:?}"),
-            Output::End(End::Tunnel { reply, leftover }) => {
-                let status = reply.status();
-                assert!((200..300).contains(&status), "a tunnel after a {status} to CONNECT");
-                st.head = Some(status);
-                check_leftover(before, &leftover);
-                st.ends += 1;
-            }
-            Output::End(e) => panic!("a CONNECT ended in {e:?}"),
-            Output::Error(e) => {
-                assert!(st.head.is_none(), "error after the 2xx head: {e}");
-                check_error(opts, st, e.kind());
-                st.ends += 1;
-            }
-            Output::Reconnect => {
-                assert_eq!(st.ends, 0);
-                st.reconnect = true;
-                return;
-            }
-            Output::NeedInput | Output::Idle => {
-                assert!(matches!(out, Output::NeedInput), "a CONNECT went idle");
-                return;
-            }
-            Output::NeedBody => panic!("a CONNECT asked for a body"),
-            Output::Closed | Output::HandedOver => st.closed = true,
+        Output::End(e) => panic!("a CONNECT ended in {e:?}"),
+        Output::Error(e) => {
+            assert!(st.head.is_none(), "error after the 2xx head: {e}");
+            check_error(opts, st, e.kind());
+            st.ends += 1;
         }
+        Output::Reconnect
+        | Output::NeedInput
+        | Output::NeedBody
+        | Output::Idle
+        | Output::HandedOver
+        | Output::Closed => {}
     }
 }
 
