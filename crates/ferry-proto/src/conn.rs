@@ -554,7 +554,8 @@ impl<T: Timestamp> Ctx<T> {
 ///   `Content-Length` body has been given in full. With `Expect: 100-continue` the body is
 ///   held (`AwaitContinue`) until a `100`, or until the [`TimerKind::ExpectContinue`] deadline
 ///   passes, and dropped when a final response comes first. An upload is timed by
-///   [`TimerKind::SendBody`], re-armed on each piece.
+///   [`TimerKind::SendBody`], re-armed on each piece, until the final response head: from
+///   then on the response's timers bound the exchange.
 /// * **Receive**: `RecvHead` parses heads; interim (1xx) heads are events and the machine stays
 ///   in `RecvHead`; a final head picks the body framing (RFC 9112 §6.3) and moves to
 ///   `RecvBody`, or straight to the end. [`TimerKind::ResponseHead`] runs while the connection
@@ -786,7 +787,7 @@ impl<T: Timestamp> Connection<T> {
         };
         if complete {
             complete_upload(&mut self.ctx, ex, now);
-        } else if held.is_none() {
+        } else if held.is_none() && matches!(ex.recv, Recv::Head { .. }) {
             self.ctx.arm(TimerKind::SendBody, now);
         }
         Ok(())
@@ -1326,14 +1327,16 @@ fn on_head<T: Timestamp>(
         }
         return Ok(Flow::More);
     }
+    // From here the response's own timers bound the exchange: an upload still going is not
+    // timed (it ends with the response, abandoned if unfinished).
     ctx.timers.stop(TimerKind::ResponseHead);
+    ctx.timers.stop(TimerKind::SendBody);
     ctx.peer_version = Some(head.version());
     // A final response before the held body went out: the body is never sent
     // (RFC 9110 §10.1.1), so the connection cannot be reused.
     if let Upload::Streaming { held: Some(_), .. } | Upload::Held(_) = ex.upload {
         ex.upload = Upload::Abandoned;
         ctx.timers.stop(TimerKind::ExpectContinue);
-        ctx.timers.stop(TimerKind::SendBody);
     }
     let drain = ctx.config.limits.max_drain_bytes;
     let (sem, sink) = match &mut ex.kind {

@@ -1300,3 +1300,21 @@ fn a_proxy_refusal_is_not_the_peer_breaking_http() {
     assert_eq!(e.blame(), crate::Blame::Refused);
     assert_eq!(e.to_string(), "proxy refused the tunnel to origin.example:8443: 403 Forbidden");
 }
+
+#[test]
+fn the_upload_timer_stops_at_the_final_head() {
+    // An upload the response overtook ends with the response: only the response's timers run.
+    let mut h = Harness::with(timeouts(|t| t.send_body = Some(Duration::from_secs(10))));
+    h.request(post("http://h/", Body::Chunked));
+    assert_eq!(h.feed("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab").1, Rest::NeedBody);
+    h.conn.send_body(h.now, Bytes::from_static(b"x")).unwrap();
+    assert_eq!(h.conn.poll_timeout(), None);
+    assert_eq!(h.advance(Duration::from_secs(60)), (vec![wrote("1\r\nx\r\n")], Rest::NeedBody));
+    assert_eq!(
+        h.feed("cd"),
+        (
+            vec![data("cd"), Seen::End(End::MustClose { reason: CloseReason::RequestIncomplete })],
+            Rest::Closed
+        )
+    );
+}

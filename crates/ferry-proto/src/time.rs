@@ -46,7 +46,8 @@ pub enum TimerKind {
     TlsHandshake,
     /// `Expect: 100-continue`: when it fires the body is sent without waiting longer.
     ExpectContinue,
-    /// The gap between two pieces of the request body while the core asks for them.
+    /// The gap between two pieces of the request body while the core asks for them, before
+    /// the final response head.
     SendBody,
     /// The whole response head must arrive by then, counted from when the request was handed
     /// out in full (or its body held back for `100 Continue`).
