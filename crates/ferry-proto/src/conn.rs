@@ -678,8 +678,8 @@ impl<T: Timestamp> Connection<T> {
 
     /// Starts an exchange: encodes the head and queues it for sending. A forwarded request
     /// (absolute-form) carries `Proxy-Authorization` only when its [`ProxyAuth`] is
-    /// preemptive; without a body it is kept, so that a 407 can be answered by sending it
-    /// again (the one allocation this costs, a clone of the request, happens only then).
+    /// preemptive; without a body it is kept (a clone), so that a 407 can be answered by
+    /// sending it again. Other requests cost no allocation beyond the head's buffer.
     ///
     /// # Errors
     /// Caller errors, and then nothing is queued and the connection stays idle:
