@@ -32,6 +32,7 @@ fn drain(conn: &mut Connection<Duration>) -> &'static str {
             Output::NeedInput => return "NeedInput",
             Output::Idle => return "Idle",
             Output::Reconnect => return "Reconnect",
+            Output::HandedOver => return "HandedOver",
             Output::Closed => return "Closed",
         }
     }
@@ -55,7 +56,7 @@ fn show(bytes: &[u8]) -> String {
 
 fn main() {
     let now = Duration::ZERO;
-    let mut conn = Connection::new(Config::default());
+    let mut conn = Connection::new(now, Config::default());
 
     println!("1. GET, response fed 7 bytes at a time");
     let url = Url::parse("http://example.com/greeting").unwrap();
@@ -76,18 +77,18 @@ fn main() {
     conn.send_request(now, &req).unwrap();
     println!("  state: {} (body held until 100 or {:?})", drain(&mut conn), conn.poll_timeout());
     println!("  state: {}", serve(&mut conn, now, "HTTP/1.1 100 Continue\r\n\r\n", 100));
-    conn.send_body(Bytes::from_static(b"first piece")).unwrap();
-    conn.send_body(Bytes::from_static(b"second")).unwrap();
-    conn.finish_body(None).unwrap();
+    conn.send_body(now, Bytes::from_static(b"first piece")).unwrap();
+    conn.send_body(now, Bytes::from_static(b"second")).unwrap();
+    conn.finish_body(now, None).unwrap();
     drain(&mut conn);
     let state = serve(&mut conn, now, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n", 5);
     println!("  state: {state}\n");
 
     println!("3. CONNECT through a proxy that wants Basic credentials (sent after the 407)");
-    let mut tunnel = Connection::new(Config::default());
+    let mut tunnel = Connection::new(now, Config::default());
     let auth = ProxyAuth::basic(Credentials::new("alice", "s3cret")).preemptive(false);
     let target = Url::parse("https://origin.example/").unwrap().authority();
-    tunnel.send_connect(now, Connect::new(target).auth(Some(auth.clone()))).unwrap();
+    tunnel.send_connect(now, &Connect::new(target).auth(Some(auth.clone()))).unwrap();
     drain(&mut tunnel);
     serve(
         &mut tunnel,

@@ -256,7 +256,7 @@ mod tests {
                 }
             }
         }
-        Err(ErrorKind::UnexpectedEof { expected: "chunked body" })
+        Err(ErrorKind::UnexpectedEof { expected: crate::error::Expected::ChunkedBody })
     }
 
     /// Body, trailers, what follows.
@@ -314,7 +314,10 @@ mod tests {
         // Overflow: 17 hex digits, or a value past u64::MAX.
         check(b"10000000000000000\r\n", Err(InvalidChunkSize));
         check(b"00000000000000001\r\n", Err(InvalidChunkSize));
-        check(b"ffffffffffffffff\r\n", Err(UnexpectedEof { expected: "chunked body" }));
+        check(
+            b"ffffffffffffffff\r\n",
+            Err(UnexpectedEof { expected: crate::error::Expected::ChunkedBody }),
+        );
         // Bare LF or bare CR in chunk lines (RFC 9112 §2.2).
         check(b"5\nhello\r\n0\r\n\r\n", Err(BareLineEnding { part: Part::ChunkSize }));
         check(b"5\rhello\r\n0\r\n\r\n", Err(BareLineEnding { part: Part::ChunkSize }));

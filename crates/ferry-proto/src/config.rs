@@ -74,8 +74,16 @@ pub struct Timeouts {
     pub body_read: Option<Duration>,
     /// The whole CONNECT handshake, 407 rounds included. Default none.
     pub tunnel_setup: Option<Duration>,
-    /// How long a reusable connection may sit idle. Default 90 s.
+    /// How long a reusable connection may sit idle, counted from its creation or the end of
+    /// its last exchange. The one owner of idle expiry. Default 90 s.
     pub idle: Option<Duration>,
+    /// The longest gap between two pieces of the request body while the connection asks for
+    /// them (an upload's own timer). Default none.
+    pub send_body: Option<Duration>,
+    /// Opening the transport, when the driver runs it as a setup phase. Default 30 s.
+    pub connect: Option<Duration>,
+    /// The TLS handshake, when the layer above runs it as a setup phase. Default 30 s.
+    pub tls_handshake: Option<Duration>,
 }
 
 impl Default for Timeouts {
@@ -86,6 +94,9 @@ impl Default for Timeouts {
             body_read: None,
             tunnel_setup: None,
             idle: Some(Duration::from_secs(90)),
+            send_body: None,
+            connect: Some(Duration::from_secs(30)),
+            tls_handshake: Some(Duration::from_secs(30)),
         }
     }
 }

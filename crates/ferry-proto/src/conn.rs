@@ -1,21 +1,27 @@
 //! The client connection: the one place that owns every state transition. The theory of
 //! operation and the state diagram are on [`Connection`].
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
+use core::mem;
+use core::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::auth::{Challenge, ProxyAuth};
 use crate::chunked::{self, Chunk};
 use crate::config::Config;
-use crate::error::{Error, ErrorKind, RequestSent, Result};
+use crate::error::{Call, Error, ErrorKind, Expected, RequestSent, Result, TransportError};
 use crate::headers::Headers;
-use crate::request::{Body, Connect, Request, chunk_size_line, encode_connect, encode_request};
+use crate::request::{
+    Body, Connect, Request, TargetForm, chunk_size_line, encode_connect, encode_request,
+};
 use crate::response::{Framing, ResponseHead, Semantics, Version, parse_response_head};
 use crate::time::{TimerKind, Timers, Timestamp};
+use crate::url::Authority;
 
 /// Bytes to write to the transport, in order. `Debug` shows only the length: the bytes may
 /// carry credentials.
@@ -48,7 +54,7 @@ impl fmt::Debug for Transmit {
 pub enum Event {
     /// An interim (1xx) response: 100, 103 with its hints, or another.
     Informational(ResponseHead),
-    /// The final response head (for CONNECT: the proxy's 2xx).
+    /// The final response head. (A proxy's 2xx to CONNECT comes with [`End::Tunnel`] instead.)
     ResponseHead(ResponseHead),
     /// A piece of the response body, shared with the input buffer, never copied.
     Data(Bytes),
@@ -64,7 +70,8 @@ pub enum CloseReason {
     ReadToEof,
     /// The server sent bytes beyond the end of the response.
     ExtraBytes,
-    /// The response ended before the request body was fully sent.
+    /// The response ended before the request body was fully sent (or after the write side
+    /// failed, [`Connection::handle_send_failed`]).
     RequestIncomplete,
     /// The caller did not want the body, and it was longer than
     /// [`Limits::max_drain_bytes`](crate::Limits).
@@ -88,13 +95,16 @@ pub enum End {
         /// Why.
         reason: CloseReason,
     },
-    /// A CONNECT succeeded: the transport is now a tunnel to the target. `leftover` holds
-    /// every byte that came after the proxy's reply (the start of the TLS handshake, say).
+    /// A CONNECT succeeded: the transport is now a tunnel to the target
+    /// ([`Output::HandedOver`] follows).
     Tunnel {
-        /// Bytes of the tunnel that arrived with the reply.
+        /// The proxy's 2xx reply, its status and header fields.
+        reply: ResponseHead,
+        /// Every byte that came after the reply (the start of the TLS handshake, say).
         leftover: Bytes,
     },
-    /// `101 Switching Protocols` to a request that asked for an upgrade.
+    /// `101 Switching Protocols` to a request that asked for an upgrade (the 101 came as
+    /// [`Event::ResponseHead`]; [`Output::HandedOver`] follows).
     Upgraded {
         /// Bytes of the new protocol that arrived with the 101.
         leftover: Bytes,
@@ -102,16 +112,17 @@ pub enum End {
 }
 
 /// What the driver should do next. See [`Connection`] for the loop.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 #[must_use]
 pub enum Output {
-    /// Write these bytes. Consecutive `Transmit`s may be gathered into one vectored write.
+    /// Write these bytes. Every `Transmit` queued behind it can be taken at once with
+    /// [`Connection::poll_transmit`] for one vectored write.
     Transmit(Transmit),
     /// A response event.
     Event(Event),
     /// The exchange is over.
     End(End),
-    /// The exchange failed; the connection is closed for good.
+    /// The exchange failed; the connection is closed for good ([`Output::Closed`] follows).
     Error(Error),
     /// Ready for request body: call [`Connection::send_body`] or [`Connection::finish_body`].
     /// Response bytes are accepted meanwhile.
@@ -123,10 +134,157 @@ pub enum Output {
     /// Close this transport, open a new one to the same peer, then call
     /// [`Connection::handle_reconnected`].
     Reconnect,
-    /// This HTTP connection is finished for good. Close the transport, unless the last
-    /// [`End`] was [`End::Tunnel`] or [`End::Upgraded`]: those hand the transport on (to TLS,
-    /// or to the upgraded protocol) with their `leftover` bytes.
+    /// The transport no longer speaks HTTP: after [`End::Tunnel`] or [`End::Upgraded`] it
+    /// belongs to the tunnel (TLS) or the upgraded protocol, with that `End`'s `leftover`. Do
+    /// not close it.
+    HandedOver,
+    /// This connection is finished for good: close the transport.
     Closed,
+}
+
+/// How the transport's read side ended ([`Connection::handle_eof`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Eof {
+    /// An end the peer meant: a TCP FIN on plain TCP, TLS `close_notify` over TLS.
+    Clean,
+    /// An end that may have been forged: TLS ended without `close_notify`. A close-delimited
+    /// body is then not complete but [`Expected::CleanClose`].
+    Unclean,
+}
+
+/// A setup phase a driver or a layer above runs before HTTP speaks, timed by the connection
+/// ([`Connection::start_setup`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SetupPhase {
+    /// Opening the transport ([`Timeouts::connect`](crate::Timeouts)).
+    Connect,
+    /// The TLS handshake ([`Timeouts::tls_handshake`](crate::Timeouts)).
+    TlsHandshake,
+}
+
+impl SetupPhase {
+    fn timer(self) -> TimerKind {
+        match self {
+            SetupPhase::Connect => TimerKind::Connect,
+            SetupPhase::TlsHandshake => TimerKind::TlsHandshake,
+        }
+    }
+}
+
+/// Where a connection is ([`Connection::phase`]); the states of the diagram on [`Connection`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Phase {
+    /// No exchange; a request may be sent.
+    Idle,
+    /// The request body is held back until `100 Continue` (or its deadline); it is not asked
+    /// for meanwhile.
+    AwaitContinue,
+    /// The request body is asked for ([`Output::NeedBody`]); no final response head yet.
+    SendBody,
+    /// The request is out (or given up); waiting for the final response head.
+    RecvHead,
+    /// Reading the response body (the request body may still be going out).
+    RecvBody,
+    /// A CONNECT handshake, its 407 rounds included.
+    ProxyConnect,
+    /// A 407 is answered on a new transport: waiting for [`Connection::handle_reconnected`].
+    Reconnect,
+    /// The transport went to a tunnel or an upgraded protocol.
+    HandedOver,
+    /// Finished for good.
+    Closed,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Phase::Idle => "idle",
+            Phase::AwaitContinue => "waiting for 100 (continue)",
+            Phase::SendBody => "sending the request body",
+            Phase::RecvHead => "waiting for the response head",
+            Phase::RecvBody => "reading the response body",
+            Phase::ProxyConnect => "opening a tunnel through a proxy",
+            Phase::Reconnect => "waiting for a new transport",
+            Phase::HandedOver => "handed over to a tunnel or an upgraded protocol",
+            Phase::Closed => "closed",
+        })
+    }
+}
+
+// ---- the state -------------------------------------------------------------------------
+
+/// What a proxy may challenge, and the credentials sent for it so far.
+#[derive(Debug)]
+struct Rounds<R> {
+    /// What to encode again for the next round.
+    request: R,
+    auth: Option<ProxyAuth>,
+    /// What the credentials are for (the CONNECT target, a forwarded request's origin).
+    target: Authority,
+    /// Requests sent with credentials so far.
+    with_credentials: u8,
+    /// The last `Proxy-Authorization` value sent.
+    last_auth: Option<String>,
+}
+
+/// A request the connection can encode again, with other credentials.
+trait Replay {
+    fn encode(&self, authorization: Option<&str>, out: &mut BytesMut) -> Result<()>;
+}
+
+impl Replay for Request {
+    fn encode(&self, authorization: Option<&str>, out: &mut BytesMut) -> Result<()> {
+        encode_request(self, authorization, out).map(|_| ())
+    }
+}
+
+impl Replay for Connect {
+    fn encode(&self, authorization: Option<&str>, out: &mut BytesMut) -> Result<()> {
+        encode_connect(self, authorization, out)
+    }
+}
+
+impl<R: Replay> Rounds<R> {
+    fn new(request: R, auth: Option<ProxyAuth>, target: Authority, first: Option<String>) -> Self {
+        Rounds {
+            request,
+            auth,
+            target,
+            with_credentials: u8::from(first.is_some()),
+            last_auth: first,
+        }
+    }
+
+    /// The next request head for a 407, when the route's authenticator can answer one of its
+    /// challenges with a value not already refused, within the round limit.
+    fn answer(
+        &mut self,
+        head: &ResponseHead,
+        config: &Config,
+        scratch: &mut BytesMut,
+    ) -> Result<Option<Bytes>> {
+        let Some(auth) = &self.auth else { return Ok(None) };
+        if self.with_credentials >= config.limits.max_auth_rounds {
+            return Ok(None);
+        }
+        let challenges: Vec<Challenge> =
+            head.headers().get_all("proxy-authenticate").flat_map(Challenge::parse_all).collect();
+        let Some(challenge) = challenges.iter().find(|c| c.is(auth.scheme())) else {
+            return Ok(None);
+        };
+        let Some(value) = auth.authorization(Some(challenge), &self.target) else {
+            return Ok(None);
+        };
+        // The same answer again would be refused again.
+        if self.last_auth.as_deref() == Some(value.as_str()) {
+            return Ok(None);
+        }
+        self.request.encode(Some(&value), scratch)?;
+        self.with_credentials += 1;
+        self.last_auth = Some(value);
+        Ok(Some(scratch.split().freeze()))
+    }
 }
 
 #[derive(Debug)]
@@ -135,39 +293,56 @@ enum Kind {
         is_head: bool,
         upgrade: bool,
         close: bool,
+        /// A forwarded request without a body, with the proxy's credentials: a 407 replays it.
+        proxy: Option<Rounds<Request>>,
     },
-    Connect {
-        connect: Connect,
-        /// CONNECT requests sent with credentials so far.
-        rounds: u8,
-        /// The last `Proxy-Authorization` value sent.
-        last_auth: Option<String>,
-        /// The value to send next, after the 407's body.
-        retry_with: Option<String>,
-    },
+    Connect(Rounds<Connect>),
 }
 
+/// How much body the caller still owes.
 #[derive(Debug)]
-enum Send {
-    /// Body still to come; `remaining` is `None` for chunked.
-    Body {
-        remaining: Option<u64>,
-        declared: u64,
-        held: bool,
-    },
-    Done,
-    /// Given up: a final response came first.
+enum Left {
+    Length { remaining: u64, declared: u64 },
+    Chunked,
+}
+
+/// The send side.
+#[derive(Debug)]
+enum Upload {
+    /// The caller gives body pieces. `held`: those kept back for `100 Continue` (the caller is
+    /// not asked for more meanwhile); `None` once released, or without `Expect`.
+    Streaming { left: Left, held: Option<Vec<Bytes>> },
+    /// The body is complete, and held back whole for `100 Continue`.
+    Held(Vec<Bytes>),
+    /// The whole request is queued (or handed out).
+    Sent,
+    /// Given up before all of it went: a final response came before a held body, or the write
+    /// side failed.
     Abandoned,
 }
 
+/// Where body data goes.
 #[derive(Debug)]
 enum Sink {
-    /// Hand data to the caller.
+    /// To the caller.
     Deliver,
-    /// Drop it, up to this many more bytes.
+    /// Dropped, up to this many more bytes: the caller wants none of it.
     Discard { budget: u64 },
-    /// Keep it for an error (in `Exchange::collected`), up to the limit.
-    Collect,
+    /// Dropped, up to this many more bytes, before the request goes again with `head`.
+    Retry { budget: u64, head: Bytes },
+    /// Kept for the error, up to the limit: a proxy refused the CONNECT (boxed: rare, and
+    /// large).
+    Refused(Box<Refusal>),
+}
+
+/// A refused CONNECT's reply, kept for its error.
+#[derive(Debug)]
+struct Refusal {
+    head: ResponseHead,
+    body: BytesMut,
+    target: Authority,
+    /// `Some(n)`: a 407 after `n` requests with credentials.
+    attempts: Option<u8>,
 }
 
 #[derive(Debug)]
@@ -177,154 +352,276 @@ enum BodyReader {
     UntilClose,
 }
 
+/// The receive side.
 #[derive(Debug)]
 enum Recv {
-    Head,
-    Body { reader: BodyReader, sink: Sink },
-    Done,
+    /// Heads (interim ones included). `discard`: the caller already said it wants no body.
+    Head { discard: bool },
+    /// The final head's body, framed by what the head said.
+    Body { reader: BodyReader, sink: Sink, sem: Semantics },
 }
 
 #[derive(Debug)]
 struct Exchange {
     kind: Kind,
-    send: Send,
+    upload: Upload,
     recv: Recv,
-    /// Body pieces held back for `100 Continue`.
-    held: Vec<Bytes>,
     informational: usize,
-    /// What the final head said.
-    semantics: Option<Semantics>,
-    final_head: Option<ResponseHead>,
-    /// The caller does not want the body.
-    discard: bool,
-    /// The discard budget or the collection limit ran out.
-    overflowed: bool,
-    /// The start of a refused CONNECT's body.
-    collected: BytesMut,
+}
+
+impl Exchange {
+    fn phase(&self) -> Phase {
+        match (&self.kind, &self.recv, &self.upload) {
+            (Kind::Connect(_), _, _) => Phase::ProxyConnect,
+            (_, Recv::Body { .. }, _) => Phase::RecvBody,
+            (_, Recv::Head { .. }, Upload::Streaming { held: None, .. }) => Phase::SendBody,
+            (_, Recv::Head { .. }, Upload::Streaming { held: Some(_), .. } | Upload::Held(_)) => {
+                Phase::AwaitContinue
+            }
+            (_, Recv::Head { .. }, Upload::Sent | Upload::Abandoned) => Phase::RecvHead,
+        }
+    }
 }
 
 #[derive(Debug)]
 enum State {
     Idle,
     Exchange(Exchange),
-    /// A 407 needs a new transport; the handshake goes on after `handle_reconnected`.
-    Reconnect(Exchange),
+    /// A 407 is answered on a new transport with `head` after `handle_reconnected`.
+    Reconnect {
+        ex: Exchange,
+        head: Bytes,
+    },
+    HandedOver,
     Closed,
 }
 
-/// Progress of the current exchange, for retry decisions.
-#[derive(Debug, Default, Clone, Copy)]
-struct Progress {
+/// How an exchange goes on once its response is over (decided by [`conclude`]) or failed.
+enum Next {
+    End(End),
+    RetryHere(Bytes),
+    Reconnect(Bytes),
+    Fail(Error),
+}
+
+/// What one step of the read side did.
+enum Flow {
+    /// Made progress; may make more.
+    More,
+    /// Needs more input.
+    Wait,
+    /// The response is over.
+    End(Next),
+}
+
+/// Everything but the state: what every transition writes to.
+struct Ctx<T> {
+    config: Config,
+    timers: Timers<T>,
+    out: VecDeque<Output>,
+    scratch: BytesMut,
+    peer_version: Option<Version>,
+    /// A `Transmit` of the current request was polled.
     handed_any: bool,
-    queued_transmits: usize,
-    request_complete: bool,
+    /// A byte of a response to the current request arrived.
     response_started: bool,
+}
+
+impl<T: Timestamp> Ctx<T> {
+    fn transmit(&mut self, bytes: Bytes) {
+        self.out.push_back(Output::Transmit(Transmit(bytes)));
+    }
+
+    fn event(&mut self, event: Event) {
+        self.out.push_back(Output::Event(event));
+    }
+
+    fn arm(&mut self, kind: TimerKind, now: T) {
+        let t = &self.config.timeouts;
+        let after: Option<Duration> = match kind {
+            TimerKind::Connect => t.connect,
+            TimerKind::TlsHandshake => t.tls_handshake,
+            TimerKind::ExpectContinue => t.expect_continue,
+            TimerKind::SendBody => t.send_body,
+            TimerKind::ResponseHead => t.response_head,
+            TimerKind::BodyRead => t.body_read,
+            TimerKind::TunnelSetup => t.tunnel_setup,
+            TimerKind::Idle => t.idle,
+        };
+        self.timers.set(kind, now, after);
+    }
+
+    fn request_sent(&self, ex: &Exchange) -> RequestSent {
+        if !self.handed_any {
+            RequestSent::No
+        } else if matches!(ex.upload, Upload::Sent)
+            && !self.out.iter().any(|o| matches!(o, Output::Transmit(_)))
+        {
+            RequestSent::Fully
+        } else {
+            RequestSent::Partly
+        }
+    }
+
+    /// A peer, limit or deadline error: queued after the events before it, instead of any
+    /// bytes not yet written; terminal.
+    fn fail(&mut self, sent: RequestSent, err: Error) -> State {
+        let err = err.with_progress(sent, self.response_started);
+        self.out.retain(|o| !matches!(o, Output::Transmit(_)));
+        self.out.push_back(Output::Error(err));
+        self.timers.stop_all();
+        State::Closed
+    }
+
+    /// Queues a piece of request body, or holds it for `100 Continue`.
+    fn body_piece(&mut self, held: &mut Option<Vec<Bytes>>, piece: Bytes) {
+        match held {
+            Some(held) => held.push(piece),
+            None => self.transmit(piece),
+        }
+    }
 }
 
 /// One HTTP/1.1 client connection as a pure state machine: no socket, no clock, no thread.
 ///
-/// The contract, once: after any `handle_*` or `send_*` call, drain [`Connection::poll_output`]
-/// until it answers `NeedInput`, `NeedBody`, `Idle`, `Reconnect` or `Closed`; then wait for the
-/// transport, the caller's body, or [`Connection::poll_timeout`], and call the matching
-/// `handle_*`. `T` is the driver's clock type ([`Timestamp`]): `std::time::Instant`, or a
-/// `Duration` since any origin.
+/// # The contract
+///
+/// Every call that changes the connection takes `now` (`T`, the driver's clock type,
+/// [`Timestamp`]: `std::time::Instant`, or a `Duration` since any origin), and `now` only moves
+/// forward. After any such call, drain [`Connection::poll_output`] until it answers
+/// [`Output::NeedInput`], [`Output::NeedBody`], [`Output::Idle`], [`Output::Reconnect`],
+/// [`Output::HandedOver`] or [`Output::Closed`]; then wait for the transport, the caller's
+/// body, or [`Connection::poll_timeout`], whichever comes first, and make the matching call.
+///
+/// Errors come two ways. A call the connection can refuse without harm (a request while busy,
+/// trailers for a `Content-Length` body, a bad header) is refused by its `Result`, and nothing
+/// changes. Everything else (the peer's, a limit's, a deadline's, and a caller's mistake found
+/// while the exchange runs, such as an authenticator's value that is no valid field value)
+/// comes out of `poll_output` as [`Output::Error`], after every event before it. A call that
+/// returns an error and also ends the connection says so in its `# Errors`. After an error the
+/// connection is [`Output::Closed`] for good and never panics.
+///
+/// # Its methods, by kind
+///
+/// - getters: [`config`](Connection::config), [`phase`](Connection::phase),
+///   [`is_idle`](Connection::is_idle), [`is_closed`](Connection::is_closed),
+///   [`peer_version`](Connection::peer_version), [`request_sent`](Connection::request_sent),
+///   [`retained_bytes`](Connection::retained_bytes);
+/// - inputs from the transport and the clock: [`handle_input`](Connection::handle_input),
+///   [`handle_eof`](Connection::handle_eof),
+///   [`handle_send_failed`](Connection::handle_send_failed),
+///   [`handle_transport_error`](Connection::handle_transport_error),
+///   [`handle_reconnected`](Connection::handle_reconnected),
+///   [`handle_timeout`](Connection::handle_timeout);
+/// - commands from the caller: [`send_request`](Connection::send_request),
+///   [`send_connect`](Connection::send_connect), [`send_body`](Connection::send_body),
+///   [`finish_body`](Connection::finish_body), [`discard_body`](Connection::discard_body),
+///   [`start_setup`](Connection::start_setup), [`end_setup`](Connection::end_setup);
+/// - outputs: [`poll_output`](Connection::poll_output),
+///   [`poll_transmit`](Connection::poll_transmit), [`poll_timeout`](Connection::poll_timeout).
 ///
 /// # Theory of operation
 ///
-/// A [`Connection`] carries one exchange at a time over one transport. The driver feeds it
-/// through `handle_*` calls and drains it with [`Connection::poll_output`] until that answers
-/// [`Output::NeedInput`], [`Output::NeedBody`], [`Output::Idle`], [`Output::Reconnect`] or
-/// [`Output::Closed`]; then it waits for socket bytes, for user body, or for
-/// [`Connection::poll_timeout`], whichever comes first.
+/// A `Connection` carries one exchange at a time over one transport. The states, as
+/// [`Connection::phase`] names them:
 ///
 /// ```text
-///            send_request / send_connect
-///   Idle ─────────────────────────────────▶ Exchange ──┬─ End::Done{reusable: true} ─▶ Idle
-///    │ ▲                                  (SendHead,   ├─ End::Done{reusable: false} ┐
-///    │ └── handle_timeout(Idle), eof,      SendBody,   ├─ End::MustClose{reason}     ├▶ Closed
-///    │     unsolicited bytes ──▶ Closed    RecvHead,   ├─ End::Tunnel / Upgraded     ┘
-///    │                                     RecvBody)   ├─ Output::Error ───────────────▶ Closed
-///    │                                        ▲        └─ 407 on an unreusable
-///    │                                        │           connection ──▶ Reconnect
-///    │                                        └──────── handle_reconnected ◀─┘
+///              send_request, send_connect
+///      Idle ────────────────────────────────▶ exchange ◀──┐ a 407 answered on this transport:
+///       ▲  │                                   │ │ │ │ └───┘ the request again
+///       │  │      End::Done{reusable: true}    │ │ │ │
+///       └──┼───────────────────────────────────┘ │ │ └─ a 407 answered, its reply unframed
+///          │                                     │ │    ──▶ Reconnect ── handle_reconnected
+///          │                                     │ │        ──▶ exchange
+///          │                                     │ └─ End::Tunnel, End::Upgraded ──▶ HandedOver
+///          │ idle deadline, EOF, unsolicited     │
+///          │ bytes, a setup phase's deadline     └─ End::Done{reusable: false}, MustClose ─┐
+///          └──────────────────────────────────▶ Closed ◀────────────────────────────────────┘
+///                                                 ▲── Output::Error, from any phase
+///
+///   an exchange:  request  AwaitContinue ─▶ SendBody ─▶ RecvHead ─▶ RecvBody
+///                          (each may be skipped: no Expect, no body, no response body)
+///                 CONNECT  ProxyConnect (its 407 rounds included)
 /// ```
 ///
 /// The write side and the read side of an exchange move independently: the response may start
 /// (or even end) while the request body is still going out. The exchange ends when the
 /// response is complete; a request body not fully sent by then is abandoned and the
-/// connection must close.
+/// connection must close ([`CloseReason::RequestIncomplete`]).
 ///
 /// * **Send**: the head is encoded at `send_request` and queued as a [`Transmit`]. A body is
-///   then `SendBody` until `finish_body`; with `Expect: 100-continue` the body is held until a
-///   `100`, or until the [`TimerKind::ExpectContinue`] deadline passes, and dropped when a final
-///   response comes first.
+///   then asked for ([`Output::NeedBody`], phase `SendBody`) until `finish_body`, or until a
+///   `Content-Length` body has been given in full. With `Expect: 100-continue` the body is
+///   held (`AwaitContinue`) until a `100`, or until the [`TimerKind::ExpectContinue`] deadline
+///   passes, and dropped when a final response comes first. An upload is timed by
+///   [`TimerKind::SendBody`], re-armed on each piece, until the final response head: from
+///   then on the response's timers bound the exchange.
 /// * **Receive**: `RecvHead` parses heads; interim (1xx) heads are events and the machine stays
 ///   in `RecvHead`; a final head picks the body framing (RFC 9112 §6.3) and moves to
-///   `RecvBody`, or straight to the end.
-/// * **CONNECT** is its own exchange kind ([`Connection::send_connect`]): a 2xx ends in
-///   [`End::Tunnel`]; a 407 answered by the route's [`ProxyAuth`] is retried on this connection
-///   when its body was framed, or after [`Output::Reconnect`] on a new one; anything else
-///   becomes [`ErrorKind::ProxyRefused`].
-///
-/// Errors of the peer, of limits and of deadlines come out of `poll_output` as
-/// [`Output::Error`], after every event that preceded them; errors of the caller are returned
-/// by the call that made them. After an error the machine is [`Output::Closed`] for good.
+///   `RecvBody`, or straight to the end. [`TimerKind::ResponseHead`] runs while the connection
+///   waits on the peer's head alone: from when the request was handed out in full (or its body
+///   held back for `100 Continue`).
+/// * **CONNECT** is its own exchange kind ([`Connection::send_connect`]), timed by
+///   [`TimerKind::TunnelSetup`] alone: a 2xx ends in [`End::Tunnel`] with the reply; a 407
+///   answered by the route's [`ProxyAuth`] is retried on this connection when its body was
+///   framed, or after [`Output::Reconnect`] on a new one; anything else becomes
+///   [`ErrorKind::ProxyRefused`] or [`ErrorKind::ProxyAuthFailed`].
+/// * **A forwarded request** (absolute-form, through an HTTP proxy) carries
+///   `Proxy-Authorization` at once only when its [`ProxyAuth`] is preemptive. A 407 to it is
+///   answered the way CONNECT's is (same rounds, same bound) when the request has no body, so
+///   it can be sent again as it was; with a body, the 407 is the response.
+/// * **Setup phases** a driver runs before HTTP speaks (TCP connect, TLS handshake) are timed
+///   here too ([`Connection::start_setup`]), so no driver hard-codes a deadline.
 pub struct Connection<T> {
-    config: Config,
     state: State,
-    timers: Timers<T>,
-    out: VecDeque<Output>,
-    scratch: BytesMut,
-    peer_version: Option<Version>,
-    progress: Progress,
+    ctx: Ctx<T>,
 }
 
 impl<T: Timestamp> fmt::Debug for Connection<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connection")
-            .field("state", &self.state_name())
-            .field("queued", &self.out.len())
+            .field("phase", &self.phase())
+            .field("queued", &self.ctx.out.len())
             .field("next_timeout", &self.poll_timeout())
             .finish_non_exhaustive()
     }
 }
 
 impl<T: Timestamp> Connection<T> {
-    /// A fresh, idle connection.
+    /// A fresh, idle connection, made at `now`: its [`TimerKind::Idle`] deadline runs from
+    /// then, as after an exchange.
     #[must_use]
-    pub fn new(config: Config) -> Self {
-        Connection {
+    pub fn new(now: T, config: Config) -> Self {
+        let mut ctx = Ctx {
             config,
-            state: State::Idle,
             timers: Timers::new(),
             out: VecDeque::new(),
             scratch: BytesMut::new(),
             peer_version: None,
-            progress: Progress::default(),
-        }
+            handed_any: false,
+            response_started: false,
+        };
+        ctx.arm(TimerKind::Idle, now);
+        Connection { state: State::Idle, ctx }
     }
+
+    // ---- getters -----------------------------------------------------------------------
 
     /// The configuration.
     #[must_use]
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.ctx.config
     }
 
-    /// The phase, for logs: `Idle`, `SendBody`, `RecvHead`, `RecvBody`, `ProxyConnect`,
-    /// `Reconnect`, `Done` or `Closed`.
+    /// Where the connection is, for logs and for checks (the states of the diagram).
     #[must_use]
-    pub fn state_name(&self) -> &'static str {
+    pub fn phase(&self) -> Phase {
         match &self.state {
-            State::Idle => "Idle",
-            State::Closed => "Closed",
-            State::Reconnect(_) => "Reconnect",
-            State::Exchange(ex) => match (&ex.kind, &ex.send, &ex.recv) {
-                (Kind::Connect { .. }, _, Recv::Head) => "ProxyConnect",
-                (_, Send::Body { .. }, Recv::Head) => "SendBody",
-                (_, _, Recv::Head) => "RecvHead",
-                (_, _, Recv::Body { .. }) => "RecvBody",
-                (_, _, Recv::Done) => "Done",
-            },
+            State::Idle => Phase::Idle,
+            State::Exchange(ex) => ex.phase(),
+            State::Reconnect { .. } => Phase::Reconnect,
+            State::HandedOver => Phase::HandedOver,
+            State::Closed => Phase::Closed,
         }
     }
 
@@ -334,339 +631,25 @@ impl<T: Timestamp> Connection<T> {
         matches!(self.state, State::Idle)
     }
 
-    /// Whether the connection is finished.
+    /// Whether the connection is finished (closed, or handed over).
     #[must_use]
     pub fn is_closed(&self) -> bool {
-        matches!(self.state, State::Closed)
+        matches!(self.state, State::Closed | State::HandedOver)
     }
 
     /// The version of the last response, once one arrived.
     #[must_use]
     pub fn peer_version(&self) -> Option<Version> {
-        self.peer_version
+        self.ctx.peer_version
     }
 
-    // ---- inputs ------------------------------------------------------------------------
-
-    /// Starts an exchange: encodes the head and queues it for sending.
-    ///
-    /// # Errors
-    /// Caller errors only, and then nothing is queued and the connection stays idle:
-    /// [`ErrorKind::Misuse`] when not idle, [`ErrorKind::ChunkedToHttp10`], or any check of
-    /// [`encode_request`].
-    pub fn send_request(&mut self, now: T, request: &Request) -> Result<()> {
-        if !self.is_idle() {
-            return Err(self.misuse("send_request"));
-        }
-        if request.body == Body::Chunked && self.peer_version == Some(Version::Http10) {
-            return Err(ErrorKind::ChunkedToHttp10.into());
-        }
-        let info = encode_request(request, &mut self.scratch)?;
-        let head = self.scratch.split().freeze();
-        let held = info.expect_continue;
-        let send = match info.body {
-            Body::Empty | Body::Length(0) => Send::Done,
-            Body::Length(n) => Send::Body { remaining: Some(n), declared: n, held },
-            Body::Chunked => Send::Body { remaining: None, declared: 0, held },
-        };
-        let kind =
-            Kind::Request { is_head: info.is_head, upgrade: info.upgrade, close: info.close };
-        self.start(now, kind, send, head);
-        if held {
-            self.timers.set(TimerKind::ExpectContinue, now, self.config.timeouts.expect_continue);
-        }
-        Ok(())
-    }
-
-    /// Starts a CONNECT handshake (RFC 9110 §9.3.6) on a fresh connection to a proxy. Its
-    /// credentials are sent at once when [`ProxyAuth::is_preemptive`], else after a 407.
-    ///
-    /// # Errors
-    /// [`ErrorKind::Misuse`] when not idle, or a header check failure; nothing is queued then.
-    pub fn send_connect(&mut self, now: T, connect: Connect) -> Result<()> {
-        if !self.is_idle() {
-            return Err(self.misuse("send_connect"));
-        }
-        let auth = connect
-            .auth
-            .as_ref()
-            .filter(|a| a.is_preemptive())
-            .and_then(|a| a.authorization(None, &connect.target));
-        encode_connect(&connect, auth.as_deref(), &mut self.scratch)?;
-        let head = self.scratch.split().freeze();
-        let rounds = u8::from(auth.is_some());
-        let kind = Kind::Connect { connect, rounds, last_auth: auth, retry_with: None };
-        self.start(now, kind, Send::Done, head);
-        self.timers.set(TimerKind::TunnelSetup, now, self.config.timeouts.tunnel_setup);
-        Ok(())
-    }
-
-    /// Queues a piece of request body. The bytes are handed out as they are, never copied;
-    /// for a chunked body a small chunk-size line goes before them and CRLF after.
-    ///
-    /// # Errors
-    /// [`ErrorKind::Misuse`] when no body is expected, [`ErrorKind::BodyLength`] when the
-    /// piece goes past the declared `Content-Length`; the connection is closed then.
-    pub fn send_body(&mut self, data: Bytes) -> Result<()> {
-        let State::Exchange(ex) = &mut self.state else { return Err(self.misuse("send_body")) };
-        let Send::Body { remaining, declared, held } = &mut ex.send else {
-            return Err(self.misuse("send_body"));
-        };
-        if data.is_empty() {
-            return Ok(());
-        }
-        let len = data.len() as u64;
-        let pieces: [Option<Bytes>; 3] = match remaining {
-            Some(r) if len > *r => {
-                let err = Error::new(ErrorKind::BodyLength {
-                    expected: *declared,
-                    actual: *declared - *r + len,
-                });
-                return Err(self.fail_caller(err));
-            }
-            Some(r) => {
-                *r -= len;
-                [Some(data), None, None]
-            }
-            None => {
-                let line = chunk_size_line(data.len(), &mut self.scratch);
-                [Some(line), Some(data), Some(Bytes::from_static(b"\r\n"))]
-            }
-        };
-        let held = *held;
-        for piece in pieces.into_iter().flatten() {
-            if held {
-                ex.held.push(piece);
-            } else {
-                self.progress.queued_transmits += 1;
-                self.out.push_back(Output::Transmit(Transmit(piece)));
-            }
-        }
-        Ok(())
-    }
-
-    /// Ends the request body; `trailers` only with a chunked body (RFC 9112 §7.1.2).
-    ///
-    /// # Errors
-    /// [`ErrorKind::Misuse`] when no body is being sent or trailers come with a
-    /// `Content-Length` body; [`ErrorKind::BodyLength`] when fewer bytes than declared were
-    /// sent (the connection is closed then).
-    pub fn finish_body(&mut self, trailers: Option<&Headers>) -> Result<()> {
-        let State::Exchange(ex) = &mut self.state else { return Err(self.misuse("finish_body")) };
-        let Send::Body { remaining, declared, held } = &ex.send else {
-            return Err(self.misuse("finish_body"));
-        };
-        let held = *held;
-        let last = match (remaining, trailers) {
-            (Some(0), None) => None,
-            (Some(_), Some(_)) => {
-                return Err(Error::new(ErrorKind::Misuse {
-                    call: "finish_body with trailers",
-                    state: "SendBody (Content-Length)",
-                }));
-            }
-            (Some(r), None) => {
-                let err =
-                    Error::new(ErrorKind::BodyLength { expected: *declared, actual: declared - r });
-                return Err(self.fail_caller(err));
-            }
-            (None, trailers) => {
-                self.scratch.put_slice(b"0\r\n");
-                for (n, v) in trailers.iter().flat_map(|t| t.iter()) {
-                    self.scratch.put_slice(n.as_bytes());
-                    self.scratch.put_slice(b": ");
-                    self.scratch.put_slice(v);
-                    self.scratch.put_slice(b"\r\n");
-                }
-                self.scratch.put_slice(b"\r\n");
-                Some(self.scratch.split().freeze())
-            }
-        };
-        ex.send = Send::Done;
-        if let Some(last) = last {
-            if held {
-                ex.held.push(last);
-            } else {
-                self.progress.queued_transmits += 1;
-                self.out.push_back(Output::Transmit(Transmit(last)));
-            }
-        }
-        self.progress.request_complete = true;
-        Ok(())
-    }
-
-    /// Feeds bytes read from the transport. The connection takes what it consumes off the
-    /// front of `input` (`split_to`); body data is handed on as shared `Bytes`, uncopied.
-    /// Whatever it leaves is not part of this exchange.
-    pub fn handle_input(&mut self, now: T, input: &mut BytesMut) {
-        match &mut self.state {
-            State::Exchange(_) => {}
-            State::Idle if !input.is_empty() => {
-                // Unsolicited bytes (a 408 before closing, say): this connection is done.
-                self.close();
-                return;
-            }
-            _ => return,
-        }
-        if !input.is_empty() {
-            self.progress.response_started = true;
-        }
-        loop {
-            match self.step(now, input) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => {
-                    self.fail(e);
-                    return;
-                }
-            }
-        }
-    }
-
-    /// The peer closed its side of the transport (a read returned 0).
-    pub fn handle_eof(&mut self, now: T) {
-        let ex = match &mut self.state {
-            State::Idle => return self.close(),
-            State::Exchange(ex) => ex,
-            State::Reconnect(_) | State::Closed => return,
-        };
-        match &mut ex.recv {
-            Recv::Head => {
-                let expected = if matches!(ex.kind, Kind::Connect { .. }) {
-                    "proxy reply"
-                } else {
-                    "response head"
-                };
-                self.fail(ErrorKind::UnexpectedEof { expected }.into());
-            }
-            Recv::Body { reader: BodyReader::UntilClose, .. } => {
-                ex.recv = Recv::Done;
-                self.finish(now, None);
-            }
-            Recv::Body { sink: Sink::Collect, .. } => {
-                // A refused CONNECT: report what arrived.
-                ex.recv = Recv::Done;
-                self.finish(now, None);
-            }
-            Recv::Body { .. } => {
-                self.fail(ErrorKind::UnexpectedEof { expected: "response body" }.into())
-            }
-            Recv::Done => {}
-        }
-    }
-
-    /// Fires every deadline due at `now`. Safe to call early or twice: what is not due does
-    /// nothing.
-    pub fn handle_timeout(&mut self, now: T) {
-        while let Some(timer) = self.timers.take_expired(now) {
-            match (timer, &mut self.state) {
-                (TimerKind::ExpectContinue, State::Exchange(_)) => self.release_body(),
-                (TimerKind::Idle, State::Idle) => self.close(),
-                (
-                    TimerKind::ResponseHead | TimerKind::BodyRead | TimerKind::TunnelSetup,
-                    State::Exchange(_) | State::Reconnect(_),
-                ) => self.fail(ErrorKind::Timeout { timer }.into()),
-                _ => {}
-            }
-        }
-    }
-
-    /// The driver opened a new transport after [`Output::Reconnect`]: the CONNECT goes out again,
-    /// with the credentials the proxy asked for.
-    ///
-    /// # Errors
-    /// [`ErrorKind::Misuse`] when no reconnect was asked for.
-    pub fn handle_reconnected(&mut self, now: T) -> Result<()> {
-        if !matches!(self.state, State::Reconnect(_)) {
-            return Err(self.misuse("handle_reconnected"));
-        }
-        if let State::Reconnect(ex) = core::mem::replace(&mut self.state, State::Closed) {
-            self.state = State::Exchange(ex);
-        }
-        self.progress = Progress::default();
-        self.resend_connect(now)
-    }
-
-    /// The caller does not want the rest of the response body. Up to
-    /// [`Limits::max_drain_bytes`](crate::Limits) of it are read and dropped so the connection
-    /// can be reused; a longer body ends in [`CloseReason::BodyNotDrained`]. Data and trailer
-    /// events not yet polled are dropped too, even when the response already ended.
-    pub fn discard_body(&mut self) {
-        let mut budget = self.config.limits.max_drain_bytes;
-        let mut overflow = false;
-        // Before the state check: the whole response may have come in one read, its end
-        // already decided and queued behind the data.
-        self.out.retain(|o| match o {
-            Output::Event(Event::Data(d)) => {
-                overflow |= d.len() as u64 > budget;
-                budget = budget.saturating_sub(d.len() as u64);
-                false
-            }
-            Output::Event(Event::Trailers(_)) => false,
-            _ => true,
-        });
-        let State::Exchange(ex) = &mut self.state else { return };
-        ex.discard = true;
-        ex.overflowed |= overflow;
-        if let Recv::Body { sink: sink @ Sink::Deliver, .. } = &mut ex.recv {
-            *sink = Sink::Discard { budget };
-        }
-        // Already past the budget with the body still coming: end now rather than at the next
-        // read, which a stalled peer might never send. Closing needs no clock.
-        if overflow
-            && matches!(ex.recv, Recv::Body { .. })
-            && matches!(ex.kind, Kind::Request { .. })
-        {
-            // The same precedence as `finish`: an unsent request body is named first.
-            let reason = if matches!(ex.send, Send::Abandoned | Send::Body { .. }) {
-                CloseReason::RequestIncomplete
-            } else {
-                CloseReason::BodyNotDrained
-            };
-            self.out.push_back(Output::End(End::MustClose { reason }));
-            self.close();
-        }
-    }
-
-    // ---- outputs -----------------------------------------------------------------------
-
-    /// The next thing for the driver to do. Never blocks, never fails: errors come out as
-    /// [`Output::Error`].
-    pub fn poll_output(&mut self) -> Output {
-        if let Some(o) = self.out.pop_front() {
-            if let Output::Transmit(_) = o {
-                self.progress.handed_any = true;
-                self.progress.queued_transmits = self.progress.queued_transmits.saturating_sub(1);
-            }
-            return o;
-        }
-        match &self.state {
-            State::Idle => Output::Idle,
-            State::Closed => Output::Closed,
-            State::Reconnect(_) => Output::Reconnect,
-            State::Exchange(ex) => match ex.send {
-                Send::Body { held: false, .. } => Output::NeedBody,
-                _ => Output::NeedInput,
-            },
-        }
-    }
-
-    /// The earliest armed deadline: call [`Connection::handle_timeout`] when it passes.
-    #[must_use]
-    pub fn poll_timeout(&self) -> Option<T> {
-        self.timers.next()
-    }
-
-    /// How much of the current request was handed out, for retry decisions.
+    /// How much of the current request was handed out, for retry decisions: `Fully` only once
+    /// the whole request (a held body included) was polled out. `No` when no exchange runs.
     #[must_use]
     pub fn request_sent(&self) -> RequestSent {
-        let p = &self.progress;
-        if !p.handed_any {
-            RequestSent::No
-        } else if p.request_complete && p.queued_transmits == 0 {
-            RequestSent::Fully
-        } else {
-            RequestSent::Partly
+        match &self.state {
+            State::Exchange(ex) | State::Reconnect { ex, .. } => self.ctx.request_sent(ex),
+            State::Idle | State::HandedOver | State::Closed => RequestSent::No,
         }
     }
 
@@ -676,277 +659,782 @@ impl<T: Timestamp> Connection<T> {
     #[must_use]
     pub fn retained_bytes(&self) -> usize {
         match &self.state {
-            State::Exchange(ex) | State::Reconnect(ex) => {
-                let trailers = match &ex.recv {
-                    Recv::Body { reader: BodyReader::Chunked(d), .. } => d.buffered(),
-                    _ => 0,
+            State::Exchange(Exchange { recv: Recv::Body { reader, sink, .. }, .. }) => {
+                let trailers = match reader {
+                    BodyReader::Chunked(d) => d.buffered(),
+                    BodyReader::Length(_) | BodyReader::UntilClose => 0,
                 };
-                trailers + ex.collected.len()
+                let refused = match sink {
+                    Sink::Refused(r) => r.body.len(),
+                    Sink::Deliver | Sink::Discard { .. } | Sink::Retry { .. } => 0,
+                };
+                trailers + refused
             }
-            State::Idle | State::Closed => 0,
+            _ => 0,
         }
     }
 
-    // ---- transitions -------------------------------------------------------------------
+    // ---- commands ----------------------------------------------------------------------
 
-    fn start(&mut self, now: T, kind: Kind, send: Send, head: Bytes) {
-        self.progress =
-            Progress { request_complete: matches!(send, Send::Done), ..Progress::default() };
-        self.progress.queued_transmits = 1;
-        self.out.push_back(Output::Transmit(Transmit(head)));
-        self.state = State::Exchange(Exchange {
-            kind,
-            send,
-            recv: Recv::Head,
-            held: Vec::new(),
-            informational: 0,
-            semantics: None,
-            final_head: None,
-            discard: false,
-            overflowed: false,
-            collected: BytesMut::new(),
-        });
-        self.timers.stop(TimerKind::Idle);
-        self.timers.set(TimerKind::ResponseHead, now, self.config.timeouts.response_head);
-    }
-
-    /// One step of the read side; `Ok(true)` when it made progress and may make more.
-    fn step(&mut self, now: T, input: &mut BytesMut) -> Result<bool> {
-        let State::Exchange(ex) = &mut self.state else { return Ok(false) };
-        match &mut ex.recv {
-            Recv::Head => {
-                let Some(head) = parse_response_head(input, &self.config)? else {
-                    return Ok(false);
-                };
-                self.on_head(now, head, input)?;
-                Ok(true)
-            }
-            Recv::Body { reader, sink } => {
-                let (data, done) = match reader {
-                    BodyReader::Length(remaining) => {
-                        if input.is_empty() {
-                            return Ok(false);
-                        }
-                        let take =
-                            usize::try_from(*remaining).map_or(input.len(), |r| r.min(input.len()));
-                        *remaining -= take as u64;
-                        (Some(input.split_to(take).freeze()), *remaining == 0)
-                    }
-                    BodyReader::Chunked(decoder) => {
-                        match decoder.decode(input, &self.config.limits)? {
-                            None => return Ok(false),
-                            Some(Chunk::Data(data)) => (Some(data), false),
-                            Some(Chunk::End(trailers)) => {
-                                if !trailers.is_empty() && matches!(sink, Sink::Deliver) {
-                                    self.out.push_back(Output::Event(Event::Trailers(trailers)));
-                                }
-                                (None, true)
-                            }
-                        }
-                    }
-                    BodyReader::UntilClose => {
-                        if input.is_empty() {
-                            return Ok(false);
-                        }
-                        (Some(input.split().freeze()), false)
-                    }
-                };
-                let keep_reading = match data {
-                    Some(data) => {
-                        self.timers.set(TimerKind::BodyRead, now, self.config.timeouts.body_read);
-                        self.sink(data)
-                    }
-                    None => true,
-                };
-                if done || !keep_reading {
-                    if let State::Exchange(ex) = &mut self.state {
-                        ex.recv = Recv::Done;
-                    }
-                    self.finish(now, Some(input));
-                    return Ok(false);
-                }
-                Ok(true)
-            }
-            Recv::Done => Ok(false),
+    /// Starts an exchange: encodes the head and queues it for sending. A forwarded request
+    /// (absolute-form) carries `Proxy-Authorization` only when its [`ProxyAuth`] is
+    /// preemptive; without a body it is kept (a clone), so that a 407 can be answered by
+    /// sending it again. Other requests cost no allocation beyond the head's buffer.
+    ///
+    /// # Errors
+    /// Caller errors, and then nothing is queued and the connection stays idle:
+    /// [`ErrorKind::Misuse`] when not idle, [`ErrorKind::ChunkedToHttp10`], or any check of
+    /// [`encode_request`]. [`ErrorKind::Timeout`] with [`TimerKind::Idle`] when the idle
+    /// deadline passed before `now` (the connection is closed then: take another).
+    pub fn send_request(&mut self, now: T, request: &Request) -> Result<()> {
+        self.check_idle(now, Call::SendRequest)?;
+        if request.body_kind() == Body::Chunked && self.ctx.peer_version == Some(Version::Http10) {
+            return Err(ErrorKind::ChunkedToHttp10.into());
         }
+        let proxy_auth = match request.target_form() {
+            TargetForm::Absolute => request.proxy_auth(),
+            TargetForm::Origin => None,
+        };
+        let target = proxy_auth.map(|_| request.url().authority());
+        let first = match (proxy_auth, &target) {
+            (Some(auth), Some(target)) if auth.is_preemptive() => auth.authorization(None, target),
+            _ => None,
+        };
+        let info = encode_request(request, first.as_deref(), &mut self.ctx.scratch)?;
+        let head = self.ctx.scratch.split().freeze();
+        let held = info.expect_continue.then(Vec::new);
+        let upload = match info.body {
+            Body::Empty | Body::Length(0) => Upload::Sent,
+            Body::Length(n) => {
+                Upload::Streaming { left: Left::Length { remaining: n, declared: n }, held }
+            }
+            Body::Chunked => Upload::Streaming { left: Left::Chunked, held },
+        };
+        let proxy = match (proxy_auth, target, &upload) {
+            (Some(auth), Some(target), Upload::Sent) => {
+                Some(Rounds::new(request.clone(), Some(auth.clone()), target, first))
+            }
+            _ => None,
+        };
+        let kind = Kind::Request {
+            is_head: info.is_head,
+            upgrade: info.upgrade,
+            close: info.close,
+            proxy,
+        };
+        self.start(now, kind, upload, head);
+        Ok(())
     }
 
-    /// Routes body data; `false` when the body should not be read further (a drain or
-    /// collection bound was reached).
-    fn sink(&mut self, data: Bytes) -> bool {
-        let State::Exchange(ex) = &mut self.state else { return false };
-        let Recv::Body { sink, .. } = &mut ex.recv else { return false };
-        match sink {
-            Sink::Deliver => {
-                self.out.push_back(Output::Event(Event::Data(data)));
-                true
-            }
-            Sink::Discard { budget } => {
-                if data.len() as u64 > *budget {
-                    ex.overflowed = true;
-                    return false;
-                }
-                *budget -= data.len() as u64;
-                true
-            }
-            Sink::Collect => {
-                let buf = &mut ex.collected;
-                let room = self.config.limits.max_proxy_error_body.saturating_sub(buf.len());
-                buf.extend_from_slice(&data[..data.len().min(room)]);
-                if buf.len() >= self.config.limits.max_proxy_error_body {
-                    ex.overflowed = true;
-                    return false;
-                }
-                true
-            }
-        }
+    /// Starts a CONNECT handshake (RFC 9110 §9.3.6) on a fresh connection to a proxy. Its
+    /// credentials are sent at once when [`ProxyAuth::is_preemptive`], else after a 407. The
+    /// connection keeps a copy of `connect` for the 407 rounds.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Misuse`] when not idle, or a header check failure; nothing is queued then.
+    /// [`ErrorKind::Timeout`] as for [`Connection::send_request`].
+    pub fn send_connect(&mut self, now: T, connect: &Connect) -> Result<()> {
+        self.check_idle(now, Call::SendConnect)?;
+        let auth = connect.auth.clone();
+        let first = auth
+            .as_ref()
+            .filter(|a| a.is_preemptive())
+            .and_then(|a| a.authorization(None, &connect.target));
+        encode_connect(connect, first.as_deref(), &mut self.ctx.scratch)?;
+        let head = self.ctx.scratch.split().freeze();
+        let rounds = Rounds::new(connect.clone(), auth, connect.target.clone(), first);
+        self.start(now, Kind::Connect(rounds), Upload::Sent, head);
+        Ok(())
     }
 
-    fn on_head(&mut self, now: T, head: ResponseHead, input: &mut BytesMut) -> Result<()> {
-        let State::Exchange(ex) = &mut self.state else { return Ok(()) };
-        let status = head.status();
-        if head.is_informational() {
-            if status == 101 {
-                // RFC 9110 §15.2.2: only when an upgrade was asked for.
-                let Kind::Request { upgrade: true, .. } = ex.kind else {
-                    return Err(ErrorKind::UnexpectedSwitchingProtocols.into());
-                };
-                self.hand_over(head, input, |leftover| End::Upgraded { leftover });
-                return Ok(());
-            }
-            ex.informational += 1;
-            if ex.informational > self.config.limits.max_informational {
-                return Err(ErrorKind::TooManyInformational {
-                    limit: self.config.limits.max_informational,
-                }
-                .into());
-            }
-            self.out.push_back(Output::Event(Event::Informational(head)));
-            // Only a 100 releases a held body: a 103 (or any other 1xx) never does.
-            if status == 100 {
-                self.release_body();
-            }
+    /// Queues a piece of request body. The bytes are handed out as they are, never copied;
+    /// for a chunked body a small chunk-size line goes before them and CRLF after. The piece
+    /// that completes a `Content-Length` body ends the upload: no `finish_body` follows.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Misuse`] when no body is asked for (nothing changes then);
+    /// [`ErrorKind::BodyLength`] when the piece goes past the declared `Content-Length` (the
+    /// connection is closed then).
+    pub fn send_body(&mut self, now: T, data: Bytes) -> Result<()> {
+        let State::Exchange(ex) = &mut self.state else { return Err(self.misuse(Call::SendBody)) };
+        let Upload::Streaming { left, held } = &mut ex.upload else {
+            return Err(self.misuse(Call::SendBody));
+        };
+        if data.is_empty() {
             return Ok(());
         }
-        self.timers.stop(TimerKind::ResponseHead);
-        self.peer_version = Some(head.version());
-        // A final response before the held body went out: the body is never sent
-        // (RFC 9110 §10.1.1), so the connection cannot be reused. The body may be held whole,
-        // `finish_body` already called (`Send::Done` with pieces still in `held`).
-        if matches!(ex.send, Send::Body { held: true, .. }) || !ex.held.is_empty() {
-            ex.send = Send::Abandoned;
-            ex.held.clear();
-            self.timers.stop(TimerKind::ExpectContinue);
-        }
-        let (is_head, delivers) = match &mut ex.kind {
-            Kind::Request { is_head, .. } => (*is_head, true),
-            Kind::Connect { .. } if (200..300).contains(&status) => {
-                // RFC 9110 §9.3.6: a 2xx to CONNECT has no body; its length fields are ignored and
-                // every byte after the head belongs to the tunnel.
-                self.hand_over(head, input, |leftover| End::Tunnel { leftover });
-                return Ok(());
-            }
-            Kind::Connect { connect, rounds, last_auth, retry_with } => {
-                if status == 407 {
-                    *retry_with = next_authorization(
-                        &head,
-                        connect,
-                        *rounds,
-                        last_auth.as_deref(),
-                        &self.config,
-                    );
+        let len = data.len() as u64;
+        let complete = match left {
+            Left::Length { remaining, declared } => {
+                if len > *remaining {
+                    let err = ErrorKind::BodyLength {
+                        expected: *declared,
+                        actual: *declared - *remaining + len,
+                    };
+                    return Err(self.fail_caller(err.into()));
                 }
-                (false, false)
+                *remaining -= len;
+                self.ctx.body_piece(held, data);
+                *remaining == 0
+            }
+            Left::Chunked => {
+                let line = chunk_size_line(data.len(), &mut self.ctx.scratch);
+                self.ctx.body_piece(held, line);
+                self.ctx.body_piece(held, data);
+                self.ctx.body_piece(held, Bytes::from_static(b"\r\n"));
+                false
             }
         };
-        let sem = head.semantics(is_head)?;
-        ex.semantics = Some(sem);
-        let retrying = matches!(ex.kind, Kind::Connect { retry_with: Some(_), .. });
-        let sink = if delivers && !ex.discard {
-            Sink::Deliver
-        } else if delivers || retrying {
-            Sink::Discard { budget: self.config.limits.max_drain_bytes }
-        } else {
-            Sink::Collect
-        };
-        if delivers {
-            self.out.push_back(Output::Event(Event::ResponseHead(head)));
-        } else {
-            ex.final_head = Some(head);
-        }
-        ex.recv = match sem.framing {
-            Framing::None | Framing::Length(0) => Recv::Done,
-            Framing::Length(n) => Recv::Body { reader: BodyReader::Length(n), sink },
-            Framing::Chunked => {
-                Recv::Body { reader: BodyReader::Chunked(chunked::Decoder::new()), sink }
-            }
-            Framing::UntilClose => Recv::Body { reader: BodyReader::UntilClose, sink },
-        };
-        if let Recv::Done = ex.recv {
-            self.finish(now, Some(input));
-        } else {
-            self.timers.set(TimerKind::BodyRead, now, self.config.timeouts.body_read);
+        if complete {
+            complete_upload(&mut self.ctx, ex, now);
+        } else if held.is_none() && matches!(ex.recv, Recv::Head { .. }) {
+            self.ctx.arm(TimerKind::SendBody, now);
         }
         Ok(())
     }
 
-    /// The transport stops speaking HTTP (a tunnel or an upgrade): the head is the last event,
-    /// and every byte after it is handed on, however the reads were split.
-    fn hand_over(&mut self, head: ResponseHead, input: &mut BytesMut, end: fn(Bytes) -> End) {
-        let leftover = input.split().freeze();
-        self.out.push_back(Output::Event(Event::ResponseHead(head)));
-        self.out.push_back(Output::End(end(leftover)));
-        self.timers.stop_all();
-        self.state = State::Closed;
+    /// Ends a chunked request body, with `trailers` when given (RFC 9112 §7.1.2). A
+    /// `Content-Length` body ends by itself with its last byte.
+    ///
+    /// # Errors
+    /// Nothing changes on [`ErrorKind::Misuse`] (no body is asked for, or trailers for a
+    /// `Content-Length` body) or [`ErrorKind::FramingHeader`] (a trailer field is
+    /// `Content-Length` or `Transfer-Encoding`, which RFC 9110 §6.5.1 forbids);
+    /// [`ErrorKind::BodyLength`] when fewer bytes than declared were sent closes the
+    /// connection.
+    pub fn finish_body(&mut self, now: T, trailers: Option<&Headers>) -> Result<()> {
+        let State::Exchange(ex) = &mut self.state else {
+            return Err(self.misuse(Call::FinishBody));
+        };
+        let Upload::Streaming { left, held } = &mut ex.upload else {
+            return Err(self.misuse(Call::FinishBody));
+        };
+        match (left, trailers) {
+            (Left::Length { .. }, Some(_)) => {
+                return Err(self.misuse(Call::FinishBodyWithTrailers));
+            }
+            (Left::Length { remaining, declared }, None) => {
+                let err =
+                    ErrorKind::BodyLength { expected: *declared, actual: *declared - *remaining };
+                return Err(self.fail_caller(err.into()));
+            }
+            (Left::Chunked, trailers) => {
+                let framing = trailers.iter().flat_map(|t| t.iter()).find(|(n, _)| {
+                    n.eq_ignore_ascii_case("content-length")
+                        || n.eq_ignore_ascii_case("transfer-encoding")
+                });
+                if let Some((name, _)) = framing {
+                    return Err(ErrorKind::FramingHeader { name: name.to_string() }.into());
+                }
+                let out = &mut self.ctx.scratch;
+                out.put_slice(b"0\r\n");
+                for (n, v) in trailers.iter().flat_map(|t| t.iter()) {
+                    out.put_slice(n.as_bytes());
+                    out.put_slice(b": ");
+                    out.put_slice(v);
+                    out.put_slice(b"\r\n");
+                }
+                out.put_slice(b"\r\n");
+                let last = out.split().freeze();
+                self.ctx.body_piece(held, last);
+            }
+        }
+        complete_upload(&mut self.ctx, ex, now);
+        Ok(())
     }
 
-    /// The response is complete (or read to its end): decide how the exchange ends.
-    fn finish(&mut self, now: T, input: Option<&mut BytesMut>) {
-        enum Next {
-            RetryHere,
-            Reconnect,
-            Fail(ErrorKind),
-            End(End),
-        }
-        let State::Exchange(ex) = &mut self.state else { return };
-        let extra = input.as_ref().is_some_and(|i| !i.is_empty());
-        if let Send::Body { .. } = ex.send {
-            ex.send = Send::Abandoned;
-            ex.held.clear();
-        }
-        let sem = ex.semantics.unwrap_or(Semantics {
-            framing: Framing::UntilClose,
-            keep_alive: false,
-            faulty: false,
+    /// The caller does not want the rest of the response body. Up to
+    /// [`Limits::max_drain_bytes`](crate::Limits) of it are read and dropped so the connection
+    /// can be reused; a longer body ends in [`CloseReason::BodyNotDrained`], at once when that
+    /// much was already read. Data and trailer events not yet polled are dropped too, even
+    /// when the response already ended.
+    pub fn discard_body(&mut self, now: T) {
+        let mut budget = self.ctx.config.limits.max_drain_bytes;
+        let mut overflow = false;
+        // Before the state check: the whole response may have come in one read, its end
+        // already decided and queued behind the data.
+        self.ctx.out.retain(|o| match o {
+            Output::Event(Event::Data(d)) => {
+                overflow |= d.len() as u64 > budget;
+                budget = budget.saturating_sub(d.len() as u64);
+                false
+            }
+            Output::Event(Event::Trailers(_)) => false,
+            _ => true,
         });
-        let clean = !extra
-            && !ex.overflowed
-            && sem.keep_alive
-            && !sem.faulty
-            && !matches!(sem.framing, Framing::UntilClose);
-        let next = match &ex.kind {
-            Kind::Connect { retry_with: Some(_), .. } if clean => Next::RetryHere,
-            Kind::Connect { retry_with: Some(_), .. } => Next::Reconnect,
-            Kind::Connect { connect, rounds, .. } => {
-                let body = core::mem::take(&mut ex.collected).freeze();
-                Next::Fail(match ex.final_head.take() {
-                    Some(h) if h.status() == 407 && connect.auth.is_some() => {
-                        ErrorKind::ProxyAuthFailed { attempts: *rounds, schemes: proxy_schemes(&h) }
-                    }
-                    Some(h) => ErrorKind::ProxyRefused {
-                        status: h.status(),
-                        reason: h.reason().into(),
-                        headers: h.headers().clone(),
-                        body,
-                    },
-                    None => ErrorKind::UnexpectedEof { expected: "proxy reply" },
+        let mut ex = match mem::replace(&mut self.state, State::Closed) {
+            State::Exchange(ex) => ex,
+            other => {
+                self.state = other;
+                return;
+            }
+        };
+        let next = match &mut ex.recv {
+            Recv::Head { discard } => {
+                *discard = true;
+                None
+            }
+            Recv::Body { sink: sink @ Sink::Deliver, sem, .. } => {
+                *sink = Sink::Discard { budget };
+                // Already past the budget with the body still coming: end now rather than at
+                // the next read, which a stalled peer might never send.
+                overflow.then(|| {
+                    let sink = mem::replace(sink, Sink::Deliver);
+                    conclude(&ex.kind, &ex.upload, *sem, sink, false, true)
                 })
             }
-            Kind::Request { close, .. } => Next::End(if matches!(ex.send, Send::Abandoned) {
+            Recv::Body { .. } => None,
+        };
+        self.state = match next {
+            Some(next) => self.enter(now, ex, next),
+            None => State::Exchange(ex),
+        };
+    }
+
+    /// Starts the deadline of a setup phase the driver (TCP connect) or the layer above (TLS
+    /// handshake) runs, from [`Timeouts`](crate::Timeouts). When it passes before
+    /// [`Connection::end_setup`], the connection fails with [`ErrorKind::Timeout`] naming the
+    /// phase's [`TimerKind`]. Does nothing once the connection is closed.
+    pub fn start_setup(&mut self, now: T, phase: SetupPhase) {
+        if !self.is_closed() {
+            self.ctx.arm(phase.timer(), now);
+        }
+    }
+
+    /// The setup phase finished: its deadline is dropped.
+    pub fn end_setup(&mut self, _now: T, phase: SetupPhase) {
+        self.ctx.timers.stop(phase.timer());
+    }
+
+    // ---- inputs ------------------------------------------------------------------------
+
+    /// Feeds bytes read from the transport. The connection takes what it consumes off the
+    /// front of `input` (`split_to`); body data is handed on as shared `Bytes`, uncopied.
+    /// Whatever it leaves is not part of this exchange.
+    pub fn handle_input(&mut self, now: T, input: &mut BytesMut) {
+        let mut ex = match mem::replace(&mut self.state, State::Closed) {
+            State::Exchange(ex) => ex,
+            State::Idle if !input.is_empty() => {
+                // Unsolicited bytes (a 408 before closing, say): this connection is done.
+                self.ctx.timers.stop_all();
+                return;
+            }
+            other => {
+                self.state = other;
+                return;
+            }
+        };
+        if !input.is_empty() {
+            self.ctx.response_started = true;
+        }
+        let next = loop {
+            match read(&mut self.ctx, &mut ex, now, input) {
+                Ok(Flow::More) => {}
+                Ok(Flow::Wait) => {
+                    self.state = State::Exchange(ex);
+                    return;
+                }
+                Ok(Flow::End(next)) => break next,
+                Err(e) => break Next::Fail(e),
+            }
+        };
+        self.state = self.enter(now, ex, next);
+    }
+
+    /// The peer closed its side of the transport (a read returned 0), cleanly or not: over
+    /// TLS, an end without `close_notify` is [`Eof::Unclean`], and a close-delimited body cut
+    /// by it is an error, not a complete body.
+    pub fn handle_eof(&mut self, now: T, eof: Eof) {
+        let mut ex = match mem::replace(&mut self.state, State::Closed) {
+            State::Exchange(ex) => ex,
+            State::Idle => {
+                self.ctx.timers.stop_all();
+                return;
+            }
+            other => {
+                self.state = other;
+                return;
+            }
+        };
+        let eof_error = |expected| Next::Fail(ErrorKind::UnexpectedEof { expected }.into());
+        let next = match &mut ex.recv {
+            Recv::Head { .. } if matches!(ex.kind, Kind::Connect(_)) => {
+                eof_error(Expected::ProxyReply)
+            }
+            Recv::Head { .. } => eof_error(Expected::ResponseHead),
+            // A refused CONNECT: report what arrived.
+            Recv::Body { sink: sink @ Sink::Refused(_), sem, .. } => conclude(
+                &ex.kind,
+                &ex.upload,
+                *sem,
+                mem::replace(sink, Sink::Deliver),
+                false,
+                false,
+            ),
+            Recv::Body { reader: BodyReader::UntilClose, sink, sem } => match eof {
+                Eof::Clean => conclude(
+                    &ex.kind,
+                    &ex.upload,
+                    *sem,
+                    mem::replace(sink, Sink::Deliver),
+                    false,
+                    false,
+                ),
+                Eof::Unclean => eof_error(Expected::CleanClose),
+            },
+            Recv::Body { .. } => eof_error(Expected::ResponseBody),
+        };
+        self.state = self.enter(now, ex, next);
+    }
+
+    /// A write to the transport failed. The connection stops asking for body and drops the
+    /// bytes not yet written, then reads whatever response still arrives (a server's early
+    /// `413`, say), bounded by [`TimerKind::ResponseHead`]; the exchange then ends in
+    /// [`CloseReason::RequestIncomplete`]. For a failure that ends the reading too, use
+    /// [`Connection::handle_transport_error`].
+    pub fn handle_send_failed(&mut self, now: T) {
+        let State::Exchange(ex) = &mut self.state else { return };
+        self.ctx.out.retain(|o| !matches!(o, Output::Transmit(_)));
+        ex.upload = Upload::Abandoned;
+        self.ctx.timers.stop(TimerKind::SendBody);
+        self.ctx.timers.stop(TimerKind::ExpectContinue);
+        if matches!(ex.recv, Recv::Head { .. }) && matches!(ex.kind, Kind::Request { .. }) {
+            self.ctx.arm(TimerKind::ResponseHead, now);
+        }
+    }
+
+    /// The transport failed (a reset, a broken pipe, another I/O error): the connection fails
+    /// with [`ErrorKind::Transport`], whose [`Error::request_sent`] and
+    /// [`Error::response_started`] say whether the request may be sent again
+    /// ([`Error::is_retryable`]).
+    pub fn handle_transport_error(&mut self, _now: T, error: TransportError) {
+        let err = ErrorKind::Transport { error }.into();
+        self.state = match mem::replace(&mut self.state, State::Closed) {
+            State::Exchange(ex) | State::Reconnect { ex, .. } => {
+                let sent = self.ctx.request_sent(&ex);
+                self.ctx.fail(sent, err)
+            }
+            State::Idle => self.ctx.fail(RequestSent::No, err),
+            other @ (State::HandedOver | State::Closed) => other,
+        };
+    }
+
+    /// The driver opened a new transport after [`Output::Reconnect`]: the request goes out
+    /// again, with the credentials the proxy asked for.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Misuse`] when no reconnect was asked for; nothing changes then.
+    pub fn handle_reconnected(&mut self, now: T) -> Result<()> {
+        match mem::replace(&mut self.state, State::Closed) {
+            State::Reconnect { mut ex, head } => {
+                resend(&mut self.ctx, &mut ex, now, head);
+                self.state = State::Exchange(ex);
+                Ok(())
+            }
+            other => {
+                self.state = other;
+                Err(self.misuse(Call::HandleReconnected))
+            }
+        }
+    }
+
+    /// Fires every deadline due at `now`. Safe to call early or twice: what is not due does
+    /// nothing.
+    pub fn handle_timeout(&mut self, now: T) {
+        while let Some(timer) = self.ctx.timers.take_expired(now) {
+            let err = || Error::from(ErrorKind::Timeout { timer });
+            self.state = match (timer, mem::replace(&mut self.state, State::Closed)) {
+                (TimerKind::ExpectContinue, State::Exchange(mut ex)) => {
+                    release(&mut self.ctx, &mut ex, now);
+                    State::Exchange(ex)
+                }
+                (TimerKind::Idle, State::Idle) => {
+                    self.ctx.timers.stop_all();
+                    State::Closed
+                }
+                (TimerKind::Connect | TimerKind::TlsHandshake, State::Idle) => {
+                    self.ctx.fail(RequestSent::No, err())
+                }
+                (
+                    TimerKind::Connect
+                    | TimerKind::TlsHandshake
+                    | TimerKind::SendBody
+                    | TimerKind::ResponseHead
+                    | TimerKind::BodyRead
+                    | TimerKind::TunnelSetup,
+                    State::Exchange(ex) | State::Reconnect { ex, .. },
+                ) => {
+                    let sent = self.ctx.request_sent(&ex);
+                    self.ctx.fail(sent, err())
+                }
+                (_, other) => other,
+            };
+        }
+    }
+
+    // ---- outputs -----------------------------------------------------------------------
+
+    /// The next thing for the driver to do. Never blocks, never fails: errors come out as
+    /// [`Output::Error`].
+    pub fn poll_output(&mut self) -> Output {
+        if let Some(o) = self.ctx.out.pop_front() {
+            if let Output::Transmit(_) = o {
+                self.ctx.handed_any = true;
+            }
+            return o;
+        }
+        match &self.state {
+            State::Idle => Output::Idle,
+            State::Closed => Output::Closed,
+            State::HandedOver => Output::HandedOver,
+            State::Reconnect { .. } => Output::Reconnect,
+            State::Exchange(Exchange { upload: Upload::Streaming { held: None, .. }, .. }) => {
+                Output::NeedBody
+            }
+            State::Exchange(_) => Output::NeedInput,
+        }
+    }
+
+    /// Takes every [`Transmit`] queued at the front of the outputs at once, in order, into
+    /// `into` (a driver's reused `Vec<Bytes>` or `SmallVec`, say), for one vectored write
+    /// without copying: a chunked piece is three of them. Returns how many it took; other
+    /// outputs stay for [`Connection::poll_output`]. Costs no allocation of its own.
+    pub fn poll_transmit(&mut self, into: &mut impl Extend<Bytes>) -> usize {
+        let mut taken = 0;
+        while let Some(Output::Transmit(_)) = self.ctx.out.front() {
+            if let Some(Output::Transmit(t)) = self.ctx.out.pop_front() {
+                into.extend(core::iter::once(t.0));
+                taken += 1;
+            }
+        }
+        if taken > 0 {
+            self.ctx.handed_any = true;
+        }
+        taken
+    }
+
+    /// The earliest armed deadline: call [`Connection::handle_timeout`] when it passes.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<T> {
+        self.ctx.timers.next()
+    }
+
+    // ---- transitions -------------------------------------------------------------------
+
+    /// Refuses a new exchange unless idle, and past the idle deadline.
+    fn check_idle(&mut self, now: T, call: Call) -> Result<()> {
+        if !self.is_idle() {
+            return Err(self.misuse(call));
+        }
+        if self.ctx.timers.get(TimerKind::Idle).is_some_and(|at| at <= now) {
+            self.ctx.timers.stop_all();
+            self.state = State::Closed;
+            return Err(ErrorKind::Timeout { timer: TimerKind::Idle }.into());
+        }
+        Ok(())
+    }
+
+    fn start(&mut self, now: T, kind: Kind, upload: Upload, head: Bytes) {
+        self.ctx.handed_any = false;
+        self.ctx.response_started = false;
+        self.ctx.transmit(head);
+        self.ctx.timers.stop(TimerKind::Idle);
+        match (&kind, &upload) {
+            (Kind::Connect(_), _) => self.ctx.arm(TimerKind::TunnelSetup, now),
+            (_, Upload::Streaming { held: Some(_), .. }) => {
+                self.ctx.arm(TimerKind::ExpectContinue, now);
+                self.ctx.arm(TimerKind::ResponseHead, now);
+            }
+            (_, Upload::Streaming { held: None, .. }) => self.ctx.arm(TimerKind::SendBody, now),
+            (_, Upload::Held(_) | Upload::Sent | Upload::Abandoned) => {
+                self.ctx.arm(TimerKind::ResponseHead, now);
+            }
+        }
+        self.state = State::Exchange(Exchange {
+            kind,
+            upload,
+            recv: Recv::Head { discard: false },
+            informational: 0,
+        });
+    }
+
+    /// The state after an exchange's response is over (or failed).
+    fn enter(&mut self, now: T, mut ex: Exchange, next: Next) -> State {
+        let ctx = &mut self.ctx;
+        match next {
+            Next::End(end) => {
+                ctx.timers.stop_all();
+                let state = match end {
+                    End::Done { reusable: true } => {
+                        ctx.arm(TimerKind::Idle, now);
+                        State::Idle
+                    }
+                    End::Tunnel { .. } | End::Upgraded { .. } => State::HandedOver,
+                    End::Done { reusable: false } | End::MustClose { .. } => State::Closed,
+                };
+                ctx.out.push_back(Output::End(end));
+                state
+            }
+            Next::RetryHere(head) => {
+                resend(ctx, &mut ex, now, head);
+                State::Exchange(ex)
+            }
+            Next::Reconnect(head) => {
+                ctx.timers.stop(TimerKind::ResponseHead);
+                ctx.timers.stop(TimerKind::BodyRead);
+                State::Reconnect { ex, head }
+            }
+            Next::Fail(err) => {
+                let sent = ctx.request_sent(&ex);
+                ctx.fail(sent, err)
+            }
+        }
+    }
+
+    /// A caller error in the middle of an exchange: terminal, returned to the caller.
+    fn fail_caller(&mut self, err: Error) -> Error {
+        let err = err.with_progress(self.request_sent(), self.ctx.response_started);
+        self.ctx.out.retain(|o| !matches!(o, Output::Transmit(_)));
+        self.ctx.timers.stop_all();
+        self.state = State::Closed;
+        err
+    }
+
+    fn misuse(&self, call: Call) -> Error {
+        Error::new(ErrorKind::Misuse { call, phase: Some(self.phase()) })
+    }
+}
+
+// ---- the exchange's transitions ------------------------------------------------------------
+
+/// One step of the read side.
+fn read<T: Timestamp>(
+    ctx: &mut Ctx<T>,
+    ex: &mut Exchange,
+    now: T,
+    input: &mut BytesMut,
+) -> Result<Flow> {
+    let (reader, sink, sem) = match &mut ex.recv {
+        Recv::Head { discard } => {
+            let discard = *discard;
+            let Some(head) = parse_response_head(input, &ctx.config)? else {
+                return Ok(Flow::Wait);
+            };
+            return on_head(ctx, ex, now, head, discard, input);
+        }
+        Recv::Body { reader, sink, sem } => (reader, sink, *sem),
+    };
+    let (data, done) = match reader {
+        BodyReader::Length(remaining) => {
+            if input.is_empty() {
+                return Ok(Flow::Wait);
+            }
+            let take = usize::try_from(*remaining).map_or(input.len(), |r| r.min(input.len()));
+            *remaining -= take as u64;
+            (Some(input.split_to(take).freeze()), *remaining == 0)
+        }
+        BodyReader::Chunked(decoder) => match decoder.decode(input, &ctx.config.limits)? {
+            None => return Ok(Flow::Wait),
+            Some(Chunk::Data(data)) => (Some(data), false),
+            Some(Chunk::End(trailers)) => {
+                if !trailers.is_empty() && matches!(sink, Sink::Deliver) {
+                    ctx.event(Event::Trailers(trailers));
+                }
+                (None, true)
+            }
+        },
+        BodyReader::UntilClose => {
+            if input.is_empty() {
+                return Ok(Flow::Wait);
+            }
+            (Some(input.split().freeze()), false)
+        }
+    };
+    let overflowed = match data {
+        Some(data) => {
+            ctx.arm(TimerKind::BodyRead, now);
+            !sink_data(ctx, sink, data)
+        }
+        None => false,
+    };
+    if done || overflowed {
+        let sink = mem::replace(sink, Sink::Deliver);
+        return Ok(Flow::End(conclude(
+            &ex.kind,
+            &ex.upload,
+            sem,
+            sink,
+            !input.is_empty(),
+            overflowed,
+        )));
+    }
+    Ok(Flow::More)
+}
+
+/// Routes body data; `false` when the body should not be read further (a drain or
+/// collection bound was reached).
+fn sink_data<T: Timestamp>(ctx: &mut Ctx<T>, sink: &mut Sink, data: Bytes) -> bool {
+    match sink {
+        Sink::Deliver => {
+            ctx.event(Event::Data(data));
+            true
+        }
+        Sink::Discard { budget } | Sink::Retry { budget, .. } => {
+            if data.len() as u64 > *budget {
+                return false;
+            }
+            *budget -= data.len() as u64;
+            true
+        }
+        Sink::Refused(r) => {
+            let limit = ctx.config.limits.max_proxy_error_body;
+            let room = limit.saturating_sub(r.body.len());
+            r.body.extend_from_slice(&data[..data.len().min(room)]);
+            r.body.len() < limit
+        }
+    }
+}
+
+fn on_head<T: Timestamp>(
+    ctx: &mut Ctx<T>,
+    ex: &mut Exchange,
+    now: T,
+    head: ResponseHead,
+    discard: bool,
+    input: &mut BytesMut,
+) -> Result<Flow> {
+    let status = head.status();
+    if head.is_informational() {
+        if status == 101 {
+            // RFC 9110 §15.2.2: only when an upgrade was asked for.
+            let Kind::Request { upgrade: true, .. } = ex.kind else {
+                return Err(ErrorKind::UnexpectedSwitchingProtocols.into());
+            };
+            // The transport stops speaking HTTP: every byte after the head is handed on,
+            // however the reads were split.
+            ctx.event(Event::ResponseHead(head));
+            return Ok(Flow::End(Next::End(End::Upgraded { leftover: input.split().freeze() })));
+        }
+        ex.informational += 1;
+        let limit = ctx.config.limits.max_informational;
+        if ex.informational > limit {
+            return Err(ErrorKind::TooManyInformational { limit }.into());
+        }
+        ctx.event(Event::Informational(head));
+        // Only a 100 releases a held body: a 103 (or any other 1xx) never does.
+        if status == 100 {
+            release(ctx, ex, now);
+        }
+        return Ok(Flow::More);
+    }
+    // From here the response's own timers bound the exchange: an upload still going is not
+    // timed (it ends with the response, abandoned if unfinished).
+    ctx.timers.stop(TimerKind::ResponseHead);
+    ctx.timers.stop(TimerKind::SendBody);
+    ctx.peer_version = Some(head.version());
+    // A final response before the held body went out: the body is never sent
+    // (RFC 9110 §10.1.1), so the connection cannot be reused.
+    if let Upload::Streaming { held: Some(_), .. } | Upload::Held(_) = ex.upload {
+        ex.upload = Upload::Abandoned;
+        ctx.timers.stop(TimerKind::ExpectContinue);
+    }
+    let drain = ctx.config.limits.max_drain_bytes;
+    let (sem, sink) = match &mut ex.kind {
+        Kind::Connect(_) if (200..300).contains(&status) => {
+            // RFC 9110 §9.3.6: a 2xx to CONNECT has no body; its length fields are ignored and
+            // every byte after the head belongs to the tunnel.
+            let leftover = input.split().freeze();
+            return Ok(Flow::End(Next::End(End::Tunnel { reply: head, leftover })));
+        }
+        Kind::Connect(rounds) => {
+            let sem = head.semantics(false)?;
+            let retry = if status == 407 {
+                rounds.answer(&head, &ctx.config, &mut ctx.scratch)?
+            } else {
+                None
+            };
+            let sink = match retry {
+                Some(next) => Sink::Retry { budget: drain, head: next },
+                None => Sink::Refused(Box::new(Refusal {
+                    attempts: (status == 407 && rounds.auth.is_some())
+                        .then_some(rounds.with_credentials),
+                    target: rounds.target.clone(),
+                    head,
+                    body: BytesMut::new(),
+                })),
+            };
+            (sem, sink)
+        }
+        Kind::Request { is_head, proxy, .. } => {
+            let sem = head.semantics(*is_head)?;
+            let retry = match proxy {
+                Some(rounds) if status == 407 => {
+                    rounds.answer(&head, &ctx.config, &mut ctx.scratch)?
+                }
+                _ => None,
+            };
+            let sink = match retry {
+                Some(next) => Sink::Retry { budget: drain, head: next },
+                None => {
+                    ctx.event(Event::ResponseHead(head));
+                    if discard { Sink::Discard { budget: drain } } else { Sink::Deliver }
+                }
+            };
+            (sem, sink)
+        }
+    };
+    let reader = match sem.framing {
+        Framing::None | Framing::Length(0) => {
+            return Ok(Flow::End(conclude(
+                &ex.kind,
+                &ex.upload,
+                sem,
+                sink,
+                !input.is_empty(),
+                false,
+            )));
+        }
+        Framing::Length(n) => BodyReader::Length(n),
+        Framing::Chunked => BodyReader::Chunked(chunked::Decoder::new()),
+        Framing::UntilClose => BodyReader::UntilClose,
+    };
+    ex.recv = Recv::Body { reader, sink, sem };
+    ctx.arm(TimerKind::BodyRead, now);
+    Ok(Flow::More)
+}
+
+/// How an exchange ends, decided in this one place once its response is over: read to its
+/// end (`extra`: bytes followed it in the same read), or cut short when `overflowed` its
+/// drain or collection bound.
+fn conclude(
+    kind: &Kind,
+    upload: &Upload,
+    sem: Semantics,
+    sink: Sink,
+    extra: bool,
+    overflowed: bool,
+) -> Next {
+    let until_close = matches!(sem.framing, Framing::UntilClose);
+    let reusable_bytes = !extra && !overflowed && sem.keep_alive && !sem.faulty && !until_close;
+    let close = matches!(kind, Kind::Request { close: true, .. });
+    let end = match sink {
+        Sink::Retry { head, .. } if reusable_bytes => return Next::RetryHere(head),
+        Sink::Retry { head, .. } => return Next::Reconnect(head),
+        Sink::Refused(r) => {
+            let Refusal { head, body, target, attempts } = *r;
+            let (head, body) = (Box::new(head), body.freeze());
+            let kind = match attempts {
+                Some(attempts) => ErrorKind::ProxyAuthFailed { target, attempts, head, body },
+                None => ErrorKind::ProxyRefused { target, head, body },
+            };
+            return Next::Fail(kind.into());
+        }
+        Sink::Deliver | Sink::Discard { .. } => {
+            if !matches!(upload, Upload::Sent) {
                 End::MustClose { reason: CloseReason::RequestIncomplete }
-            } else if ex.overflowed {
+            } else if overflowed {
                 End::MustClose { reason: CloseReason::BodyNotDrained }
-            } else if matches!(sem.framing, Framing::UntilClose) {
+            } else if until_close {
                 End::MustClose { reason: CloseReason::ReadToEof }
             } else if sem.faulty {
                 // Reasons the head decides come before `ExtraBytes`, which depends on how the
@@ -958,128 +1446,55 @@ impl<T: Timestamp> Connection<T> {
                 End::MustClose { reason: CloseReason::ExtraBytes }
             } else {
                 End::Done { reusable: sem.keep_alive && !close }
-            }),
-        };
-        match next {
-            Next::RetryHere => {
-                // Only a header check of the caller's can fail here; it is reported as an error.
-                let _ = self.resend_connect(now);
-            }
-            Next::Reconnect => {
-                if let State::Exchange(ex) = core::mem::replace(&mut self.state, State::Closed) {
-                    self.state = State::Reconnect(ex);
-                }
-                self.timers.stop(TimerKind::ResponseHead);
-                self.timers.stop(TimerKind::BodyRead);
-            }
-            Next::Fail(kind) => self.fail(kind.into()),
-            Next::End(end) => {
-                self.timers.stop_all();
-                if end == (End::Done { reusable: true }) {
-                    self.state = State::Idle;
-                    self.timers.set(TimerKind::Idle, now, self.config.timeouts.idle);
-                } else {
-                    self.state = State::Closed;
-                }
-                self.out.push_back(Output::End(end));
             }
         }
-    }
+    };
+    Next::End(end)
+}
 
-    /// Sends the CONNECT again with the value a 407 asked for.
-    fn resend_connect(&mut self, now: T) -> Result<()> {
-        let State::Exchange(ex) = &mut self.state else {
-            return Err(self.misuse("resend_connect"));
-        };
-        let Kind::Connect { connect, rounds, last_auth, retry_with } = &mut ex.kind else {
-            return Err(self.misuse("resend_connect"));
-        };
-        let auth = retry_with.take();
-        if let Err(e) = encode_connect(connect, auth.as_deref(), &mut self.scratch) {
-            self.fail(e.clone());
-            return Err(e);
-        }
-        *rounds += 1;
-        *last_auth = auth;
-        let head = self.scratch.split().freeze();
-        ex.recv = Recv::Head;
-        ex.send = Send::Done;
-        ex.informational = 0;
-        ex.semantics = None;
-        ex.final_head = None;
-        self.progress =
-            Progress { request_complete: true, queued_transmits: 1, ..Progress::default() };
-        self.out.push_back(Output::Transmit(Transmit(head)));
-        self.timers.stop(TimerKind::BodyRead);
-        self.timers.set(TimerKind::ResponseHead, now, self.config.timeouts.response_head);
-        Ok(())
-    }
-
-    fn release_body(&mut self) {
-        let State::Exchange(ex) = &mut self.state else { return };
-        if let Send::Body { held, .. } = &mut ex.send {
-            *held = false;
-        }
-        self.timers.stop(TimerKind::ExpectContinue);
-        for piece in ex.held.drain(..) {
-            self.progress.queued_transmits += 1;
-            self.out.push_back(Output::Transmit(Transmit(piece)));
-        }
-    }
-
-    fn close(&mut self) {
-        self.timers.stop_all();
-        self.state = State::Closed;
-    }
-
-    /// A peer, limit or deadline error: queued after the events before it; terminal.
-    fn fail(&mut self, err: Error) {
-        let err = err.with_progress(self.request_sent(), self.progress.response_started);
-        self.out.retain(|o| !matches!(o, Output::Transmit(_)));
-        self.progress.queued_transmits = 0;
-        self.out.push_back(Output::Error(err));
-        self.close();
-    }
-
-    /// A caller error in the middle of an exchange: terminal, returned to the caller.
-    fn fail_caller(&mut self, err: Error) -> Error {
-        let err = err.with_progress(self.request_sent(), self.progress.response_started);
-        self.out.retain(|o| !matches!(o, Output::Transmit(_)));
-        self.progress.queued_transmits = 0;
-        self.close();
-        err
-    }
-
-    fn misuse(&self, call: &'static str) -> Error {
-        Error::new(ErrorKind::Misuse { call, state: self.state_name() })
+/// The caller gave the whole body: the request is out, or held whole for `100 Continue`.
+fn complete_upload<T: Timestamp>(ctx: &mut Ctx<T>, ex: &mut Exchange, now: T) {
+    ex.upload = match mem::replace(&mut ex.upload, Upload::Sent) {
+        Upload::Streaming { held: Some(held), .. } => Upload::Held(held),
+        _ => Upload::Sent,
+    };
+    ctx.timers.stop(TimerKind::SendBody);
+    if matches!(ex.recv, Recv::Head { .. }) {
+        ctx.arm(TimerKind::ResponseHead, now);
     }
 }
 
-/// The `Proxy-Authorization` value for a 407, when the route's authenticator can answer one of
-/// its challenges with a value not already refused, within the round limit.
-fn next_authorization(
-    head: &ResponseHead,
-    connect: &Connect,
-    rounds: u8,
-    last: Option<&str>,
-    config: &Config,
-) -> Option<String> {
-    let auth: &ProxyAuth = connect.auth.as_ref()?;
-    if rounds >= config.limits.max_auth_rounds {
-        return None;
-    }
-    let challenges: Vec<Challenge> =
-        head.headers().get_all("proxy-authenticate").flat_map(Challenge::parse_all).collect();
-    let challenge = challenges.iter().find(|c| c.is(auth.scheme()))?;
-    let value = auth.authorization(Some(challenge), &connect.target)?;
-    // The same answer again would be refused again.
-    (last != Some(value.as_str())).then_some(value)
+/// `100 Continue`, or its deadline: the held body goes out, and the caller is asked for the
+/// rest.
+fn release<T: Timestamp>(ctx: &mut Ctx<T>, ex: &mut Exchange, now: T) {
+    ctx.timers.stop(TimerKind::ExpectContinue);
+    ex.upload = match mem::replace(&mut ex.upload, Upload::Sent) {
+        Upload::Streaming { left, held: Some(held) } => {
+            held.into_iter().for_each(|piece| ctx.transmit(piece));
+            // The caller is asked again: the wait is on them, not on the peer.
+            ctx.timers.stop(TimerKind::ResponseHead);
+            ctx.arm(TimerKind::SendBody, now);
+            Upload::Streaming { left, held: None }
+        }
+        Upload::Held(held) => {
+            held.into_iter().for_each(|piece| ctx.transmit(piece));
+            ctx.arm(TimerKind::ResponseHead, now);
+            Upload::Sent
+        }
+        other => other,
+    };
 }
 
-fn proxy_schemes(head: &ResponseHead) -> Vec<String> {
-    head.headers()
-        .get_all("proxy-authenticate")
-        .flat_map(Challenge::parse_all)
-        .map(|c| c.scheme)
-        .collect()
+/// Sends the request again with the head a 407 asked for.
+fn resend<T: Timestamp>(ctx: &mut Ctx<T>, ex: &mut Exchange, now: T, head: Bytes) {
+    ex.recv = Recv::Head { discard: false };
+    ex.upload = Upload::Sent;
+    ex.informational = 0;
+    ctx.handed_any = false;
+    ctx.response_started = false;
+    ctx.transmit(head);
+    ctx.timers.stop(TimerKind::BodyRead);
+    if let Kind::Request { .. } = ex.kind {
+        ctx.arm(TimerKind::ResponseHead, now);
+    }
 }

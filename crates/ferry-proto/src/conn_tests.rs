@@ -9,14 +9,15 @@ use bytes::{Bytes, BytesMut};
 
 use crate::auth::{Credentials, ProxyAuth};
 use crate::config::{Config, Limits, Timeouts};
-use crate::conn::{CloseReason, Connection, End, Event, Output};
-use crate::error::{ErrorKind, RequestSent};
+use crate::conn::{CloseReason, Connection, End, Eof, Event, Output, Phase};
+use crate::error::{ErrorKind, Expected, RequestSent};
 use crate::headers::Headers;
 use crate::request::{Body, Connect, Method, Request};
+use crate::testing::{self, Rest};
 use crate::time::TimerKind;
 use crate::url::Url;
 
-/// What a driver saw, normalized: writes joined, data merged.
+/// What a driver saw, compactly: writes and data as text, heads as their status.
 #[derive(Debug, PartialEq, Eq, Clone)]
 enum Seen {
     Wrote(String),
@@ -25,17 +26,27 @@ enum Seen {
     Data(String),
     Trailers(Vec<(String, String)>),
     End(End),
+    /// `End::Tunnel`, with the reply's status.
+    Tunnel(u16, Bytes),
     Error(ErrorKind),
 }
 
-/// The state `poll_output` settled in.
-#[derive(Debug, PartialEq, Eq, Clone, Copy)]
-enum Rest {
-    NeedInput,
-    NeedBody,
-    Idle,
-    Reconnect,
-    Closed,
+fn compact(seen: testing::Seen) -> Seen {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    match seen {
+        testing::Seen::Wrote(b) => Seen::Wrote(text(&b)),
+        testing::Seen::Info(h) => Seen::Info(h.status()),
+        testing::Seen::Head(h) => Seen::Head(h.status()),
+        testing::Seen::Data(d) => Seen::Data(text(&d)),
+        testing::Seen::Trailers(t) => {
+            Seen::Trailers(t.iter().map(|(n, v)| (n.to_string(), text(v))).collect())
+        }
+        testing::Seen::End(End::Tunnel { reply, leftover }) => {
+            Seen::Tunnel(reply.status(), leftover)
+        }
+        testing::Seen::End(e) => Seen::End(e),
+        testing::Seen::Error(e) => Seen::Error(e.kind().clone()),
+    }
 }
 
 struct Harness {
@@ -50,36 +61,22 @@ impl Harness {
     }
 
     fn with(config: Config) -> Harness {
-        Harness { conn: Connection::new(config), now: Duration::ZERO, input: BytesMut::new() }
+        Harness {
+            conn: Connection::new(Duration::ZERO, config),
+            now: Duration::ZERO,
+            input: BytesMut::new(),
+        }
     }
 
+    /// Drains as a driver does, through the shared harness; pieces joined, shown compactly.
     fn drain(&mut self) -> (Vec<Seen>, Rest) {
-        let mut seen: Vec<Seen> = Vec::new();
-        let rest = loop {
-            let item = match self.conn.poll_output() {
-                Output::Transmit(t) => Seen::Wrote(String::from_utf8_lossy(&t).into()),
-                Output::Event(Event::Informational(h)) => Seen::Info(h.status()),
-                Output::Event(Event::ResponseHead(h)) => Seen::Head(h.status()),
-                Output::Event(Event::Data(d)) => Seen::Data(String::from_utf8_lossy(&d).into()),
-                Output::Event(Event::Trailers(t)) => Seen::Trailers(
-                    t.iter()
-                        .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v).into()))
-                        .collect(),
-                ),
-                Output::End(e) => Seen::End(e),
-                Output::Error(e) => Seen::Error(e.kind().clone()),
-                Output::NeedInput => break Rest::NeedInput,
-                Output::NeedBody => break Rest::NeedBody,
-                Output::Idle => break Rest::Idle,
-                Output::Reconnect => break Rest::Reconnect,
-                Output::Closed => break Rest::Closed,
-            };
-            match (seen.last_mut(), item) {
-                (Some(Seen::Wrote(a)), Seen::Wrote(b)) => a.push_str(&b),
-                (Some(Seen::Data(a)), Seen::Data(b)) => a.push_str(&b),
-                (_, item) => seen.push(item),
-            }
-        };
+        let (seen, rest) = self.drain_raw();
+        (seen.into_iter().map(compact).collect(), rest)
+    }
+
+    fn drain_raw(&mut self) -> (Vec<testing::Seen>, Rest) {
+        let mut seen = Vec::new();
+        let rest = testing::drain(&mut self.conn, &mut seen, testing::Join::Pieces, |_, _| {});
         (seen, rest)
     }
 
@@ -95,7 +92,7 @@ impl Harness {
     }
 
     fn eof(&mut self) -> (Vec<Seen>, Rest) {
-        self.conn.handle_eof(self.now);
+        self.conn.handle_eof(self.now, Eof::Clean);
         self.drain()
     }
 
@@ -133,23 +130,20 @@ fn check_response(response: &str, expected: &[Seen], rest: Rest) {
         let mut seen = Vec::new();
         let mut last = Rest::NeedInput;
         for piece in response.as_bytes().chunks(step) {
-            let (s, r) = h.feed(core::str::from_utf8(piece).unwrap());
+            h.input.extend_from_slice(piece);
+            h.conn.handle_input(h.now, &mut h.input);
+            let (s, r) = h.drain_raw();
             seen.extend(s);
             last = r;
         }
         if last == Rest::NeedInput {
-            let (s, r) = h.eof();
+            h.conn.handle_eof(h.now, Eof::Clean);
+            let (s, r) = h.drain_raw();
             seen.extend(s);
             last = r;
         }
-        // Merge data split across feeds.
-        let mut merged: Vec<Seen> = Vec::new();
-        for item in seen {
-            match (merged.last_mut(), item) {
-                (Some(Seen::Data(a)), Seen::Data(b)) => a.push_str(&b),
-                (_, item) => merged.push(item),
-            }
-        }
+        // Data split across feeds, joined.
+        let merged: Vec<Seen> = testing::joined(seen).into_iter().map(compact).collect();
         assert_eq!(merged, expected, "step {step}: {response:?}");
         assert_eq!(last, rest, "step {step}: {response:?}");
     }
@@ -248,38 +242,47 @@ fn peer_errors_close_and_say_how_far_it_got() {
     // Hanging up early.
     check_response(
         "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel",
-        &[Head(200), data("hel"), Error(ErrorKind::UnexpectedEof { expected: "response body" })],
+        &[
+            Head(200),
+            data("hel"),
+            Error(ErrorKind::UnexpectedEof { expected: Expected::ResponseBody }),
+        ],
         Rest::Closed,
     );
     check_response(
         "HTTP/1.1 200 OK\r\n",
-        &[Error(ErrorKind::UnexpectedEof { expected: "response head" })],
+        &[Error(ErrorKind::UnexpectedEof { expected: Expected::ResponseHead })],
         Rest::Closed,
     );
+}
 
+#[test]
+fn a_reused_connection_closed_before_any_byte_is_retryable() {
     // The facts a retry needs: a reused connection closed before any response byte.
     let mut h = Harness::new();
     h.request(get("http://h/"));
-    assert!(h.feed("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").1 == Rest::Idle);
+    assert_eq!(h.feed("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").1, Rest::Idle);
     h.conn.send_request(h.now, &get("http://h/")).unwrap();
     assert_eq!(h.conn.request_sent(), RequestSent::No);
     let _ = h.conn.poll_output();
     assert_eq!(h.conn.request_sent(), RequestSent::Fully);
-    h.conn.handle_eof(h.now);
-    let Output::Error(e) = h.conn.poll_output() else { panic!() };
+    h.conn.handle_eof(h.now, Eof::Clean);
+    let out = h.conn.poll_output();
+    let Output::Error(e) = out else { panic!("{out:?}") };
+    assert_eq!(e.kind(), &ErrorKind::UnexpectedEof { expected: Expected::ResponseHead });
     assert_eq!((e.request_sent(), e.response_started()), (RequestSent::Fully, false));
-    assert!(e.is_retryable(true) && !e.is_retryable(false));
+    assert_eq!((e.is_retryable(true), e.is_retryable(false)), (true, false));
     // After an error: closed for good, calls are refused, nothing panics.
-    assert!(matches!(h.conn.poll_output(), Output::Closed));
-    assert!(matches!(
+    assert_eq!(h.conn.poll_output(), Output::Closed);
+    assert_eq!(
         h.conn.send_request(h.now, &get("http://h/")).unwrap_err().kind(),
-        ErrorKind::Misuse { state: "Closed", .. }
-    ));
+        &ErrorKind::Misuse { call: crate::Call::SendRequest, phase: Some(Phase::Closed) }
+    );
     h.input.extend_from_slice(b"HTTP/1.1 200 OK\r\n\r\n");
     h.conn.handle_input(h.now, &mut h.input);
-    h.conn.handle_eof(h.now);
+    h.conn.handle_eof(h.now, Eof::Clean);
     h.conn.handle_timeout(h.now + Duration::from_secs(1000));
-    assert!(matches!(h.conn.poll_output(), Output::Closed));
+    assert_eq!(h.conn.poll_output(), Output::Closed);
 }
 
 #[test]
@@ -345,7 +348,7 @@ fn interim_flood_is_bounded() {
 }
 
 #[test]
-fn reuse_and_idle_expiry() {
+fn a_reused_connection_expires_when_idle() {
     let mut h = Harness::new();
     h.request(get("http://h/"));
     h.feed("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na");
@@ -361,11 +364,19 @@ fn reuse_and_idle_expiry() {
     assert_eq!(h.advance(Duration::from_secs(89)), (vec![], Rest::Idle));
     assert_eq!(h.advance(Duration::from_secs(1)), (vec![], Rest::Closed));
     assert_eq!(h.advance(Duration::from_secs(1)), (vec![], Rest::Closed));
+}
+
+#[test]
+fn unsolicited_bytes_close_an_idle_connection() {
     // Unsolicited bytes on an idle connection close it.
     let mut h = Harness::new();
     h.request(get("http://h/"));
     h.feed("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
     assert_eq!(h.feed("HTTP/1.1 408 Request Timeout\r\n\r\n"), (vec![], Rest::Closed));
+}
+
+#[test]
+fn eof_closes_an_idle_connection() {
     // So does the peer closing it.
     let mut h = Harness::new();
     h.request(get("http://h/"));
@@ -374,7 +385,7 @@ fn reuse_and_idle_expiry() {
 }
 
 #[test]
-fn deadlines() {
+fn the_response_head_deadline() {
     let config = Config {
         timeouts: Timeouts {
             response_head: Some(Duration::from_secs(5)),
@@ -390,7 +401,18 @@ fn deadlines() {
     let (seen, rest) = h.advance(Duration::from_secs(1));
     assert_eq!(seen, [Seen::Error(ErrorKind::Timeout { timer: TimerKind::ResponseHead })]);
     assert_eq!(rest, Rest::Closed);
+}
 
+#[test]
+fn the_body_read_deadline_is_rearmed_by_each_read() {
+    let config = Config {
+        timeouts: Timeouts {
+            response_head: Some(Duration::from_secs(5)),
+            body_read: Some(Duration::from_secs(2)),
+            ..Timeouts::default()
+        },
+        ..Config::default()
+    };
     let mut h = Harness::with(config);
     h.request(get("http://h/"));
     h.feed("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab");
@@ -403,7 +425,7 @@ fn deadlines() {
 }
 
 #[test]
-fn request_bodies() {
+fn a_known_length_body_passes_through_uncopied() {
     // Known length: bytes pass through untouched.
     let mut h = Harness::new();
     assert_eq!(
@@ -411,41 +433,54 @@ fn request_bodies() {
         (vec![wrote("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n")], Rest::NeedBody)
     );
     let body = Bytes::from_static(b"hello");
-    h.conn.send_body(body.slice(..2)).unwrap();
-    h.conn.send_body(body.slice(2..)).unwrap();
-    h.conn.finish_body(None).unwrap();
-    let Output::Transmit(t) = h.conn.poll_output() else { panic!() };
+    h.conn.send_body(h.now, body.slice(..2)).unwrap();
+    h.conn.send_body(h.now, body.slice(2..)).unwrap();
+    let out = h.conn.poll_output();
+    let Output::Transmit(t) = out else { panic!("{out:?}") };
     // Not copied: the very same memory.
     assert_eq!(t.as_ptr(), body.as_ptr());
     assert_eq!(h.drain(), (vec![wrote("llo")], Rest::NeedInput));
     assert_eq!(h.conn.request_sent(), RequestSent::Fully);
+}
 
+#[test]
+fn a_chunked_body_has_its_size_lines_as_separate_pieces() {
     // Chunked: size lines are separate small pieces; trailers at the end.
     let mut h = Harness::new();
     h.request(post("http://h/", Body::Chunked));
-    h.conn.send_body(Bytes::from_static(b"0123456789abcdef!")).unwrap();
+    h.conn.send_body(h.now, Bytes::from_static(b"0123456789abcdef!")).unwrap();
     let trailers = Headers::from_pairs([("X-Sum", "9")]).unwrap();
-    h.conn.finish_body(Some(&trailers)).unwrap();
+    h.conn.finish_body(h.now, Some(&trailers)).unwrap();
     let mut pieces = Vec::new();
     while let Output::Transmit(t) = h.conn.poll_output() {
         pieces.push(String::from_utf8_lossy(&t).into_owned());
     }
     assert_eq!(pieces, ["11\r\n", "0123456789abcdef!", "\r\n", "0\r\nX-Sum: 9\r\n\r\n"]);
+}
 
+#[test]
+fn a_body_longer_than_declared_is_a_caller_error() {
     // Length mismatches are the caller's errors, and close the connection.
     let mut h = Harness::new();
     h.request(post("http://h/", Body::Length(2)));
-    let e = h.conn.send_body(Bytes::from_static(b"abc")).unwrap_err();
+    let e = h.conn.send_body(h.now, Bytes::from_static(b"abc")).unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::BodyLength { expected: 2, actual: 3 });
     assert_eq!(h.drain(), (vec![], Rest::Closed));
+}
+
+#[test]
+fn a_body_shorter_than_declared_is_a_caller_error() {
     let mut h = Harness::new();
     h.request(post("http://h/", Body::Length(2)));
-    h.conn.send_body(Bytes::from_static(b"a")).unwrap();
+    h.conn.send_body(h.now, Bytes::from_static(b"a")).unwrap();
     assert_eq!(
-        h.conn.finish_body(None).unwrap_err().kind(),
+        h.conn.finish_body(h.now, None).unwrap_err().kind(),
         &ErrorKind::BodyLength { expected: 2, actual: 1 }
     );
+}
 
+#[test]
+fn no_chunked_body_to_an_http10_peer() {
     // Never chunked to an HTTP/1.0 peer.
     let mut h = Harness::new();
     h.request(get("http://h/"));
@@ -453,11 +488,14 @@ fn request_bodies() {
     let e = h.conn.send_request(h.now, &post("http://h/", Body::Chunked)).unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::ChunkedToHttp10);
     assert!(h.conn.is_idle(), "a refused request changes nothing");
+}
 
+#[test]
+fn a_response_before_the_whole_body_abandons_it() {
     // A response that ends before the body went out: the body is abandoned.
     let mut h = Harness::new();
     h.request(post("http://h/", Body::Length(100)));
-    h.conn.send_body(Bytes::from_static(b"part")).unwrap();
+    h.conn.send_body(h.now, Bytes::from_static(b"part")).unwrap();
     let (seen, rest) = h.feed("HTTP/1.1 413 Too Large\r\nContent-Length: 0\r\n\r\n");
     assert_eq!(
         seen,
@@ -471,7 +509,7 @@ fn request_bodies() {
 }
 
 #[test]
-fn expect_continue() {
+fn expect_continue_holds_the_body_until_a_100() {
     let req = || post("http://h/", Body::Length(4)).header("Expect", "100-Continue");
     let head = "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\nContent-Length: 4\r\n\r\n";
     // Held until a 100; a 103 (RFC 8297) never releases it.
@@ -487,20 +525,26 @@ fn expect_continue() {
         h.feed("HTTP/1.1 100 Continue\r\nX-A: b\r\n\r\n"),
         (vec![Seen::Info(100)], Rest::NeedBody)
     );
-    h.conn.send_body(Bytes::from_static(b"body")).unwrap();
-    h.conn.finish_body(None).unwrap();
+    h.conn.send_body(h.now, Bytes::from_static(b"body")).unwrap();
     assert_eq!(h.drain(), (vec![wrote("body")], Rest::NeedInput));
     assert_eq!(h.conn.poll_timeout(), None);
+}
 
+#[test]
+fn expect_continue_deadline_sends_the_held_body() {
+    let req = || post("http://h/", Body::Length(4)).header("Expect", "100-Continue");
     // Body pushed early is held too; the deadline sends it.
     let mut h = Harness::new();
     h.request(req());
-    h.conn.send_body(Bytes::from_static(b"body")).unwrap();
-    h.conn.finish_body(None).unwrap();
+    h.conn.send_body(h.now, Bytes::from_static(b"body")).unwrap();
     assert_eq!(h.drain(), (vec![], Rest::NeedInput));
     assert_eq!(h.advance(Duration::from_millis(999)), (vec![], Rest::NeedInput));
     assert_eq!(h.advance(Duration::from_millis(1)), (vec![wrote("body")], Rest::NeedInput));
+}
 
+#[test]
+fn expect_continue_final_response_first_drops_the_body() {
+    let req = || post("http://h/", Body::Length(4)).header("Expect", "100-Continue");
     // A final response first: the body is never sent and the connection closes.
     let mut h = Harness::new();
     h.request(req());
@@ -510,10 +554,10 @@ fn expect_continue() {
         [Seen::Head(417), Seen::End(End::MustClose { reason: CloseReason::RequestIncomplete })]
     );
     assert_eq!(rest, Rest::Closed);
-    assert!(matches!(
-        h.conn.send_body(Bytes::from_static(b"x")).unwrap_err().kind(),
-        ErrorKind::Misuse { .. }
-    ));
+    assert_eq!(
+        h.conn.send_body(h.now, Bytes::from_static(b"x")).unwrap_err().kind(),
+        &ErrorKind::Misuse { call: crate::Call::SendBody, phase: Some(Phase::Closed) }
+    );
 }
 
 #[test]
@@ -525,8 +569,10 @@ fn expect_continue_final_response_before_a_finished_held_body() {
     for body in [Body::Length(4), Body::Chunked] {
         let mut h = Harness::new();
         h.request(post("http://h/", body).header("Expect", "100-continue"));
-        h.conn.send_body(Bytes::from_static(b"body")).unwrap();
-        h.conn.finish_body(None).unwrap();
+        h.conn.send_body(h.now, Bytes::from_static(b"body")).unwrap();
+        if body == Body::Chunked {
+            h.conn.finish_body(h.now, None).unwrap();
+        }
         assert_eq!(h.drain(), (vec![], Rest::NeedInput));
         let (seen, rest) = h.feed("HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n");
         assert_eq!(
@@ -550,23 +596,27 @@ fn upgrade() {
         seen,
         [Seen::Head(101), Seen::End(End::Upgraded { leftover: Bytes::from_static(b"\x01\x00") })]
     );
-    assert_eq!(rest, Rest::Closed);
+    assert_eq!(rest, Rest::HandedOver);
 }
 
 #[test]
-fn discarding_bodies() {
+fn a_small_discarded_body_is_drained() {
     // Small enough: drained, connection kept.
     let mut h = Harness::new();
     h.request(get("http://h/"));
     h.feed("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234");
-    h.conn.discard_body();
+    h.conn.discard_body(h.now);
     assert_eq!(h.feed("56789"), (vec![Seen::End(End::Done { reusable: true })], Rest::Idle));
+}
+
+#[test]
+fn a_large_discarded_body_closes_the_connection() {
     // Too big: closed instead of read.
     let limits = Limits { max_drain_bytes: 4, ..Limits::default() };
     let mut h = Harness::with(Config { limits, ..Config::default() });
     h.request(get("http://h/"));
     h.feed("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n");
-    h.conn.discard_body();
+    h.conn.discard_body(h.now);
     assert_eq!(
         h.feed("0123456789"),
         (vec![Seen::End(End::MustClose { reason: CloseReason::BodyNotDrained })], Rest::Closed)
@@ -587,8 +637,9 @@ fn discarding_a_body_that_came_whole() {
         h.request(get("http://h/"));
         h.input.extend_from_slice(response.as_bytes());
         h.conn.handle_input(h.now, &mut h.input);
-        assert!(matches!(h.conn.poll_output(), Output::Event(Event::ResponseHead(_))));
-        h.conn.discard_body();
+        let out = h.conn.poll_output();
+        assert!(matches!(out, Output::Event(Event::ResponseHead(_))), "{out:?}");
+        h.conn.discard_body(h.now);
         assert_eq!(h.drain(), (vec![Seen::End(End::Done { reusable: true })], Rest::Idle));
     }
 }
@@ -606,24 +657,25 @@ fn head_requests_have_no_body() {
 #[test]
 fn misuse_is_refused_without_damage() {
     let mut h = Harness::new();
-    assert!(matches!(
-        h.conn.send_body(Bytes::from_static(b"x")).unwrap_err().kind(),
-        ErrorKind::Misuse { state: "Idle", .. }
-    ));
-    assert!(matches!(h.conn.finish_body(None).unwrap_err().kind(), ErrorKind::Misuse { .. }));
-    assert!(h.conn.handle_reconnected(h.now).is_err());
+    let misuse = |call, phase| ErrorKind::Misuse { call, phase: Some(phase) };
+    let e = h.conn.send_body(h.now, Bytes::from_static(b"x")).unwrap_err();
+    assert_eq!(e.kind(), &misuse(crate::Call::SendBody, Phase::Idle));
+    assert_eq!(e.to_string(), "send_body called while idle");
+    let e = h.conn.finish_body(h.now, None).unwrap_err();
+    assert_eq!(e.kind(), &misuse(crate::Call::FinishBody, Phase::Idle));
+    let e = h.conn.handle_reconnected(h.now).unwrap_err();
+    assert_eq!(e.kind(), &misuse(crate::Call::HandleReconnected, Phase::Idle));
     h.request(get("http://h/"));
-    assert!(matches!(
-        h.conn.send_request(h.now, &get("http://h/")).unwrap_err().kind(),
-        ErrorKind::Misuse { state: "RecvHead", .. }
-    ));
+    let e = h.conn.send_request(h.now, &get("http://h/")).unwrap_err();
+    assert_eq!(e.kind(), &misuse(crate::Call::SendRequest, Phase::RecvHead));
     // The exchange in flight is untouched.
     assert_eq!(
         h.feed("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
         (vec![Seen::Head(200), Seen::End(End::Done { reusable: true })], Rest::Idle)
     );
     // A bad header is refused and nothing is queued.
-    assert!(h.conn.send_request(h.now, &get("http://h/").header("X", "a\r\nb")).is_err());
+    let e = h.conn.send_request(h.now, &get("http://h/").header("X", "a\r\nb")).unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::InvalidHeaderValue { name: "X".into() });
     assert_eq!(h.drain(), (vec![], Rest::Idle));
 }
 
@@ -660,7 +712,7 @@ fn connect_head(auth: bool) -> String {
 }
 
 fn connect(h: &mut Harness, auth: Option<ProxyAuth>) -> (Vec<Seen>, Rest) {
-    h.conn.send_connect(h.now, Connect::new(target()).auth(auth)).unwrap();
+    h.conn.send_connect(h.now, &Connect::new(target()).auth(auth)).unwrap();
     h.drain()
 }
 
@@ -680,7 +732,7 @@ fn connect_tunnel_leftover_however_split() {
             seen.extend(h.feed(core::str::from_utf8(piece).unwrap()).0);
         }
         let leftover: Vec<u8> = match seen.as_slice() {
-            [Seen::Head(200), Seen::End(End::Tunnel { leftover })] => {
+            [Seen::Tunnel(200, leftover)] => {
                 leftover.iter().chain(h.input.iter()).copied().collect()
             }
             other => panic!("step {step}: {other:?}"),
@@ -700,7 +752,7 @@ fn connect_407_retries_basic_on_the_same_connection_when_framed() {
     assert_eq!(seen, [wrote(&connect_head(true))]);
     assert_eq!(rest, Rest::NeedInput);
     let (seen, _) = h.feed("HTTP/1.1 200 OK\r\n\r\n");
-    assert_eq!(seen, [Seen::Head(200), Seen::End(End::Tunnel { leftover: Bytes::new() })]);
+    assert_eq!(seen, [Seen::Tunnel(200, Bytes::new())]);
 }
 
 #[test]
@@ -716,8 +768,8 @@ fn connect_407_unframed_asks_for_a_new_connection() {
     h.conn.handle_reconnected(h.now).unwrap();
     assert_eq!(h.drain(), (vec![wrote(&connect_head(true))], Rest::NeedInput));
     assert_eq!(
-        h.feed("HTTP/1.1 200 OK\r\n\r\n").0[1],
-        Seen::End(End::Tunnel { leftover: Bytes::new() })
+        h.feed("HTTP/1.1 200 OK\r\n\r\n"),
+        (vec![Seen::Tunnel(200, Bytes::new())], Rest::HandedOver)
     );
     // Also when the 407 says Connection: close.
     let mut h = Harness::new();
@@ -727,51 +779,64 @@ fn connect_407_unframed_asks_for_a_new_connection() {
 }
 
 #[test]
-fn connect_refusals_are_typed() {
+fn connect_refused_preemptive_credentials_are_not_retried() {
     // Preemptive credentials refused: no pointless retry with the same value.
     let mut h = Harness::new();
     assert_eq!(connect(&mut h, creds(true)).0, [wrote(&connect_head(true))]);
     let (seen, rest) = h.feed("HTTP/1.1 407 No\r\nProxy-Authenticate: Basic realm=x, Digest realm=y\r\nContent-Length: 0\r\n\r\n");
+    let [Seen::Error(ErrorKind::ProxyAuthFailed { target: t, attempts: 1, head, body })] =
+        seen.as_slice()
+    else {
+        panic!("{seen:?}")
+    };
+    assert_eq!((t, head.status(), &body[..]), (&target(), 407, &b""[..]));
     assert_eq!(
-        seen,
-        [Seen::Error(ErrorKind::ProxyAuthFailed {
-            attempts: 1,
-            schemes: vec!["Basic".into(), "Digest".into()]
-        })]
+        head.headers().get("proxy-authenticate"),
+        Some(&b"Basic realm=x, Digest realm=y"[..])
     );
     assert_eq!(rest, Rest::Closed);
+}
+
+#[test]
+fn connect_407_without_credentials_is_refused_with_its_reply() {
     // No credentials: the 407 itself, with its fields and body.
     let mut h = Harness::new();
     connect(&mut h, None);
     let (seen, _) =
         h.feed("HTTP/1.1 407 Auth\r\nProxy-Authenticate: Basic\r\nContent-Length: 2\r\n\r\nno");
-    let [Seen::Error(ErrorKind::ProxyRefused { status: 407, reason, headers, body })] =
-        seen.as_slice()
-    else {
+    let [Seen::Error(ErrorKind::ProxyRefused { target: t, head, body })] = seen.as_slice() else {
         panic!("{seen:?}")
     };
-    assert_eq!((reason.as_str(), &body[..]), ("Auth", &b"no"[..]));
-    assert_eq!(headers.get("proxy-authenticate"), Some(&b"Basic"[..]));
+    assert_eq!((t, head.status(), head.reason(), &body[..]), (&target(), 407, "Auth", &b"no"[..]));
+    assert_eq!(head.headers().get("proxy-authenticate"), Some(&b"Basic"[..]));
+}
+
+#[test]
+fn connect_refusal_keeps_a_bounded_body() {
     // Anything else: status, reason, fields and a bounded body.
     let limits = Limits { max_proxy_error_body: 8, ..Limits::default() };
     let mut h = Harness::with(Config { limits, ..Config::default() });
     connect(&mut h, None);
     let (seen, rest) =
         h.feed("HTTP/1.1 403 Forbidden\r\nContent-Length: 1000\r\n\r\nnot allowed here");
-    let [Seen::Error(ErrorKind::ProxyRefused { status: 403, body, .. })] = seen.as_slice() else {
+    let [Seen::Error(ErrorKind::ProxyRefused { head, body, .. })] = seen.as_slice() else {
         panic!("{seen:?}")
     };
-    assert_eq!(&body[..], b"not allo");
+    assert_eq!((head.status(), &body[..]), (403, &b"not allo"[..]));
     assert_eq!(rest, Rest::Closed);
+}
+
+#[test]
+fn connect_close_delimited_refusal_is_reported_at_eof() {
     // Close-delimited refusal: reported at EOF.
     let mut h = Harness::new();
     connect(&mut h, None);
     assert_eq!(h.feed("HTTP/1.1 502 Bad Gateway\r\n\r\nupstream down").0, []);
     let (seen, _) = h.eof();
-    let [Seen::Error(ErrorKind::ProxyRefused { status: 502, body, .. })] = seen.as_slice() else {
+    let [Seen::Error(ErrorKind::ProxyRefused { head, body, .. })] = seen.as_slice() else {
         panic!("{seen:?}")
     };
-    assert_eq!(&body[..], b"upstream down");
+    assert_eq!((head.status(), &body[..]), (502, &b"upstream down"[..]));
 }
 
 #[test]
@@ -805,12 +870,13 @@ fn connect_rounds_are_bounded() {
     loop {
         let (seen, rest) = h.feed(reply);
         if rest == Rest::Closed {
-            assert_eq!(
-                seen,
-                [Seen::Error(ErrorKind::ProxyAuthFailed {
-                    attempts: 3,
-                    schemes: vec!["Custom".into()]
-                })]
+            assert!(
+                matches!(
+                    seen.as_slice(),
+                    [Seen::Error(ErrorKind::ProxyAuthFailed { attempts: 3, head, .. })]
+                        if head.status() == 407
+                ),
+                "{seen:?}"
             );
             break;
         }
@@ -857,11 +923,398 @@ fn discarding_more_than_the_budget_already_read_ends_at_once() {
     h.request(get("http://h/"));
     h.input.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789");
     h.conn.handle_input(h.now, &mut h.input);
-    assert!(matches!(h.conn.poll_output(), Output::Event(Event::ResponseHead(_))));
+    let out = h.conn.poll_output();
+    assert!(matches!(out, Output::Event(Event::ResponseHead(_))), "{out:?}");
     // Ten unwanted bytes are queued, the budget is four, ninety more are to come: no waiting.
-    h.conn.discard_body();
+    h.conn.discard_body(h.now);
     assert_eq!(
         h.drain(),
         (vec![Seen::End(End::MustClose { reason: CloseReason::BodyNotDrained })], Rest::Closed)
+    );
+}
+
+// ---- issue 8: regressions ----------------------------------------------------------------
+
+fn timeouts(f: impl FnOnce(&mut Timeouts)) -> Config {
+    let mut config = Config::default();
+    f(&mut config.timeouts);
+    config
+}
+
+#[test]
+fn a_content_length_body_given_in_full_ends_the_upload() {
+    // Issue 8 bug 1: the declared length sent means the body is finished, with no
+    // `finish_body`: the core stops asking and the response may keep the connection.
+    let mut h = Harness::new();
+    h.request(post("http://h/", Body::Length(3)));
+    h.conn.send_body(h.now, Bytes::from_static(b"abc")).unwrap();
+    assert_eq!(h.drain(), (vec![wrote("abc")], Rest::NeedInput));
+    assert_eq!(h.conn.request_sent(), RequestSent::Fully);
+    assert_eq!(h.conn.phase(), Phase::RecvHead);
+    assert_eq!(
+        h.feed("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        (vec![Seen::Head(200), Seen::End(End::Done { reusable: true })], Rest::Idle)
+    );
+}
+
+#[test]
+fn finish_body_after_a_complete_content_length_body_is_misuse() {
+    let mut h = Harness::new();
+    h.request(post("http://h/", Body::Length(3)));
+    h.conn.send_body(h.now, Bytes::from_static(b"abc")).unwrap();
+    let e = h.conn.finish_body(h.now, None).unwrap_err();
+    assert_eq!(
+        e.kind(),
+        &ErrorKind::Misuse { call: crate::Call::FinishBody, phase: Some(Phase::RecvHead) }
+    );
+    assert_eq!(e.to_string(), "finish_body called while waiting for the response head");
+    assert_eq!(h.drain(), (vec![wrote("abc")], Rest::NeedInput), "nothing changed");
+}
+
+#[test]
+fn a_fresh_connection_arms_its_idle_deadline() {
+    // Issue 8 bug 2: a pooled, never used connection expires like a used one.
+    let mut h = Harness::with(timeouts(|t| t.idle = Some(Duration::from_secs(1))));
+    assert_eq!(h.conn.poll_timeout(), Some(Duration::from_secs(1)));
+    assert_eq!(h.advance(Duration::from_secs(1)), (vec![], Rest::Closed));
+}
+
+#[test]
+fn a_request_after_the_idle_deadline_is_refused() {
+    // Issue 8 bug 2: `send_request(now = 5 s)` after `poll_timeout()` said 1 s, with no
+    // `handle_timeout` in between.
+    let mut h = Harness::with(timeouts(|t| t.idle = Some(Duration::from_secs(1))));
+    h.now = Duration::from_secs(5);
+    let e = h.conn.send_request(h.now, &get("http://h/")).unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Timeout { timer: TimerKind::Idle });
+    assert!(e.is_retryable(false), "nothing went out: {e:?}");
+    assert_eq!(h.drain(), (vec![], Rest::Closed));
+    // The same after an exchange, and `now` exactly at the deadline is past it.
+    let mut h = Harness::with(timeouts(|t| t.idle = Some(Duration::from_secs(1))));
+    h.request(get("http://h/"));
+    h.feed("HTTP/1.1 204 No Content\r\n\r\n");
+    h.now = Duration::from_secs(1);
+    let e = h.conn.send_connect(h.now, &Connect::new(target())).unwrap_err();
+    assert_eq!(e.kind(), &ErrorKind::Timeout { timer: TimerKind::Idle });
+    // Before it: accepted.
+    let mut h = Harness::with(timeouts(|t| t.idle = Some(Duration::from_secs(1))));
+    h.now = Duration::from_millis(999);
+    assert_eq!(h.request(get("http://h/")), (vec![wrote(GET_H)], Rest::NeedInput));
+}
+
+#[test]
+fn a_slow_upload_is_not_a_response_head_timeout() {
+    // Issue 8 bug 3: the response-head timer starts when the request is out in full; the
+    // upload has its own timer, re-armed by each piece.
+    let config = timeouts(|t| {
+        t.response_head = Some(Duration::from_secs(5));
+        t.send_body = Some(Duration::from_secs(10));
+    });
+    let mut h = Harness::with(config);
+    h.request(post("http://h/", Body::Chunked));
+    assert_eq!(h.conn.poll_timeout(), Some(Duration::from_secs(10)), "send_body only");
+    assert_eq!(h.advance(Duration::from_secs(6)), (vec![], Rest::NeedBody));
+    h.conn.send_body(h.now, Bytes::from_static(b"x")).unwrap();
+    assert_eq!(h.conn.poll_timeout(), Some(Duration::from_secs(16)), "re-armed");
+    assert_eq!(h.advance(Duration::from_secs(9)), (vec![wrote("1\r\nx\r\n")], Rest::NeedBody));
+    h.conn.finish_body(h.now, None).unwrap();
+    // Now the response head is awaited: 15 s + 5 s.
+    assert_eq!(h.conn.poll_timeout(), Some(Duration::from_secs(20)));
+    assert_eq!(h.advance(Duration::from_secs(4)), (vec![wrote("0\r\n\r\n")], Rest::NeedInput));
+    let (seen, rest) = h.advance(Duration::from_secs(1));
+    assert_eq!(seen, [Seen::Error(ErrorKind::Timeout { timer: TimerKind::ResponseHead })]);
+    assert_eq!(rest, Rest::Closed);
+}
+
+#[test]
+fn a_stalled_upload_trips_the_send_body_timer() {
+    let mut h = Harness::with(timeouts(|t| t.send_body = Some(Duration::from_secs(10))));
+    h.request(post("http://h/", Body::Length(10)));
+    h.now = Duration::from_secs(3);
+    h.conn.send_body(h.now, Bytes::from_static(b"abc")).unwrap();
+    h.drain();
+    assert_eq!(h.advance(Duration::from_secs(9)), (vec![], Rest::NeedBody));
+    let (seen, rest) = h.advance(Duration::from_secs(1));
+    assert_eq!(seen, [Seen::Error(ErrorKind::Timeout { timer: TimerKind::SendBody })]);
+    assert_eq!(rest, Rest::Closed);
+}
+
+#[test]
+fn a_connect_without_reply_is_a_tunnel_setup_timeout() {
+    // Issue 8 bug 4: not `Timeout { ResponseHead }`, even when that one is shorter.
+    let config = timeouts(|t| {
+        t.response_head = Some(Duration::from_secs(5));
+        t.tunnel_setup = Some(Duration::from_secs(10));
+    });
+    let mut h = Harness::with(config);
+    connect(&mut h, None);
+    assert_eq!(h.conn.poll_timeout(), Some(Duration::from_secs(10)));
+    let (seen, rest) = h.advance(Duration::from_secs(10));
+    assert_eq!(seen, [Seen::Error(ErrorKind::Timeout { timer: TimerKind::TunnelSetup })]);
+    assert_eq!(rest, Rest::Closed);
+}
+
+const FORWARDED: &str = "GET http://h/ HTTP/1.1\r\nHost: h\r\n";
+const CHALLENGE: &str =
+    "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"p\"\r\n";
+
+#[test]
+fn a_forwarded_request_waits_for_the_challenge_when_not_preemptive() {
+    // Issue 8 bug 5: `preemptive(false)` honoured, and the 407 answered on this connection
+    // when its body is framed; the 407 itself is not the response.
+    let mut h = Harness::new();
+    let req = get("http://h/").forwarded(creds(false));
+    assert_eq!(h.request(req), (vec![wrote(&alloc::format!("{FORWARDED}\r\n"))], Rest::NeedInput));
+    let (seen, rest) = h.feed(&alloc::format!("{CHALLENGE}Content-Length: 4\r\n\r\ndeny"));
+    assert_eq!(seen, [wrote(&alloc::format!("{FORWARDED}{BASIC}\r\n"))]);
+    assert_eq!((rest, h.conn.request_sent()), (Rest::NeedInput, RequestSent::Fully));
+    assert_eq!(
+        h.feed("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+        (vec![Seen::Head(200), data("ok"), Seen::End(End::Done { reusable: true })], Rest::Idle)
+    );
+}
+
+#[test]
+fn a_forwarded_request_407_unframed_asks_for_a_new_connection() {
+    let mut h = Harness::new();
+    h.request(get("http://h/").forwarded(creds(false)));
+    assert_eq!(
+        h.feed(&alloc::format!("{CHALLENGE}\r\nclose-delimited")),
+        (vec![], Rest::NeedInput)
+    );
+    assert_eq!(h.eof(), (vec![], Rest::Reconnect));
+    assert_eq!(h.conn.phase(), Phase::Reconnect);
+    h.input.clear();
+    h.conn.handle_reconnected(h.now).unwrap();
+    assert_eq!(
+        h.drain(),
+        (vec![wrote(&alloc::format!("{FORWARDED}{BASIC}\r\n"))], Rest::NeedInput)
+    );
+    assert_eq!(
+        h.feed("HTTP/1.1 204 No Content\r\n\r\n"),
+        (vec![Seen::Head(204), Seen::End(End::Done { reusable: true })], Rest::Idle)
+    );
+}
+
+#[test]
+fn a_forwarded_request_with_refused_preemptive_credentials_gets_the_407() {
+    // The same value again would be refused again: the 407 is the response.
+    let mut h = Harness::new();
+    let (seen, _) = h.request(get("http://h/").forwarded(creds(true)));
+    assert_eq!(seen, [wrote(&alloc::format!("{FORWARDED}{BASIC}\r\n"))]);
+    assert_eq!(
+        h.feed(&alloc::format!("{CHALLENGE}Content-Length: 0\r\n\r\n")),
+        (vec![Seen::Head(407), Seen::End(End::Done { reusable: true })], Rest::Idle)
+    );
+}
+
+#[test]
+fn a_forwarded_request_with_a_body_is_not_replayed() {
+    // Its body went out (or is going): replaying it needs the caller; the 407 is the response.
+    let mut h = Harness::new();
+    h.request(post("http://h/", Body::Length(2)).forwarded(creds(false)));
+    h.conn.send_body(h.now, Bytes::from_static(b"hi")).unwrap();
+    h.drain();
+    assert_eq!(
+        h.feed(&alloc::format!("{CHALLENGE}Content-Length: 0\r\n\r\n")),
+        (vec![Seen::Head(407), Seen::End(End::Done { reusable: true })], Rest::Idle)
+    );
+}
+
+#[test]
+fn an_unclean_end_of_a_close_delimited_body_is_truncation() {
+    // Issue 8 bug 6: over TLS, an EOF without close_notify may be an attacker's.
+    let mut h = Harness::new();
+    h.request(get("http://h/"));
+    assert_eq!(h.feed("HTTP/1.1 200 OK\r\n\r\npartial").1, Rest::NeedInput);
+    h.conn.handle_eof(h.now, Eof::Unclean);
+    let (seen, rest) = h.drain();
+    assert_eq!(seen, [Seen::Error(ErrorKind::UnexpectedEof { expected: Expected::CleanClose })]);
+    assert_eq!(rest, Rest::Closed);
+    // A clean one completes it.
+    let mut h = Harness::new();
+    h.request(get("http://h/"));
+    h.feed("HTTP/1.1 200 OK\r\n\r\nwhole");
+    assert_eq!(
+        h.eof(),
+        (vec![Seen::End(End::MustClose { reason: CloseReason::ReadToEof })], Rest::Closed)
+    );
+    // A framed body needs no clean close: it ended at its length.
+    let mut h = Harness::new();
+    h.request(get("http://h/"));
+    h.feed("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx");
+    h.conn.handle_eof(h.now, Eof::Unclean);
+    assert_eq!(h.drain(), (vec![], Rest::Closed));
+}
+
+#[test]
+fn framing_fields_are_refused_as_trailers() {
+    // RFC 9110 §6.5.1: a sender must not generate framing fields in trailers.
+    for name in ["Content-Length", "transfer-encoding"] {
+        let mut h = Harness::new();
+        h.request(post("http://h/", Body::Chunked));
+        let trailers = Headers::from_pairs([("X-Sum", "1"), (name, "5")]).unwrap();
+        let e = h.conn.finish_body(h.now, Some(&trailers)).unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::FramingHeader { name: name.into() });
+        assert_eq!(h.drain(), (vec![], Rest::NeedBody), "{name}: nothing written");
+        h.conn.finish_body(h.now, None).unwrap();
+        assert_eq!(h.drain(), (vec![wrote("0\r\n\r\n")], Rest::NeedInput));
+    }
+}
+
+#[test]
+fn a_failed_send_stops_asking_for_body_and_reads_the_response() {
+    let mut h = Harness::with(timeouts(|t| t.response_head = Some(Duration::from_secs(5))));
+    h.request(post("http://h/", Body::Length(100)));
+    h.conn.send_body(h.now, Bytes::from_static(b"part")).unwrap();
+    // The write of the head broke: what is queued is dropped, no more body is asked for.
+    h.conn.handle_send_failed(h.now);
+    assert_eq!(h.drain(), (vec![], Rest::NeedInput));
+    assert_eq!(h.conn.poll_timeout(), Some(Duration::from_secs(5)), "bounded");
+    assert_eq!(
+        h.feed("HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n\r\n"),
+        (
+            vec![
+                Seen::Head(413),
+                Seen::End(End::MustClose { reason: CloseReason::RequestIncomplete })
+            ],
+            Rest::Closed
+        )
+    );
+}
+
+#[test]
+fn transport_errors_carry_the_retry_facts() {
+    use crate::error::TransportError;
+    // A reset before any response byte, the request out in full: retryable when idempotent.
+    for (error, retryable) in [
+        (TransportError::Reset, true),
+        (TransportError::BrokenPipe, true),
+        (TransportError::Other, false),
+    ] {
+        let mut h = Harness::new();
+        h.request(get("http://h/"));
+        h.conn.handle_transport_error(h.now, error);
+        let Output::Error(e) = h.conn.poll_output() else { panic!("{error:?}") };
+        assert_eq!(e.kind(), &ErrorKind::Transport { error });
+        assert_eq!((e.request_sent(), e.response_started()), (RequestSent::Fully, false));
+        assert_eq!((e.is_retryable(true), e.is_retryable(false)), (retryable, false), "{error:?}");
+        assert_eq!(h.drain(), (vec![], Rest::Closed));
+    }
+    // After a response byte: not retryable.
+    let mut h = Harness::new();
+    h.request(get("http://h/"));
+    h.feed("HTTP/1.1 200");
+    h.conn.handle_transport_error(h.now, TransportError::Reset);
+    let out = h.conn.poll_output();
+    let Output::Error(e) = out else { panic!("{out:?}") };
+    assert!(e.response_started() && !e.is_retryable(true), "{e:?}");
+}
+
+#[test]
+fn poll_transmit_takes_every_queued_piece_at_once() {
+    let mut h = Harness::new();
+    h.conn.send_request(h.now, &post("http://h/", Body::Chunked)).unwrap();
+    h.conn.send_body(h.now, Bytes::from_static(b"hello")).unwrap();
+    let mut pieces: Vec<Bytes> = Vec::new();
+    assert_eq!(h.conn.poll_transmit(&mut pieces), 4);
+    let text: Vec<&[u8]> = pieces.iter().map(|b| &b[..]).collect();
+    assert_eq!(
+        text,
+        [
+            &b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
+            b"5\r\n",
+            b"hello",
+            b"\r\n"
+        ]
+    );
+    assert_eq!(h.conn.poll_transmit(&mut pieces), 0);
+    assert_eq!(h.conn.request_sent(), RequestSent::Partly);
+    assert_eq!(h.conn.poll_output(), Output::NeedBody);
+}
+
+#[test]
+fn setup_phases_are_timed_by_the_connection() {
+    use crate::conn::SetupPhase;
+    let mut h = Harness::new();
+    h.conn.start_setup(h.now, SetupPhase::Connect);
+    assert_eq!(h.conn.poll_timeout(), Some(Duration::from_secs(30)));
+    h.conn.end_setup(h.now, SetupPhase::Connect);
+    h.conn.start_setup(h.now, SetupPhase::TlsHandshake);
+    let (seen, rest) = h.advance(Duration::from_secs(30));
+    assert_eq!(seen, [Seen::Error(ErrorKind::Timeout { timer: TimerKind::TlsHandshake })]);
+    assert_eq!(rest, Rest::Closed);
+    // Ended in time: nothing fires, and the idle deadline is the next one.
+    let mut h = Harness::new();
+    h.conn.start_setup(h.now, SetupPhase::Connect);
+    h.now = Duration::from_secs(29);
+    h.conn.end_setup(h.now, SetupPhase::Connect);
+    assert_eq!(h.conn.poll_timeout(), Some(Duration::from_secs(90)));
+}
+
+#[test]
+fn a_held_body_is_not_fully_sent() {
+    // Issue 7: `request_sent()` answered `Fully` for a held body that never left, and after
+    // a 417 abandoned it.
+    let mut h = Harness::new();
+    h.request(post("http://h/", Body::Length(4)).header("Expect", "100-continue"));
+    h.conn.send_body(h.now, Bytes::from_static(b"body")).unwrap();
+    assert_eq!(h.drain().1, Rest::NeedInput);
+    assert_eq!(
+        (h.conn.phase(), h.conn.request_sent()),
+        (Phase::AwaitContinue, RequestSent::Partly)
+    );
+    h.input.extend_from_slice(b"HTTP/1.1 417 Expectation Failed\r\nContent-Length: 1\r\n\r\n");
+    h.conn.handle_input(h.now, &mut h.input);
+    assert_eq!(h.conn.request_sent(), RequestSent::Partly);
+}
+
+#[test]
+fn phases_name_the_diagram() {
+    let mut h = Harness::new();
+    assert_eq!(h.conn.phase(), Phase::Idle);
+    h.request(post("http://h/", Body::Length(2)));
+    assert_eq!(h.conn.phase(), Phase::SendBody);
+    h.conn.send_body(h.now, Bytes::from_static(b"ab")).unwrap();
+    assert_eq!(h.conn.phase(), Phase::RecvHead);
+    h.feed("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\na");
+    assert_eq!(h.conn.phase(), Phase::RecvBody);
+    h.feed("b");
+    assert_eq!(h.conn.phase(), Phase::Idle);
+    let mut h = Harness::new();
+    connect(&mut h, None);
+    assert_eq!(h.conn.phase(), Phase::ProxyConnect);
+    h.feed("HTTP/1.1 200 OK\r\n\r\n");
+    assert_eq!((h.conn.phase(), h.conn.poll_output()), (Phase::HandedOver, Output::HandedOver));
+    assert_eq!(alloc::format!("{}", Phase::AwaitContinue), "waiting for 100 (continue)");
+}
+
+#[test]
+fn a_proxy_refusal_is_not_the_peer_breaking_http() {
+    let mut h = Harness::new();
+    connect(&mut h, None);
+    h.input.extend_from_slice(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+    h.conn.handle_input(h.now, &mut h.input);
+    let out = h.conn.poll_output();
+    let Output::Error(e) = out else { panic!("{out:?}") };
+    assert_eq!(e.blame(), crate::Blame::Refused);
+    assert_eq!(e.to_string(), "proxy refused the tunnel to origin.example:8443: 403 Forbidden");
+}
+
+#[test]
+fn the_upload_timer_stops_at_the_final_head() {
+    // An upload the response overtook ends with the response: only the response's timers run.
+    let mut h = Harness::with(timeouts(|t| t.send_body = Some(Duration::from_secs(10))));
+    h.request(post("http://h/", Body::Chunked));
+    assert_eq!(h.feed("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab").1, Rest::NeedBody);
+    h.conn.send_body(h.now, Bytes::from_static(b"x")).unwrap();
+    assert_eq!(h.conn.poll_timeout(), None);
+    assert_eq!(h.advance(Duration::from_secs(60)), (vec![wrote("1\r\nx\r\n")], Rest::NeedBody));
+    assert_eq!(
+        h.feed("cd"),
+        (
+            vec![data("cd"), Seen::End(End::MustClose { reason: CloseReason::RequestIncomplete })],
+            Rest::Closed
+        )
     );
 }

@@ -1,7 +1,7 @@
 //! The one error type of the core.
 //!
-//! Every error says who is to blame ([`Blame`]): the peer broke HTTP, the caller broke the
-//! contract, or a limit (size, count or time) was hit. Errors raised while an exchange runs also
+//! Every error says who is to blame ([`Blame`]): the peer broke HTTP, a proxy refused, the
+//! caller broke the contract, or a limit (size, count or time) was hit. Errors raised while an exchange runs also
 //! carry the facts a retry decision needs: how much of the request had gone out
 //! ([`RequestSent`]) and whether any byte of a response had arrived.
 
@@ -10,8 +10,10 @@ use core::fmt;
 
 use bytes::Bytes;
 
-use crate::headers::Headers;
+use crate::conn::Phase;
+use crate::response::ResponseHead;
 use crate::time::TimerKind;
+use crate::url::Authority;
 
 /// Who broke what.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -23,6 +25,100 @@ pub enum Blame {
     Caller,
     /// A configured limit was reached: a size, a count or a deadline.
     Limit,
+    /// A proxy understood the request and declined it (a 403 to CONNECT, credentials it kept
+    /// refusing): nothing broke, the answer is no.
+    Refused,
+}
+
+/// What a connection still expected when the transport ended ([`ErrorKind::UnexpectedEof`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Expected {
+    /// The head of the response.
+    ResponseHead,
+    /// The rest of a response body framed by `Content-Length`.
+    ResponseBody,
+    /// The rest of a chunked body (RFC 9112 §7.1).
+    ChunkedBody,
+    /// The proxy's reply to CONNECT.
+    ProxyReply,
+    /// A clean close ending a close-delimited body: the transport ended uncleanly (over TLS:
+    /// without `close_notify`), so the body may have been cut short by an attacker.
+    CleanClose,
+}
+
+impl fmt::Display for Expected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Expected::ResponseHead => "connection closed before the end of the response head",
+            Expected::ResponseBody => "connection closed before the end of the response body",
+            Expected::ChunkedBody => "connection closed before the end of the chunked body",
+            Expected::ProxyReply => "connection closed before the proxy's reply",
+            Expected::CleanClose => {
+                "connection ended uncleanly during a close-delimited body (it may be truncated)"
+            }
+        })
+    }
+}
+
+/// A call made when it was not allowed ([`ErrorKind::Misuse`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Call {
+    /// [`Connection::send_request`](crate::Connection::send_request).
+    SendRequest,
+    /// [`Connection::send_connect`](crate::Connection::send_connect).
+    SendConnect,
+    /// [`Connection::send_body`](crate::Connection::send_body).
+    SendBody,
+    /// [`Connection::finish_body`](crate::Connection::finish_body).
+    FinishBody,
+    /// [`Connection::finish_body`](crate::Connection::finish_body) with trailers for a body
+    /// framed by `Content-Length`, which has no trailer section (RFC 9112 §7.1.2).
+    FinishBodyWithTrailers,
+    /// [`Connection::handle_reconnected`](crate::Connection::handle_reconnected) when no
+    /// reconnect was asked for.
+    HandleReconnected,
+    /// [`encode_request`](crate::encode_request) with the `CONNECT` method: use
+    /// [`Connection::send_connect`](crate::Connection::send_connect).
+    EncodeConnect,
+}
+
+impl fmt::Display for Call {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Call::SendRequest => "send_request",
+            Call::SendConnect => "send_connect",
+            Call::SendBody => "send_body",
+            Call::FinishBody => "finish_body",
+            Call::FinishBodyWithTrailers => "finish_body with trailers for a content-length body",
+            Call::HandleReconnected => "handle_reconnected",
+            Call::EncodeConnect => "encode_request with CONNECT (use send_connect)",
+        })
+    }
+}
+
+/// How the transport failed, as the driver tells
+/// [`Connection::handle_transport_error`](crate::Connection::handle_transport_error).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The peer reset the connection (`ECONNRESET`).
+    Reset,
+    /// A write found the connection closed (`EPIPE`).
+    BrokenPipe,
+    /// Any other I/O failure; the driver keeps its `io::Error` for the details.
+    Other,
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TransportError::Reset => "connection reset by the peer",
+            TransportError::BrokenPipe => "broken pipe",
+            TransportError::Other => "transport failed",
+        })
+    }
 }
 
 /// How much of the request had been handed out as [`Output::Transmit`](crate::Output) when the
@@ -98,26 +194,37 @@ pub enum ErrorKind {
     /// The peer closed the connection before the response was complete.
     UnexpectedEof {
         /// What was still expected.
-        expected: &'static str,
+        expected: Expected,
     },
+    /// The transport failed under the exchange (reported by the driver).
+    Transport {
+        /// How.
+        error: TransportError,
+    },
+
+    // ---- a proxy refused -----------------------------------------------------------------
     /// The proxy refused the CONNECT with a status other than 2xx (RFC 9110 §9.3.6).
     ProxyRefused {
-        /// The status code.
-        status: u16,
-        /// The reason phrase.
-        reason: String,
-        /// The reply's header fields.
-        headers: Headers,
+        /// The tunnel's target the CONNECT asked for.
+        target: Authority,
+        /// The proxy's reply (boxed, to keep `ErrorKind` small).
+        head: alloc::boxed::Box<ResponseHead>,
         /// The start of the reply's body, at most
         /// [`Limits::max_proxy_error_body`](crate::Limits) bytes.
         body: Bytes,
     },
-    /// The proxy kept answering `407 Proxy Authentication Required`.
+    /// The proxy kept answering `407 Proxy Authentication Required` to a CONNECT.
     ProxyAuthFailed {
+        /// The tunnel's target the CONNECT asked for.
+        target: Authority,
         /// How many requests carried credentials.
         attempts: u8,
-        /// The schemes the proxy last asked for, as written.
-        schemes: alloc::vec::Vec<String>,
+        /// The last 407; its `Proxy-Authenticate` fields name the schemes it asked for (boxed,
+        /// to keep `ErrorKind` small).
+        head: alloc::boxed::Box<ResponseHead>,
+        /// The start of its body, at most [`Limits::max_proxy_error_body`](crate::Limits)
+        /// bytes.
+        body: Bytes,
     },
 
     // ---- the caller broke the contract ---------------------------------------------------
@@ -132,7 +239,8 @@ pub enum ErrorKind {
         name: String,
     },
     /// A header the core sets itself (`Content-Length`, `Transfer-Encoding`) disagrees with the
-    /// body the request declares.
+    /// body the request declares, or is given as a trailer field (RFC 9110 §6.5.1 forbids
+    /// framing fields in trailers).
     FramingHeader {
         /// The header's name.
         name: String,
@@ -154,12 +262,12 @@ pub enum ErrorKind {
         /// Given so far.
         actual: u64,
     },
-    /// A call that the connection's state does not allow.
+    /// A call that the connection's phase does not allow.
     Misuse {
         /// The call.
-        call: &'static str,
-        /// The state it was made in.
-        state: &'static str,
+        call: Call,
+        /// The connection's phase when it was made; `None` for a call outside a connection.
+        phase: Option<Phase>,
     },
 
     // ---- a limit was hit -----------------------------------------------------------------
@@ -247,8 +355,8 @@ impl ErrorKind {
             | UnexpectedSwitchingProtocols
             | UnsolicitedResponse
             | UnexpectedEof { .. }
-            | ProxyRefused { .. }
-            | ProxyAuthFailed { .. } => Blame::Peer,
+            | Transport { .. } => Blame::Peer,
+            ProxyRefused { .. } | ProxyAuthFailed { .. } => Blame::Refused,
             InvalidHeaderName { .. }
             | InvalidHeaderValue { .. }
             | FramingHeader { .. }
@@ -274,9 +382,9 @@ impl ErrorKind {
 
 /// The error of every fallible call in the core.
 ///
-/// After a [`Connection`](crate::Connection) returns an error it is closed for good: every later
-/// call answers with [`ErrorKind::Misuse`] or [`Output::Closed`](crate::Output), and it never
-/// panics.
+/// After a [`Connection`](crate::Connection) outputs an error (or returns one that its docs say
+/// ends it) it is closed for good: every later call answers with [`ErrorKind::Misuse`] or
+/// [`Output::Closed`](crate::Output), and it never panics.
 ///
 /// One pointer wide, so `Result<T, Error>` stays small on hot paths.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -338,7 +446,8 @@ impl Error {
 
     /// Whether the request may be sent again on a new connection without risk of doing it
     /// twice: nothing of it went out, or the peer closed an idle-looking connection before a
-    /// single response byte (the stale keep-alive race) and the method is idempotent.
+    /// single response byte (the stale keep-alive race, seen as an EOF, a reset or a broken
+    /// pipe) and the method is idempotent.
     #[must_use]
     pub fn is_retryable(&self, idempotent: bool) -> bool {
         match self.0.sent {
@@ -346,7 +455,13 @@ impl Error {
             _ => {
                 idempotent
                     && !self.0.response_started
-                    && matches!(self.0.kind, ErrorKind::UnexpectedEof { .. })
+                    && matches!(
+                        self.0.kind,
+                        ErrorKind::UnexpectedEof { .. }
+                            | ErrorKind::Transport {
+                                error: TransportError::Reset | TransportError::BrokenPipe
+                            }
+                    )
             }
         }
     }
@@ -390,14 +505,21 @@ impl fmt::Display for ErrorKind {
             UnsolicitedResponse => {
                 f.write_str("server sent bytes while no request was outstanding")
             }
-            UnexpectedEof { expected } => {
-                write!(f, "connection closed before the end of the {expected}")
+            UnexpectedEof { expected } => fmt::Display::fmt(expected, f),
+            Transport { error } => fmt::Display::fmt(error, f),
+            ProxyRefused { target, head, .. } => {
+                write!(
+                    f,
+                    "proxy refused the tunnel to {target}: {} {}",
+                    head.status(),
+                    head.reason()
+                )
             }
-            ProxyRefused { status, reason, .. } => {
-                write!(f, "proxy refused the tunnel: {status} {reason}")
-            }
-            ProxyAuthFailed { attempts, .. } => {
-                write!(f, "proxy rejected the credentials after {attempts} attempt(s)")
+            ProxyAuthFailed { target, attempts, .. } => {
+                write!(
+                    f,
+                    "proxy rejected the credentials for the tunnel to {target} after {attempts} attempt(s)"
+                )
             }
             InvalidHeaderName { name } => write!(f, "invalid header name {name:?}"),
             InvalidHeaderValue { name } => {
@@ -414,7 +536,8 @@ impl fmt::Display for ErrorKind {
             BodyLength { expected, actual } => {
                 write!(f, "body length {actual} does not match content-length {expected}")
             }
-            Misuse { call, state } => write!(f, "{call} called in state {state}"),
+            Misuse { call, phase: Some(phase) } => write!(f, "{call} called while {phase}"),
+            Misuse { call, phase: None } => write!(f, "{call} is not allowed"),
             HeadTooLarge { limit } => write!(f, "response head larger than {limit} bytes"),
             TooManyHeaders { limit } => write!(f, "response head has more than {limit} fields"),
             TooManyInformational { limit } => {

@@ -28,7 +28,7 @@
 //! use bytes::BytesMut;
 //! use ferry_proto::{Config, Connection, End, Event, Output, Request, Url};
 //!
-//! let mut conn = Connection::new(Config::default());
+//! let mut conn = Connection::new(Duration::ZERO, Config::default());
 //! let now = Duration::ZERO; // any `Timestamp`: a driver passes `Instant::now()`
 //!
 //! // 1. The request head is encoded and handed out for writing.
@@ -91,13 +91,17 @@ mod pool;
 mod request;
 mod response;
 mod route;
+#[doc(hidden)]
+pub mod testing;
 mod time;
 mod url;
 
 pub use auth::{Challenge, Credentials, ProxyAuth, ProxyAuthenticator};
 pub use config::{Config, Limits, Profile, Timeouts};
-pub use conn::{CloseReason, Connection, End, Event, Output, Transmit};
-pub use error::{Blame, Error, ErrorKind, Part, RequestSent, Result};
+pub use conn::{CloseReason, Connection, End, Eof, Event, Output, Phase, SetupPhase, Transmit};
+pub use error::{
+    Blame, Call, Error, ErrorKind, Expected, Part, RequestSent, Result, TransportError,
+};
 pub use headers::{Headers, check_field, is_token, is_valid_value, list_contains};
 pub use pool::{Pool, PoolConfig, Put};
 pub use request::{

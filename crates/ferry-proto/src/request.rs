@@ -196,6 +196,13 @@ impl Request {
     pub fn target_form(&self) -> TargetForm {
         self.form
     }
+
+    /// The proxy's credentials for a forwarded request (set by [`Request::via`] or
+    /// [`Request::forwarded`]).
+    #[must_use]
+    pub fn proxy_auth(&self) -> Option<&ProxyAuth> {
+        self.proxy_auth.as_ref()
+    }
 }
 
 impl fmt::Debug for Request {
@@ -234,8 +241,10 @@ fn name_is(name: &[u8], wanted: &str) -> bool {
 /// Encodes `req`'s head into `out` (HTTP/1.1, CRLF line endings).
 ///
 /// Adds `Host` first when missing (port only when not the scheme's default, IPv6 in brackets),
-/// the framing field for the body, and `Proxy-Authorization` for a forwarded request with
-/// credentials. A caller's own `Proxy-Authorization` is dropped when route credentials are set.
+/// the framing field for the body, and `Proxy-Authorization: <proxy_authorization>` when that
+/// is given and the request is forwarded (absolute-form); a caller's own
+/// `Proxy-Authorization` is dropped then. [`Connection::send_request`](crate::Connection)
+/// decides the value from the request's [`ProxyAuth`] (sent at once only when preemptive).
 ///
 /// # Errors
 /// [`ErrorKind::InvalidMethod`], [`ErrorKind::InvalidHeaderName`],
@@ -246,10 +255,14 @@ fn name_is(name: &[u8], wanted: &str) -> bool {
 /// use ferry_proto::{encode_request, Request, Url};
 /// let mut out = bytes::BytesMut::new();
 /// let req = Request::get(Url::parse("http://example.com:8080/x?y").unwrap()).header("Accept", "*/*");
-/// encode_request(&req, &mut out).unwrap();
+/// encode_request(&req, None, &mut out).unwrap();
 /// assert_eq!(&out[..], b"GET /x?y HTTP/1.1\r\nHost: example.com:8080\r\nAccept: */*\r\n\r\n");
 /// ```
-pub fn encode_request(req: &Request, out: &mut BytesMut) -> Result<HeadInfo> {
+pub fn encode_request(
+    req: &Request,
+    proxy_authorization: Option<&str>,
+    out: &mut BytesMut,
+) -> Result<HeadInfo> {
     let info = check_request(req)?;
     let start = out.len();
     out.reserve(64 + req.headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum::<usize>());
@@ -267,9 +280,9 @@ pub fn encode_request(req: &Request, out: &mut BytesMut) -> Result<HeadInfo> {
         let _ = req.url.write_host_value(&mut Writer(out));
         out.put_slice(b"\r\n");
     }
-    let route_auth = match (&req.form, &req.proxy_auth) {
-        (TargetForm::Absolute, Some(auth)) => auth.authorization(None, &req.url.authority()),
-        _ => None,
+    let route_auth = match req.form {
+        TargetForm::Absolute => proxy_authorization,
+        TargetForm::Origin => None,
     };
     let mut has_framing = false;
     for (n, v) in &req.headers {
@@ -308,11 +321,9 @@ fn check_request(req: &Request) -> Result<HeadInfo> {
         return Err(ErrorKind::InvalidMethod.into());
     }
     if req.method == Method::CONNECT {
-        return Err(ErrorKind::Misuse {
-            call: "encode_request with CONNECT",
-            state: "use send_connect",
-        }
-        .into());
+        return Err(
+            ErrorKind::Misuse { call: crate::error::Call::EncodeConnect, phase: None }.into()
+        );
     }
     let mut info = HeadInfo {
         is_head: req.method == Method::HEAD,
@@ -458,7 +469,13 @@ mod tests {
     #[track_caller]
     fn check(req: Request, expected: core::result::Result<&str, ErrorKind>) {
         let mut out = BytesMut::from(&b"KEEP"[..]);
-        match (encode_request(&req, &mut out), expected) {
+        // What `Connection::send_request` passes: the route's answer before any challenge.
+        let auth = req
+            .proxy_auth
+            .as_ref()
+            .filter(|a| a.is_preemptive())
+            .and_then(|a| a.authorization(None, &req.url.authority()));
+        match (encode_request(&req, auth.as_deref(), &mut out), expected) {
             (Ok(_), Ok(wire)) => assert_eq!(String::from_utf8_lossy(&out[4..]), wire),
             (Err(e), Err(kind)) => {
                 assert_eq!(e.kind(), &kind);
@@ -628,6 +645,7 @@ mod tests {
                 .header("Expect", "100-Continue")
                 .header("Connection", "keep-alive, Close")
                 .body(Body::Length(3)),
+            None,
             &mut out,
         )
         .unwrap();
@@ -635,6 +653,7 @@ mod tests {
         // No body: nothing to hold back.
         let info = encode_request(
             &Request::get(url("http://h/")).header("expect", "100-continue"),
+            None,
             &mut out,
         )
         .unwrap();

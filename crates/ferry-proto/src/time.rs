@@ -36,10 +36,21 @@ impl Timestamp for Duration {
 
 /// The named deadline slots of a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum TimerKind {
+    /// Opening the transport (TCP connect), run by the driver through
+    /// [`Connection::start_setup`](crate::Connection::start_setup).
+    Connect,
+    /// The TLS handshake, run by the layer above through
+    /// [`Connection::start_setup`](crate::Connection::start_setup).
+    TlsHandshake,
     /// `Expect: 100-continue`: when it fires the body is sent without waiting longer.
     ExpectContinue,
-    /// The whole response head must arrive by then (counted from the end of the request head).
+    /// The gap between two pieces of the request body while the core asks for them, before
+    /// the final response head.
+    SendBody,
+    /// The whole response head must arrive by then, counted from when the request was handed
+    /// out in full (or its body held back for `100 Continue`).
     ResponseHead,
     /// The gap between two reads of the response body.
     BodyRead,
@@ -49,9 +60,14 @@ pub enum TimerKind {
     Idle,
 }
 
+const SLOTS: usize = 8;
+
 impl TimerKind {
-    pub(crate) const ALL: [TimerKind; 5] = [
+    pub(crate) const ALL: [TimerKind; SLOTS] = [
+        TimerKind::Connect,
+        TimerKind::TlsHandshake,
         TimerKind::ExpectContinue,
+        TimerKind::SendBody,
         TimerKind::ResponseHead,
         TimerKind::BodyRead,
         TimerKind::TunnelSetup,
@@ -64,7 +80,10 @@ impl TimerKind {
 
     pub(crate) fn describe(self) -> &'static str {
         match self {
+            TimerKind::Connect => "transport to connect",
+            TimerKind::TlsHandshake => "TLS handshake",
             TimerKind::ExpectContinue => "100 (continue) response",
+            TimerKind::SendBody => "next piece of the request body",
             TimerKind::ResponseHead => "response head",
             TimerKind::BodyRead => "next bytes of the response body",
             TimerKind::TunnelSetup => "proxy to open the tunnel",
@@ -76,12 +95,12 @@ impl TimerKind {
 /// A table of optional deadlines, one slot per [`TimerKind`].
 #[derive(Clone, Debug)]
 pub(crate) struct Timers<T> {
-    slots: [Option<T>; 5],
+    slots: [Option<T>; SLOTS],
 }
 
 impl<T: Timestamp> Timers<T> {
     pub(crate) fn new() -> Self {
-        Timers { slots: [None; 5] }
+        Timers { slots: [None; SLOTS] }
     }
 
     /// Arms `kind` at `now + after`; a `None` duration (or an overflow) disarms it.
@@ -94,10 +113,9 @@ impl<T: Timestamp> Timers<T> {
     }
 
     pub(crate) fn stop_all(&mut self) {
-        self.slots = [None; 5];
+        self.slots = [None; SLOTS];
     }
 
-    #[cfg(test)]
     pub(crate) fn get(&self, kind: TimerKind) -> Option<T> {
         self.slots[kind.index()]
     }

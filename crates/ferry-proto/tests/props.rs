@@ -14,13 +14,15 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use ferry_proto::{
-    Body, Config, Connection, End, ErrorKind, Event, Headers, Limits, Method, Output, Request, Url,
+    Blame, Body, CloseReason, Config, Connection, End, Eof, ErrorKind, Expected, Headers, Limits,
+    Method, Output, Request, TimerKind, Url, testing,
 };
 use proptest::prelude::*;
+use testing::Rest;
 
 // ---- helpers ---------------------------------------------------------------------------
 
-/// Normalized outputs: data merged, transmits dropped.
+/// Outputs as the properties compare them: heads as status and fields, transmits dropped.
 #[derive(Debug, PartialEq, Eq)]
 enum Seen {
     Info(u16, Vec<(String, Vec<u8>)>),
@@ -35,30 +37,32 @@ fn fields(h: &Headers) -> Vec<(String, Vec<u8>)> {
     h.iter().map(|(n, v)| (n.to_string(), v.to_vec())).collect()
 }
 
+/// The shared harness's record, pieces joined, as the properties compare it.
+fn compact(seen: Vec<testing::Seen>) -> Vec<Seen> {
+    testing::joined(seen)
+        .into_iter()
+        .filter_map(|s| {
+            Some(match s {
+                testing::Seen::Wrote(_) => return None,
+                testing::Seen::Info(h) => Seen::Info(h.status(), fields(h.headers())),
+                testing::Seen::Head(h) => Seen::Head(h.status(), fields(h.headers())),
+                testing::Seen::Data(d) => Seen::Data(d.to_vec()),
+                testing::Seen::Trailers(t) => Seen::Trailers(fields(&t)),
+                testing::Seen::End(e) => Seen::End(e),
+                testing::Seen::Error(e) => Seen::Error(e.kind().clone()),
+            })
+        })
+        .collect()
+}
+
 /// Drains outputs into `seen`; returns whether the connection is still reading.
-fn drain(conn: &mut Connection<Duration>, seen: &mut Vec<Seen>) -> bool {
-    loop {
-        let item = match conn.poll_output() {
-            Output::Transmit(_) => continue,
-            Output::Event(Event::Informational(h)) => Seen::Info(h.status(), fields(h.headers())),
-            Output::Event(Event::ResponseHead(h)) => Seen::Head(h.status(), fields(h.headers())),
-            Output::Event(Event::Data(d)) => Seen::Data(d.to_vec()),
-            Output::Event(Event::Trailers(t)) => Seen::Trailers(fields(&t)),
-            Output::End(e) => Seen::End(e),
-            Output::Error(e) => Seen::Error(e.kind().clone()),
-            Output::NeedInput | Output::NeedBody => return true,
-            Output::Idle | Output::Closed | Output::Reconnect => return false,
-        };
-        match (seen.last_mut(), item) {
-            (Some(Seen::Data(a)), Seen::Data(b)) => a.extend_from_slice(&b),
-            (_, item) => seen.push(item),
-        }
-    }
+fn drain(conn: &mut Connection<Duration>, seen: &mut Vec<testing::Seen>) -> bool {
+    testing::drain(conn, seen, testing::Join::Pieces, |_, _| {}).is_reading()
 }
 
 /// Sends a GET, feeds `stream` cut at `cuts`, then EOF; returns what came out.
 fn run(stream: &[u8], cuts: &[usize], config: Config) -> Vec<Seen> {
-    let mut conn = Connection::new(config);
+    let mut conn = Connection::new(Duration::ZERO, config);
     let url = Url::parse("http://example.com/").unwrap();
     conn.send_request(Duration::ZERO, &Request::get(url)).unwrap();
     let mut seen = Vec::new();
@@ -76,12 +80,12 @@ fn run(stream: &[u8], cuts: &[usize], config: Config) -> Vec<Seen> {
         at = cut;
         conn.handle_input(Duration::ZERO, &mut input);
         if !drain(&mut conn, &mut seen) {
-            return seen;
+            return compact(seen);
         }
     }
-    conn.handle_eof(Duration::ZERO);
+    conn.handle_eof(Duration::ZERO, Eof::Clean);
     drain(&mut conn, &mut seen);
-    seen
+    compact(seen)
 }
 
 fn token() -> impl Strategy<Value = String> {
@@ -251,14 +255,17 @@ proptest! {
         if absolute {
             req = req.forwarded(None);
         }
-        let mut conn: Connection<Duration> = Connection::new(Config::default());
+        let mut conn: Connection<Duration> = Connection::new(Duration::ZERO, Config::default());
         conn.send_request(Duration::ZERO, &req).unwrap();
-        // A declared empty body is complete at once: the machine never asks for it.
+        // A declared empty body is complete at once: the machine never asks for it; a
+        // `Content-Length` body ends with its last byte.
         if let Some(b) = body.as_ref().filter(|_| kind != Body::Length(0)) {
             for piece in b.chunks(7) {
-                conn.send_body(Bytes::copy_from_slice(piece)).unwrap();
+                conn.send_body(Duration::ZERO, Bytes::copy_from_slice(piece)).unwrap();
             }
-            conn.finish_body(None).unwrap();
+            if kind == Body::Chunked {
+                conn.finish_body(Duration::ZERO, None).unwrap();
+            }
         }
         let mut wire = Vec::new();
         while let Output::Transmit(t) = conn.poll_output() {
@@ -324,7 +331,7 @@ proptest! {
             req = req.header(n.clone(), v.clone());
         }
         let mut out = BytesMut::new();
-        if ferry_proto::encode_request(&req, &mut out).is_err() {
+        if ferry_proto::encode_request(&req, None, &mut out).is_err() {
             prop_assert!(out.is_empty(), "nothing is written on error");
             return Ok(());
         }
@@ -346,10 +353,21 @@ proptest! {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Send { body: Option<u8>, chunked: bool },
+    Send {
+        body: Option<u8>,
+        chunked: bool,
+    },
     Body(u8),
     Finish,
-    Respond { status: u16, len: u8, close: bool, chunked: bool },
+    /// A response, fed in two reads cut at `cut`; `discard_mid`: `discard_body` between them.
+    Respond {
+        status: u16,
+        len: u8,
+        close: bool,
+        chunked: bool,
+        cut: u16,
+        discard_mid: bool,
+    },
     Eof,
     Tick(u8),
     Discard,
@@ -361,148 +379,226 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(body, chunked)| Op::Send { body, chunked }),
         (0u8..6).prop_map(Op::Body),
         Just(Op::Finish),
-        (prop_oneof![Just(200u16), Just(204), Just(404)], 0u8..5, any::<bool>(), any::<bool>())
-            .prop_map(|(status, len, close, chunked)| Op::Respond { status, len, close, chunked }),
+        (
+            prop_oneof![Just(200u16), Just(204), Just(404)],
+            0u8..7,
+            any::<bool>(),
+            any::<bool>(),
+            any::<u16>(),
+            any::<bool>()
+        )
+            .prop_map(|(status, len, close, chunked, cut, discard_mid)| Op::Respond {
+                status,
+                len,
+                close,
+                chunked,
+                cut,
+                discard_mid
+            }),
         Just(Op::Eof),
         (0u8..60).prop_map(Op::Tick),
         Just(Op::Discard),
     ]
 }
 
+/// The model's drain budget ([`Limits::max_drain_bytes`]), small so that bodies pass it.
+const BUDGET: u64 = 3;
+/// `Timeouts::idle` and `Timeouts::response_head` of the model, in seconds.
+const IDLE: u64 = 90;
+const RESPONSE_HEAD: u64 = 30;
+
 /// The reference model: what the machine must be doing, as little as that can be said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Model {
-    /// `since`: when it went idle after an exchange; a fresh connection has no idle timer.
+    /// `since`: when it was made or went idle after an exchange.
     Idle {
-        since: Option<u64>,
+        since: u64,
     },
-    /// `body`: bytes still owed (`Some(n)`), chunked (`None`) or done.
+    /// `body`: bytes still owed (`Some(Some(n))`), chunked (`Some(None)`) or done (`None`).
+    /// `since`: when the request was complete (the response-head timer runs from then).
+    /// `discard`: the caller said it wants no body before the head came.
     Exchange {
         body: Option<Option<u64>>,
-        since: u64,
+        since: Option<u64>,
+        discard: bool,
     },
     Closed,
 }
 
-#[derive(Debug, PartialEq, Eq)]
-enum Rest {
-    NeedInput,
-    NeedBody,
-    Idle,
-    Closed,
+/// What the machine says about an exchange's end: the `End` or the error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    End(End),
+    Error(ErrorKind),
+}
+
+fn response_text(status: u16, len: u8, close: bool, chunked: bool) -> String {
+    let body = "y".repeat(usize::from(len));
+    let conn_field = if close { "Connection: close\r\n" } else { "" };
+    if status == 204 {
+        return format!("HTTP/1.1 204 No Content\r\n{conn_field}\r\n");
+    }
+    let framing = if chunked && body.is_empty() {
+        "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_string()
+    } else if chunked {
+        format!("Transfer-Encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n", body.len())
+    } else {
+        format!("Content-Length: {}\r\n\r\n{body}", body.len())
+    };
+    format!("HTTP/1.1 {status} X\r\n{conn_field}{framing}")
+}
+
+/// The model's step: whether the call succeeds (`None`: the call returns nothing), the
+/// outcome it makes the machine report, and the next model.
+fn model_step(op: &Op, model: Model, now: u64) -> (Option<bool>, Vec<Outcome>, Model) {
+    use Model::*;
+    // The request complete at `now`: the response-head timer starts.
+    let done = |discard| Exchange { body: None, since: Some(now), discard };
+    match (op, model) {
+        (Op::Send { body, chunked }, Idle { .. }) => {
+            let body = match (body, chunked) {
+                (None, _) | (Some(0), false) => None,
+                (Some(_), true) => Some(None),
+                (Some(n), false) => Some(Some(u64::from(*n))),
+            };
+            let since = body.is_none().then_some(now);
+            (Some(true), vec![], Exchange { body, since, discard: false })
+        }
+        (Op::Send { .. }, m) => (Some(false), vec![], m),
+        (Op::Body(0), m @ Exchange { body: Some(_), .. }) => (Some(true), vec![], m),
+        (Op::Body(n), Exchange { body: Some(Some(left)), discard, .. }) => {
+            let n = u64::from(*n);
+            match n.cmp(&left) {
+                core::cmp::Ordering::Greater => (Some(false), vec![], Closed),
+                // The declared length given in full ends the body: no `finish_body`.
+                core::cmp::Ordering::Equal => (Some(true), vec![], done(discard)),
+                core::cmp::Ordering::Less => (
+                    Some(true),
+                    vec![],
+                    Exchange { body: Some(Some(left - n)), since: None, discard },
+                ),
+            }
+        }
+        (Op::Body(_), m @ Exchange { body: Some(None), .. }) => (Some(true), vec![], m),
+        (Op::Body(_), m) => (Some(false), vec![], m),
+        (Op::Finish, Exchange { body: Some(None), discard, .. }) => {
+            (Some(true), vec![], done(discard))
+        }
+        (Op::Finish, Exchange { body: Some(Some(_)), .. }) => (Some(false), vec![], Closed),
+        (Op::Finish, m) => (Some(false), vec![], m),
+        (
+            Op::Respond { status, len, close, chunked, cut, discard_mid },
+            Exchange { body, discard, .. },
+        ) => {
+            let text = response_text(*status, *len, *close, *chunked);
+            let cut = usize::from(*cut) % (text.len() + 1);
+            let has_body = *status != 204 && *len > 0;
+            // Unless the whole response was in the first read (its end decided before the
+            // call), discarding at the cut drops the body from there on.
+            let discarded = discard || (*discard_mid && cut < text.len());
+            let end = if body.is_some() {
+                End::MustClose { reason: CloseReason::RequestIncomplete }
+            } else if has_body && discarded && u64::from(*len) > BUDGET {
+                End::MustClose { reason: CloseReason::BodyNotDrained }
+            } else {
+                End::Done { reusable: !*close }
+            };
+            let next =
+                if end == (End::Done { reusable: true }) { Idle { since: now } } else { Closed };
+            (None, vec![Outcome::End(end)], next)
+        }
+        // Unsolicited bytes close an idle connection, without an error.
+        (Op::Respond { .. }, Idle { .. }) => (None, vec![], Closed),
+        (Op::Respond { .. }, Closed) => (None, vec![], Closed),
+        (Op::Eof, Exchange { .. }) => (
+            None,
+            vec![Outcome::Error(ErrorKind::UnexpectedEof { expected: Expected::ResponseHead })],
+            Closed,
+        ),
+        (Op::Eof, _) => (None, vec![], Closed),
+        (Op::Tick(_), Idle { since }) if now >= since + IDLE => (None, vec![], Closed),
+        (Op::Tick(_), Exchange { since: Some(since), .. }) if now >= since + RESPONSE_HEAD => (
+            None,
+            vec![Outcome::Error(ErrorKind::Timeout { timer: TimerKind::ResponseHead })],
+            Closed,
+        ),
+        (Op::Tick(_), m) => (None, vec![], m),
+        (Op::Discard, Exchange { body, since, .. }) => {
+            (None, vec![], Exchange { body, since, discard: true })
+        }
+        (Op::Discard, m) => (None, vec![], m),
+    }
 }
 
 proptest! {
     #[test]
     fn model(ops in prop::collection::vec(op(), 1..30)) {
         let mut config = Config::default();
-        config.timeouts.idle = Some(Duration::from_secs(90));
-        config.timeouts.response_head = Some(Duration::from_secs(30));
-        let mut conn: Connection<Duration> = Connection::new(config);
-        let mut model = Model::Idle { since: None };
+        config.timeouts.idle = Some(Duration::from_secs(IDLE));
+        config.timeouts.response_head = Some(Duration::from_secs(RESPONSE_HEAD));
+        config.limits.max_drain_bytes = BUDGET;
+        let mut conn: Connection<Duration> = Connection::new(Duration::ZERO, config);
+        let mut model = Model::Idle { since: 0 };
         let mut now = 0u64;
         let mut input = BytesMut::new();
         for op in ops {
+            if let Op::Tick(s) = op {
+                now += u64::from(s);
+            }
             let t = Duration::from_secs(now);
-            let (result_ok, next) = match (&op, model) {
-                (Op::Send { body, chunked }, Model::Idle { .. }) => {
+            let result = match &op {
+                Op::Send { body, chunked } => {
                     let kind = match (body, chunked) {
                         (None, _) | (Some(0), false) => Body::Empty,
                         (Some(_), true) => Body::Chunked,
                         (Some(n), false) => Body::Length(u64::from(*n)),
                     };
                     let req = Request::new(Method::POST, Url::parse("http://h/").unwrap()).body(kind);
-                    let ok = conn.send_request(t, &req).is_ok();
-                    let body = match kind {
-                        Body::Empty => None,
-                        Body::Length(n) => Some(Some(n)),
-                        Body::Chunked => Some(None),
-                    };
-                    (ok, Model::Exchange { body, since: now })
+                    Some(conn.send_request(t, &req).is_ok())
                 }
-                (Op::Send { .. }, m) => (conn.send_request(t, &Request::get(Url::parse("http://h/").unwrap())).is_ok(), m),
-                (Op::Body(n), Model::Exchange { body: Some(owed), since }) => {
-                    let ok = conn.send_body(Bytes::from(vec![b'x'; usize::from(*n)])).is_ok();
-                    match owed {
-                        Some(left) if u64::from(*n) > left => (ok, Model::Closed),
-                        Some(left) => (ok, Model::Exchange { body: Some(Some(left - u64::from(*n))), since }),
-                        None => (ok, model),
-                    }
-                }
-                (Op::Body(n), m) => (conn.send_body(Bytes::from(vec![b'x'; usize::from(*n)])).is_ok(), m),
-                (Op::Finish, Model::Exchange { body: Some(owed), since }) => {
-                    let ok = conn.finish_body(None).is_ok();
-                    match owed {
-                        Some(0) | None => (ok, Model::Exchange { body: None, since }),
-                        Some(_) => (ok, Model::Closed),
-                    }
-                }
-                (Op::Finish, m) => (conn.finish_body(None).is_ok(), m),
-                (Op::Respond { status, len, close, chunked }, m) => {
-                    let body = "y".repeat(usize::from(*len));
-                    let framing = if *status == 204 {
-                        String::new()
-                    } else if *chunked {
-                        if body.is_empty() { "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n".into() } else { format!("Transfer-Encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n", body.len()) }
-                    } else {
-                        format!("Content-Length: {}\r\n\r\n{body}", body.len())
-                    };
-                    let conn_field = if *close { "Connection: close\r\n" } else { "" };
-                    let text = if *status == 204 {
-                        format!("HTTP/1.1 204 No Content\r\n{conn_field}\r\n")
-                    } else {
-                        format!("HTTP/1.1 {status} X\r\n{conn_field}{framing}")
-                    };
+                Op::Body(n) => Some(conn.send_body(t, Bytes::from(vec![b'x'; usize::from(*n)])).is_ok()),
+                Op::Finish => Some(conn.finish_body(t, None).is_ok()),
+                Op::Respond { status, len, close, chunked, cut, discard_mid } => {
+                    let text = response_text(*status, *len, *close, *chunked);
+                    let cut = usize::from(*cut) % (text.len() + 1);
                     input.clear();
-                    input.extend_from_slice(text.as_bytes());
+                    input.extend_from_slice(&text.as_bytes()[..cut]);
                     conn.handle_input(t, &mut input);
-                    let next = match m {
-                        Model::Exchange { body: None, .. } if !*close => Model::Idle { since: Some(now) },
-                        _ => Model::Closed,
-                    };
-                    (true, next)
+                    if *discard_mid {
+                        conn.discard_body(t);
+                    }
+                    input.extend_from_slice(&text.as_bytes()[cut..]);
+                    conn.handle_input(t, &mut input);
+                    None
                 }
-                (Op::Eof, _) => {
-                    conn.handle_eof(t);
-                    (true, Model::Closed)
+                Op::Eof => {
+                    conn.handle_eof(t, Eof::Clean);
+                    None
                 }
-                (Op::Tick(s), m) => {
-                    now += u64::from(*s);
-                    conn.handle_timeout(Duration::from_secs(now));
-                    let next = match m {
-                        Model::Idle { since: Some(since) } if now >= since + 90 => Model::Closed,
-                        Model::Exchange { since, .. } if now >= since + 30 => Model::Closed,
-                        m => m,
-                    };
-                    (true, next)
+                Op::Tick(_) => {
+                    conn.handle_timeout(t);
+                    None
                 }
-                (Op::Discard, m) => {
-                    conn.discard_body();
-                    (true, m)
+                Op::Discard => {
+                    conn.discard_body(t);
+                    None
                 }
             };
-            let expect_ok = match (&op, model) {
-                (Op::Send { .. }, Model::Idle { .. }) => true,
-                (Op::Send { .. }, _) => false,
-                (Op::Body(n), Model::Exchange { body: Some(owed), .. }) => owed.is_none_or(|left| u64::from(*n) <= left),
-                (Op::Body(_), _) => false,
-                (Op::Finish, Model::Exchange { body: Some(owed), .. }) => owed.is_none_or(|left| left == 0),
-                (Op::Finish, _) => false,
-                _ => true,
-            };
-            prop_assert_eq!(result_ok, expect_ok, "{:?} in {:?}", op, model);
+            let (want_result, want_outcomes, next) = model_step(&op, model, now);
+            prop_assert_eq!(result, want_result, "{:?} in {:?}", op, model);
+            // Settle: the ends and errors it reports, and where it rests.
+            let mut seen = Vec::new();
+            let rest = testing::drain(&mut conn, &mut seen, testing::Join::No, |_, _| {});
+            let outcomes: Vec<Outcome> = seen
+                .into_iter()
+                .filter_map(|s| match s {
+                    testing::Seen::End(e) => Some(Outcome::End(e)),
+                    testing::Seen::Error(e) => Some(Outcome::Error(e.kind().clone())),
+                    _ => None,
+                })
+                .collect();
+            prop_assert_eq!(outcomes, want_outcomes, "after {:?} in {:?}", op, model);
             model = next;
-            // Settle, then compare where the machine rests with the model.
-            let rest = loop {
-                match conn.poll_output() {
-                    Output::NeedInput => break Rest::NeedInput,
-                    Output::NeedBody => break Rest::NeedBody,
-                    Output::Idle => break Rest::Idle,
-                    Output::Closed => break Rest::Closed,
-                    Output::Reconnect => prop_assert!(false, "no CONNECT here"),
-                    _ => {}
-                }
-            };
             let want = match model {
                 Model::Idle { .. } => Rest::Idle,
                 Model::Exchange { body: Some(_), .. } => Rest::NeedBody,
@@ -539,10 +635,10 @@ proptest! {
         limits.max_proxy_error_body = 64;
         let mut config = Config::default();
         config.limits = limits;
-        let mut conn: Connection<Duration> = Connection::new(config);
+        let mut conn: Connection<Duration> = Connection::new(Duration::ZERO, config);
         if connect {
             let target = Url::parse("https://t:443/").unwrap().authority();
-            conn.send_connect(Duration::ZERO, ferry_proto::Connect::new(target)).unwrap();
+            conn.send_connect(Duration::ZERO, &ferry_proto::Connect::new(target)).unwrap();
         } else {
             conn.send_request(Duration::ZERO, &Request::get(Url::parse("http://h/").unwrap())).unwrap();
         }
@@ -563,12 +659,16 @@ proptest! {
             prop_assert!(input.len() < limits.max_head_bytes, "left {} bytes", input.len());
             prop_assert!(conn.retained_bytes() <= limits.max_trailer_bytes + limits.max_proxy_error_body);
         }
-        conn.handle_eof(Duration::ZERO);
+        conn.handle_eof(Duration::ZERO, Eof::Clean);
         drain(&mut conn, &mut seen);
         for s in &seen {
-            if let Seen::Error(e) = s {
-                // Every error is typed and can be displayed.
-                prop_assert!(!e.to_string().is_empty());
+            if let testing::Seen::Error(e) = s {
+                // Peer bytes never make an error the caller's, and every message is a
+                // lowercase sentence fragment naming what went wrong.
+                prop_assert!(e.blame() != Blame::Caller, "{:?}", e);
+                let text = e.to_string();
+                prop_assert!(text.starts_with(|c: char| c.is_ascii_lowercase()), "{:?}: {}", e, text);
+                prop_assert!(text.len() > 10 && !text.ends_with('.'), "{:?}: {}", e, text);
             }
         }
     }

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use ferry_proto::{
-    Authority, Blame, Challenge, Config, Connect, Connection, Credentials, End, ErrorKind, Event,
-    Output, Profile, ProxyAuth, ProxyAuthenticator, Url,
+    Authority, Blame, Challenge, Config, Connect, Connection, Credentials, End, Eof, ErrorKind,
+    Event, Output, Profile, ProxyAuth, ProxyAuthenticator, Url,
+    testing::{self, Join, Rest},
 };
 
 use super::oracle;
@@ -175,8 +176,8 @@ fn run(opts: &Options, stream: &[u8], cuts: &[usize]) {
     let connect = opts.connect();
     let debug = format!("{connect:?}");
     assert!(!debug.contains(PASSWORD) && !debug.contains(SECRET), "{debug}");
-    let mut conn: Connection<Duration> = Connection::new(opts.config);
-    conn.send_connect(Duration::ZERO, connect).unwrap_or_else(|e| panic!("send_connect: {e}"));
+    let mut conn: Connection<Duration> = Connection::new(Duration::ZERO, opts.config);
+    conn.send_connect(Duration::ZERO, &connect).unwrap_or_else(|e| panic!("send_connect: {e}"));
     let mut st = State::default();
     drain(&mut conn, opts, &mut st, &[]);
     let mut input = BytesMut::new();
@@ -213,14 +214,14 @@ fn run(opts: &Options, stream: &[u8], cuts: &[usize]) {
         conn.handle_timeout(Duration::from_secs(3600));
         drain(&mut conn, opts, &mut st, &[]);
     }
-    conn.handle_eof(Duration::ZERO);
+    conn.handle_eof(Duration::ZERO, Eof::Clean);
     drain(&mut conn, opts, &mut st, &[]);
     if st.reconnect {
         // A reconnect asked for by the last byte: the new transport closes at once.
         conn.handle_reconnected(Duration::ZERO)
             .unwrap_or_else(|e| panic!("handle_reconnected after Reconnect: {e}"));
         drain(&mut conn, opts, &mut st, &[]);
-        conn.handle_eof(Duration::ZERO);
+        conn.handle_eof(Duration::ZERO, Eof::Clean);
         drain(&mut conn, opts, &mut st, &[]);
     }
     assert_eq!(st.ends, 1, "the handshake did not end in exactly one Tunnel or Error");
@@ -229,52 +230,66 @@ fn run(opts: &Options, stream: &[u8], cuts: &[usize]) {
 /// Drains outputs, checking each. `before`: the buffer as it was before the last
 /// `handle_input`.
 fn drain(conn: &mut Connection<Duration>, opts: &Options, st: &mut State, before: &[u8]) {
-    loop {
+    if st.closed {
         let out = conn.poll_output();
-        if st.closed {
-            assert!(matches!(out, Output::Closed), "after Closed: {out:?}");
-            return;
+        assert!(matches!(out, Output::Closed | Output::HandedOver), "after the end: {out:?}");
+        return;
+    }
+    let mut seen = Vec::new();
+    let rest =
+        testing::drain(conn, &mut seen, Join::No, |_, out| check_output(opts, st, before, out));
+    match rest {
+        Rest::NeedInput => {}
+        Rest::Reconnect => {
+            assert_eq!(st.ends, 0);
+            st.reconnect = true;
         }
-        if !matches!(out, Output::NeedInput) {
-            check_secrets(&out, &opts.secrets);
+        Rest::Idle => panic!("a CONNECT went idle"),
+        Rest::NeedBody => panic!("a CONNECT asked for a body"),
+        Rest::Closed | Rest::HandedOver => {
+            st.closed = true;
+            let out = conn.poll_output();
+            assert!(matches!(out, Output::Closed | Output::HandedOver), "after the end: {out:?}");
         }
-        if st.ends > 0 {
-            assert!(matches!(out, Output::Closed), "after the end: {out:?}");
+    }
+}
+
+/// Checks one output against the handshake so far.
+fn check_output(opts: &Options, st: &mut State, before: &[u8], out: &Output) {
+    if !matches!(out, Output::NeedInput) {
+        check_secrets(out, &opts.secrets);
+    }
+    if st.ends > 0 {
+        // A tunnel hands the transport over; an error closes it.
+        let want = if st.head.is_some() { Output::HandedOver } else { Output::Closed };
+        assert_eq!(out, &want, "after the end");
+    }
+    match out {
+        Output::Transmit(t) => check_connect(opts, st, t),
+        Output::Event(Event::Informational(h)) => {
+            assert!(st.head.is_none(), "interim head after the final one");
+            assert!((100..200).contains(&h.status()) && h.status() != 101, "{}", h.status());
         }
-        match out {
-            Output::Transmit(t) => check_connect(opts, st, &t),
-            Output::Event(Event::Informational(h)) => {
-                assert!(st.head.is_none(), "interim head after the final one");
-                assert!((100..200).contains(&h.status()) && h.status() != 101, "{}", h.status());
-            }
-            Output::Event(Event::ResponseHead(h)) => {
-                assert!((200..300).contains(&h.status()), "final head {} to CONNECT", h.status());
-                st.head = Some(h.status());
-            }
-            Output::Event(e) => panic!("a CONNECT delivered {e:?}"),
-            Output::End(End::Tunnel { leftover }) => {
-                assert!(st.head.is_some(), "a tunnel without its 2xx head");
-                check_leftover(before, &leftover);
-                st.ends += 1;
-            }
-            Output::End(e) => panic!("a CONNECT ended in {e:?}"),
-            Output::Error(e) => {
-                assert!(st.head.is_none(), "error after the 2xx head: {e}");
-                check_error(opts, st, e.kind());
-                st.ends += 1;
-            }
-            Output::Reconnect => {
-                assert_eq!(st.ends, 0);
-                st.reconnect = true;
-                return;
-            }
-            Output::NeedInput | Output::Idle => {
-                assert!(matches!(out, Output::NeedInput), "a CONNECT went idle");
-                return;
-            }
-            Output::NeedBody => panic!("a CONNECT asked for a body"),
-            Output::Closed => st.closed = true,
+        Output::Event(e) => panic!("a CONNECT delivered {e:?}"),
+        Output::End(End::Tunnel { reply, leftover }) => {
+            let status = reply.status();
+            assert!((200..300).contains(&status), "a tunnel after a {status} to CONNECT");
+            st.head = Some(status);
+            check_leftover(before, leftover);
+            st.ends += 1;
         }
+        Output::End(e) => panic!("a CONNECT ended in {e:?}"),
+        Output::Error(e) => {
+            assert!(st.head.is_none(), "error after the 2xx head: {e}");
+            check_error(opts, st, e.kind());
+            st.ends += 1;
+        }
+        Output::Reconnect
+        | Output::NeedInput
+        | Output::NeedBody
+        | Output::Idle
+        | Output::HandedOver
+        | Output::Closed => {}
     }
 }
 
@@ -379,12 +394,17 @@ fn check_leftover(before: &[u8], leftover: &[u8]) {
 fn check_error(opts: &Options, st: &State, kind: &ErrorKind) {
     let limits = opts.config.limits;
     match kind {
-        ErrorKind::ProxyRefused { status, body, .. } => {
+        ErrorKind::ProxyRefused { target, head, body } => {
+            let status = &head.status();
+            assert_eq!(target, &opts.target, "the error names the tunnel's target");
             assert!(!(200..300).contains(status), "refused with {status}");
             assert!(*status != 407 || opts.auth == Auth::None, "407 with credentials: {kind:?}");
             assert!(body.len() <= limits.max_proxy_error_body, "{} body bytes", body.len());
         }
-        ErrorKind::ProxyAuthFailed { attempts, .. } => {
+        ErrorKind::ProxyAuthFailed { target, attempts, head, body } => {
+            assert_eq!(target, &opts.target, "the error names the tunnel's target");
+            assert_eq!(head.status(), 407, "auth failed on a {}", head.status());
+            assert!(body.len() <= limits.max_proxy_error_body, "{} body bytes", body.len());
             assert!(opts.auth != Auth::None, "auth failed without credentials");
             assert_eq!(usize::from(*attempts), st.with_credentials, "attempts");
         }

@@ -195,8 +195,12 @@ pub fn request_encoder(data: &[u8]) {
         && method != b"CONNECT"
         && fields.iter().all(|(n, v)| is_token(n) && is_value(v) && framing_ok(n, v));
 
+    // What the connection passes: the route's Basic answer, before any challenge only when
+    // preemptive.
+    let on_wire = forwarded && route_auth.as_ref().is_some_and(ProxyAuth::is_preemptive);
+    let first = on_wire.then(|| oracle::basic(USER, PASSWORD));
     let mut out = BytesMut::from(&b"KEEP"[..]);
-    match encode_request(&req, &mut out) {
+    match encode_request(&req, first.as_deref(), &mut out) {
         Err(e) => {
             assert!(!valid, "refused a valid request: {e:?}");
             assert_eq!(&out[..], b"KEEP", "written before the error {e:?}");
@@ -216,12 +220,12 @@ pub fn request_encoder(data: &[u8]) {
         Ok(_) => assert!(valid, "encoded an invalid request: {:?}", String::from_utf8_lossy(&out)),
     }
     let head = out.split_off(4).freeze();
-    check_head(&head, &method, &url, &fields, body, forwarded, route_auth.is_some());
+    check_head(&head, &method, &url, &fields, body, forwarded, on_wire);
     assert!(
         caller_wrote(PASSWORD) || !contains(&head, PASSWORD.as_bytes()),
         "the route's password on the wire"
     );
-    if !(forwarded && route_auth.is_some()) {
+    if !on_wire {
         assert!(
             caller_wrote(token) || !contains(&head, token.as_bytes()),
             "route credentials on the wire of a request that is not forwarded with them"
@@ -297,20 +301,35 @@ fn check_head(
 
 /// Sends the request through a connection; the wire is the head, then the body.
 fn send(req: &Request, head: &[u8], input: &Input, body: Body) {
-    let mut conn: Connection<Duration> = Connection::new(Config::default());
+    let mut conn: Connection<Duration> = Connection::new(Duration::ZERO, Config::default());
     conn.send_request(Duration::ZERO, req).unwrap_or_else(|e| panic!("send_request: {e}"));
     let mut trailers = None;
     // A declared empty body is complete at once: the machine never asks for it.
     if matches!(body, Body::Chunked | Body::Length(1..)) {
-        for piece in &input.pieces {
-            conn.send_body(Bytes::from(piece.clone())).unwrap_or_else(|e| panic!("send_body: {e}"));
+        // A `Content-Length` body ends with its last byte: no empty piece or `finish_body`
+        // after it.
+        for piece in input.pieces.iter().filter(|p| !p.is_empty()) {
+            conn.send_body(Duration::ZERO, Bytes::from(piece.clone()))
+                .unwrap_or_else(|e| panic!("send_body: {e}"));
         }
         if body == Body::Chunked {
             let pairs: Vec<(Vec<u8>, Vec<u8>)> =
                 input.trailers.iter().map(|f| (pick(&f.name, &NAMES), f.value.clone())).collect();
             trailers = Headers::from_pairs(pairs).ok();
+            let framing = trailers.iter().flat_map(|t| t.iter()).find(|(n, _)| {
+                n.eq_ignore_ascii_case("content-length")
+                    || n.eq_ignore_ascii_case("transfer-encoding")
+            });
+            if let Some((name, _)) = framing {
+                // RFC 9110 §6.5.1: refused, and nothing changes; the body ends without them.
+                let refused = conn.finish_body(Duration::ZERO, trailers.as_ref());
+                let want = ErrorKind::FramingHeader { name: name.to_owned() };
+                assert_eq!(refused.map_err(|e| e.kind().clone()), Err(want));
+                trailers = None;
+            }
+            conn.finish_body(Duration::ZERO, trailers.as_ref())
+                .unwrap_or_else(|e| panic!("finish_body: {e}"));
         }
-        conn.finish_body(trailers.as_ref()).unwrap_or_else(|e| panic!("finish_body: {e}"));
     }
     let mut wire = Vec::new();
     let poll = |conn: &mut Connection<Duration>, wire: &mut Vec<u8>| loop {

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use ferry_proto::{
-    Body, CloseReason, Config, Connection, End, Error, Event, Headers, Limits, Method, Output,
+    Body, CloseReason, Config, Connection, End, Eof, Error, Event, Headers, Limits, Method, Output,
     Profile, Request, ResponseHead, Url,
+    testing::{self, Join, Rest, Seen},
 };
 
 use super::oracle::{self, Framing};
@@ -85,18 +86,6 @@ pub(crate) fn tight_limits() -> Limits {
     l.max_proxy_error_body = 32;
     l.max_auth_rounds = 2;
     l
-}
-
-/// One output, as the properties see it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Seen {
-    Transmit(Bytes),
-    Info(ResponseHead),
-    Head(ResponseHead),
-    Data(Bytes),
-    Trailers(Headers),
-    End(End),
-    Error(Error),
 }
 
 /// What one run of the stream gave.
@@ -181,15 +170,13 @@ fn start(conn: &mut Connection<Duration>, kind: Kind) {
     let ok = |r: ferry_proto::Result<()>| r.unwrap_or_else(|e| panic!("{kind:?}: {e}"));
     ok(conn.send_request(now, &req));
     match kind {
-        Kind::Post | Kind::ExpectContinue => {
-            ok(conn.send_body(Bytes::from_static(b"hello")));
-            ok(conn.finish_body(None));
-        }
-        Kind::Unfinished => ok(conn.send_body(Bytes::from_static(b"hello"))),
+        // The declared length given in full ends the body.
+        Kind::Post | Kind::ExpectContinue => ok(conn.send_body(now, Bytes::from_static(b"hello"))),
+        Kind::Unfinished => ok(conn.send_body(now, Bytes::from_static(b"hello"))),
         Kind::ExpectChunked => {
-            ok(conn.send_body(Bytes::from_static(b"hello")));
+            ok(conn.send_body(now, Bytes::from_static(b"hello")));
             let trailers = Headers::from_pairs([("Checksum", "x")]);
-            ok(conn.finish_body(Some(&trailers.unwrap_or_else(|e| panic!("{e}")))));
+            ok(conn.finish_body(now, Some(&trailers.unwrap_or_else(|e| panic!("{e}")))));
         }
         _ => {}
     }
@@ -197,7 +184,7 @@ fn start(conn: &mut Connection<Duration>, kind: Kind) {
 
 /// Feeds `stream` cut at `cuts`, draining after every call as the driver contract says.
 fn run(opts: &Options, stream: &[u8], cuts: &[usize]) -> Run {
-    let mut conn: Connection<Duration> = Connection::new(opts.config);
+    let mut conn: Connection<Duration> = Connection::new(Duration::ZERO, opts.config);
     let mut run = Run { seen: Vec::new(), tail: None, closed: false };
     let limits = opts.config.limits;
     start(&mut conn, opts.kind);
@@ -228,61 +215,54 @@ fn run(opts: &Options, stream: &[u8], cuts: &[usize]) -> Run {
         drain(&mut conn, opts, &mut run, &[]);
     }
     if opts.eof {
-        conn.handle_eof(Duration::ZERO);
+        conn.handle_eof(Duration::ZERO, Eof::Clean);
         drain(&mut conn, opts, &mut run, &[]);
     }
     if run.closed {
         // Terminal: every call is ignored or answered with `Closed`.
         conn.handle_input(Duration::ZERO, &mut BytesMut::from(&b"HTTP/1.1 200 OK\r\n\r\n"[..]));
         conn.handle_timeout(Duration::from_secs(7200));
-        conn.handle_eof(Duration::ZERO);
-        conn.discard_body();
+        conn.handle_eof(Duration::ZERO, Eof::Clean);
+        conn.discard_body(Duration::ZERO);
         for _ in 0..2 {
             let out = conn.poll_output();
-            assert!(matches!(out, Output::Closed), "after Closed: {out:?}");
+            assert!(matches!(out, Output::Closed | Output::HandedOver), "after Closed: {out:?}");
         }
     }
     run
 }
 
-/// Drains outputs into `run`; returns whether the connection still reads the response.
-/// `unfed`: the bytes of the stream not yet given to the connection.
+/// Drains outputs into `run` through the shared harness; returns whether the connection still
+/// reads the response. `unfed`: the bytes of the stream not yet given to the connection.
 fn drain(conn: &mut Connection<Duration>, opts: &Options, run: &mut Run, unfed: &[u8]) -> bool {
-    loop {
+    if run.closed {
         let out = conn.poll_output();
-        if run.closed {
-            assert!(matches!(out, Output::Closed), "after Closed: {out:?}");
-            return false;
+        assert!(matches!(out, Output::Closed | Output::HandedOver), "after Closed: {out:?}");
+        return false;
+    }
+    let tail = &mut run.tail;
+    let rest = testing::drain(conn, &mut run.seen, Join::No, |conn, out| match out {
+        Output::Event(Event::ResponseHead(_)) if opts.discard => {
+            conn.discard_body(Duration::ZERO);
         }
-        let seen = match out {
-            Output::Transmit(t) => Seen::Transmit(t.into_bytes()),
-            Output::Event(Event::Informational(h)) => Seen::Info(h),
-            Output::Event(Event::ResponseHead(h)) => {
-                if opts.discard {
-                    conn.discard_body();
-                }
-                Seen::Head(h)
-            }
-            Output::Event(Event::Data(d)) => Seen::Data(d),
-            Output::Event(Event::Trailers(t)) => Seen::Trailers(t),
-            Output::End(end) => {
-                if let End::Upgraded { leftover } = &end {
-                    let mut tail = leftover.to_vec();
-                    tail.extend_from_slice(unfed);
-                    run.tail = Some(tail);
-                }
-                Seen::End(end)
-            }
-            Output::Error(e) => Seen::Error(e),
-            Output::NeedInput | Output::NeedBody => return true,
-            Output::Idle => return false,
-            Output::Closed => {
-                run.closed = true;
-                continue;
-            }
-            Output::Reconnect => panic!("Reconnect without CONNECT"),
-        };
-        run.seen.push(seen);
+        Output::End(End::Upgraded { leftover }) => {
+            let mut bytes = leftover.to_vec();
+            bytes.extend_from_slice(unfed);
+            *tail = Some(bytes);
+        }
+        _ => {}
+    });
+    match rest {
+        Rest::NeedInput | Rest::NeedBody => true,
+        Rest::Idle => false,
+        // After an upgrade the transport is handed over; otherwise closed. Either is for good.
+        Rest::Closed | Rest::HandedOver => {
+            run.closed = true;
+            let out = conn.poll_output();
+            assert!(matches!(out, Output::Closed | Output::HandedOver), "after Closed: {out:?}");
+            false
+        }
+        Rest::Reconnect => panic!("Reconnect without CONNECT"),
     }
 }
 
@@ -304,12 +284,12 @@ fn check(opts: &Options, stream: &[u8], run: &Run) {
     let mut final_head = None;
     for s in seen {
         match (phase, s) {
-            (Phase::Over, Seen::Transmit(_)) => {
+            (Phase::Over, Seen::Wrote(_)) => {
                 // A held body released by the last deadline, after the exchange was decided,
                 // would be a bug too: nothing goes out after the end.
                 panic!("transmit after the end: {seen:#?}")
             }
-            (_, Seen::Transmit(_)) => {}
+            (_, Seen::Wrote(_)) => {}
             (Phase::Head, Seen::Info(h)) => {
                 assert!(
                     (100..200).contains(&h.status()) && h.status() != 101,
@@ -374,8 +354,8 @@ fn check_held_body(opts: &Options, seen: &[Seen]) {
     let mut released = false;
     for s in seen {
         match s {
-            Seen::Transmit(_) if !head_sent => head_sent = true,
-            Seen::Transmit(t) => {
+            Seen::Wrote(_) if !head_sent => head_sent = true,
+            Seen::Wrote(t) => {
                 assert!(released || opts.tick, "body piece {t:?} went out before a 100: {seen:#?}");
             }
             Seen::Info(h) if h.status() == 100 => released = true,
@@ -384,7 +364,7 @@ fn check_held_body(opts: &Options, seen: &[Seen]) {
                 let late = seen
                     .iter()
                     .skip_while(|s| !matches!(s, Seen::Head(_)))
-                    .any(|s| matches!(s, Seen::Transmit(_)));
+                    .any(|s| matches!(s, Seen::Wrote(_)));
                 assert!(!late, "held body sent after a final head: {seen:#?}");
                 let ends_incomplete = seen.iter().any(|s| {
                     matches!(
@@ -511,7 +491,7 @@ fn normalize(run: &Run) -> Vec<Seen> {
     let mut out: Vec<Seen> = Vec::new();
     for s in &run.seen {
         match (out.last_mut(), s) {
-            (_, Seen::Transmit(_)) => {}
+            (_, Seen::Wrote(_)) => {}
             (Some(Seen::Data(a)), Seen::Data(b)) => {
                 let mut joined = BytesMut::from(&a[..]);
                 joined.extend_from_slice(b);

@@ -132,7 +132,7 @@ impl Exchange {
     pub(crate) fn new(response: &[u8]) -> Exchange {
         let url = Url::parse("http://example.com/index.html").expect("valid url");
         Exchange {
-            conn: Connection::new(Config::default()),
+            conn: Connection::new(Duration::ZERO, Config::default()),
             request: Request::get(url).header("Accept", "*/*"),
             input: BytesMut::from(response),
         }
@@ -148,7 +148,7 @@ pub(crate) fn run_exchange(ex: &mut Exchange) -> usize {
     let mut body = drain(&mut ex.conn);
     ex.conn.handle_input(now, &mut ex.input);
     body += drain(&mut ex.conn);
-    assert!(ex.conn.is_idle(), "the exchange ended: {:?}", ex.conn.state_name());
+    assert!(ex.conn.is_idle(), "the exchange ended: {:?}", ex.conn.phase());
     body
 }
 
@@ -162,6 +162,7 @@ fn drain(conn: &mut Connection<Duration>) -> usize {
             | Output::NeedBody
             | Output::Idle
             | Output::Reconnect
+            | Output::HandedOver
             | Output::Closed => {
                 return body;
             }
