@@ -11,9 +11,10 @@ use bytes::{BufMut, Bytes, BytesMut};
 use crate::auth::{Challenge, ProxyAuth};
 use crate::chunked::{self, Chunk};
 use crate::config::Config;
+use crate::connect::{Connect, encode_connect};
 use crate::error::{Error, ErrorKind, RequestSent, Result};
 use crate::headers::Headers;
-use crate::request::{Body, Connect, Request, chunk_size_line, encode_connect, encode_request};
+use crate::request::{Body, Request, chunk_size_line, encode_request};
 use crate::response::{Framing, ResponseHead, Semantics, Version, parse_response_head};
 use crate::time::{TimerKind, Timers, Timestamp};
 
@@ -361,7 +362,11 @@ impl<T: Timestamp> Connection<T> {
         if request.body == Body::Chunked && self.peer_version == Some(Version::Http10) {
             return Err(ErrorKind::ChunkedToHttp10.into());
         }
-        let info = encode_request(request, &mut self.scratch)?;
+        let auth = request
+            .proxy_auth()
+            .filter(|a| a.is_preemptive())
+            .and_then(|a| a.authorization(None, &request.url().authority()));
+        let info = encode_request(request, auth.as_deref(), &mut self.scratch)?;
         let head = self.scratch.split().freeze();
         let held = info.expect_continue;
         let send = match info.body {

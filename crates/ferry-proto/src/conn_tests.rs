@@ -10,9 +10,10 @@ use bytes::{Bytes, BytesMut};
 use crate::auth::{Credentials, ProxyAuth};
 use crate::config::{Config, Limits, Timeouts};
 use crate::conn::{CloseReason, Connection, End, Event, Output};
+use crate::connect::Connect;
 use crate::error::{ErrorKind, RequestSent};
 use crate::headers::Headers;
-use crate::request::{Body, Connect, Method, Request};
+use crate::request::{Body, Method, Request};
 use crate::time::TimerKind;
 use crate::url::Url;
 
@@ -631,7 +632,9 @@ fn misuse_is_refused_without_damage() {
 fn transmit_debug_hides_bytes() {
     let mut h = Harness::new();
     let auth = ProxyAuth::basic(Credentials::new("user", "hunter2"));
-    h.conn.send_request(h.now, &get("http://h/").forwarded(Some(auth))).unwrap();
+    let proxy = crate::Proxy::parse("http://p:1").unwrap().with_auth(auth);
+    let route = crate::Route::new(&Url::parse("http://h/").unwrap(), Some(proxy));
+    h.conn.send_request(h.now, &get("http://h/").via(&route)).unwrap();
     let out = h.conn.poll_output();
     let dbg = alloc::format!("{out:?} {:?}", h.conn);
     assert!(!dbg.contains("aHVudGVy") && !dbg.contains("Basic"), "{dbg}");

@@ -249,7 +249,8 @@ proptest! {
         };
         req = req.body(kind);
         if absolute {
-            req = req.forwarded(None);
+            let proxy = ferry_proto::Proxy::parse("http://proxy:3128").unwrap();
+            req = req.via(&ferry_proto::Route::new(&url, Some(proxy)));
         }
         let mut conn: Connection<Duration> = Connection::new(Config::default());
         conn.send_request(Duration::ZERO, &req).unwrap();
