@@ -325,7 +325,7 @@ proptest! {
             req = req.header(n.clone(), v.clone());
         }
         let mut out = BytesMut::new();
-        if ferry_proto::encode_request(&req, &mut out).is_err() {
+        if ferry_proto::encode_request(&req, None, &mut out).is_err() {
             prop_assert!(out.is_empty(), "nothing is written on error");
             return Ok(());
         }
