@@ -669,8 +669,11 @@ fn remove_dot_segments(path: &str) -> String {
         } else if input == "." || input == ".." {
             input = ""; // D
         } else {
-            // E: the first segment, with its leading '/', up to the next '/'.
-            let end = input[1..].find('/').map_or(input.len(), |i| i + 1);
+            // E: the first segment, with its leading '/' if any, up to the next '/'. A path of
+            // a reference with a scheme may start with any character, so the search starts
+            // after a '/' only (an ASCII byte, a char boundary).
+            let from = usize::from(input.starts_with('/'));
+            let end = input[from..].find('/').map_or(input.len(), |i| i + from);
             out.push_str(&input[..end]);
             input = &input[end..];
         }
@@ -936,6 +939,9 @@ mod tests {
             ("g h", Err(TargetByte)),
             ("//h\r\n/", Err(HostByte)),
             ("/é", Ok("http://a/%C3%A9")),
+            // A scheme's path that starts with a multi-byte character (found by wire_props).
+            ("x:é/../g", Err(MissingSchemeSeparator)),
+            ("http:é/./g", Err(MissingSchemeSeparator)),
         ];
         let mut failures = Vec::new();
         for (reference, want) in cases {
