@@ -16,7 +16,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::auth::ProxyAuth;
 use crate::error::{ErrorKind, Result};
-use crate::headers::{check_field, is_token, list_contains, printable, trim};
+use crate::headers::{check_field, eq_lower, is_token, list_contains, printable, trim};
 use crate::url::{Scheme, Url, UrlError, decimal, is_authority_byte};
 
 /// A request method: a token (RFC 9110 §9.1), compared case-sensitively.
@@ -244,8 +244,40 @@ impl HeadInfo {
     }
 }
 
-fn name_is(name: &[u8], wanted: &str) -> bool {
-    name.eq_ignore_ascii_case(wanted.as_bytes())
+/// The fields the encoder treats specially, told apart by length first, then by one
+/// case-insensitive compare.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Special {
+    Host,
+    ContentLength,
+    TransferEncoding,
+    Expect,
+    Connection,
+    Upgrade,
+    ProxyAuthorization,
+    Other,
+}
+
+fn classify(name: &[u8]) -> Special {
+    let (special, lower): (Special, &[u8]) = match name.len() {
+        4 => (Special::Host, b"host"),
+        6 => (Special::Expect, b"expect"),
+        7 => (Special::Upgrade, b"upgrade"),
+        10 => (Special::Connection, b"connection"),
+        14 => (Special::ContentLength, b"content-length"),
+        17 => (Special::TransferEncoding, b"transfer-encoding"),
+        19 => (Special::ProxyAuthorization, b"proxy-authorization"),
+        _ => return Special::Other,
+    };
+    if eq_lower(name, lower) { special } else { Special::Other }
+}
+
+/// What the check pass learned, for the write pass.
+struct Checked {
+    info: HeadInfo,
+    has_host: bool,
+    has_framing: bool,
+    has_proxy_authorization: bool,
 }
 
 /// Encodes `req`'s head into `out` (HTTP/1.1, CRLF line endings).
@@ -280,12 +312,14 @@ pub fn encode_request(
     proxy_authorization: Option<&str>,
     out: &mut BytesMut,
 ) -> Result<HeadInfo> {
-    let info = check_request(req)?;
+    let checked = check_request(req)?;
     let auth = proxy_authorization.filter(|_| req.forwarded);
     if let Some(value) = auth {
         check_field(b"Proxy-Authorization", value.as_bytes())?;
     }
-    let drop_callers_auth = req.forwarded && (auth.is_some() || req.proxy_auth.is_some());
+    let drop_callers_auth = checked.has_proxy_authorization
+        && req.forwarded
+        && (auth.is_some() || req.proxy_auth.is_some());
     let url = &req.url;
     out.reserve(
         64 + url.host_header().len()
@@ -301,40 +335,48 @@ pub fn encode_request(
         out.put_slice(url.host_header().as_bytes());
     }
     out.put_slice(url.path_and_query().as_bytes());
-    out.put_slice(b" HTTP/1.1\r\n");
-    if !req.headers.iter().any(|(n, _)| name_is(n, "host")) {
-        put_field(out, b"Host", url.host_header().as_bytes());
+    if checked.has_host {
+        out.put_slice(b" HTTP/1.1\r\n");
+    } else {
+        out.put_slice(b" HTTP/1.1\r\nHost: ");
+        out.put_slice(url.host_header().as_bytes());
+        out.put_slice(b"\r\n");
     }
-    let mut has_framing = false;
     for (n, v) in &req.headers {
-        if drop_callers_auth && name_is(n, "proxy-authorization") {
+        if drop_callers_auth && classify(n) == Special::ProxyAuthorization {
             continue;
         }
-        has_framing |= name_is(n, "content-length") || name_is(n, "transfer-encoding");
         put_field(out, n, v);
     }
     if let Some(value) = auth {
         put_field(out, b"Proxy-Authorization", value.as_bytes());
     }
-    if !has_framing {
-        match info.body {
+    if !checked.has_framing {
+        match checked.info.body {
             BodyFraming::Length(n) => {
                 let mut buf = [0; 20];
-                put_field(out, b"Content-Length", decimal(n, &mut buf));
+                out.put_slice(b"Content-Length: ");
+                out.put_slice(decimal(n, &mut buf));
+                out.put_slice(b"\r\n\r\n");
+                return Ok(checked.info);
             }
             BodyFraming::Empty if req.method.expects_content() => {
-                out.put_slice(b"Content-Length: 0\r\n");
+                out.put_slice(b"Content-Length: 0\r\n\r\n");
+                return Ok(checked.info);
             }
             BodyFraming::Empty => {}
-            BodyFraming::Chunked => out.put_slice(b"Transfer-Encoding: chunked\r\n"),
+            BodyFraming::Chunked => {
+                out.put_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+                return Ok(checked.info);
+            }
         }
     }
     out.put_slice(b"\r\n");
-    Ok(info)
+    Ok(checked.info)
 }
 
 /// Checks every part of `req` that goes on the wire and works out what the head says.
-fn check_request(req: &Request) -> Result<HeadInfo> {
+fn check_request(req: &Request) -> Result<Checked> {
     if !is_token(req.method.as_bytes()) {
         return Err(ErrorKind::InvalidMethod.into());
     }
@@ -352,39 +394,50 @@ fn check_request(req: &Request) -> Result<HeadInfo> {
     if !req.url.host_header().bytes().all(is_authority_byte) {
         return Err(ErrorKind::InvalidUrl { what: UrlError::HostByte }.into());
     }
-    let mut info = HeadInfo {
-        is_head: req.method == Method::HEAD,
-        expect_continue: false,
-        close: false,
-        upgrade: false,
-        body: req.body,
+    let mut checked = Checked {
+        info: HeadInfo {
+            is_head: req.method == Method::HEAD,
+            expect_continue: false,
+            close: false,
+            upgrade: false,
+            body: req.body,
+        },
+        has_host: false,
+        has_framing: false,
+        has_proxy_authorization: false,
     };
+    let info = &mut checked.info;
     for (n, v) in &req.headers {
         check_field(n, v)?;
-        if name_is(n, "content-length") {
-            let ok = match req.body {
-                BodyFraming::Length(len) => parse_length(v) == Some(len),
-                BodyFraming::Empty => parse_length(v) == Some(0),
-                BodyFraming::Chunked => false,
-            };
-            if !ok {
-                return Err(ErrorKind::FramingHeader { name: printable(n) }.into());
+        match classify(n) {
+            Special::Host => checked.has_host = true,
+            Special::ContentLength => {
+                let ok = match req.body {
+                    BodyFraming::Length(len) => parse_length(v) == Some(len),
+                    BodyFraming::Empty => parse_length(v) == Some(0),
+                    BodyFraming::Chunked => false,
+                };
+                if !ok {
+                    return Err(ErrorKind::FramingHeader { name: printable(n) }.into());
+                }
+                checked.has_framing = true;
             }
-        } else if name_is(n, "transfer-encoding") {
-            if req.body != BodyFraming::Chunked || !trim(v).eq_ignore_ascii_case(b"chunked") {
-                return Err(ErrorKind::FramingHeader { name: printable(n) }.into());
+            Special::TransferEncoding => {
+                if req.body != BodyFraming::Chunked || !trim(v).eq_ignore_ascii_case(b"chunked") {
+                    return Err(ErrorKind::FramingHeader { name: printable(n) }.into());
+                }
+                checked.has_framing = true;
             }
-        } else if name_is(n, "expect") {
-            info.expect_continue |= list_contains(v, "100-continue");
-        } else if name_is(n, "connection") {
-            info.close |= list_contains(v, "close");
-        } else if name_is(n, "upgrade") {
-            info.upgrade = true;
+            Special::Expect => info.expect_continue |= list_contains(v, "100-continue"),
+            Special::Connection => info.close |= list_contains(v, "close"),
+            Special::Upgrade => info.upgrade = true,
+            Special::ProxyAuthorization => checked.has_proxy_authorization = true,
+            Special::Other => {}
         }
     }
     // Nothing to hold back when there is no body.
     info.expect_continue &= matches!(req.body, BodyFraming::Chunked | BodyFraming::Length(1..));
-    Ok(info)
+    Ok(checked)
 }
 
 /// `Content-Length = 1*DIGIT` (RFC 9110 §8.6), no sign, no spaces inside, at most 20 digits,

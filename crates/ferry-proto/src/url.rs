@@ -186,14 +186,28 @@ impl AsRef<str> for Domain {
 }
 
 /// `ALPHA / DIGIT / "-" / "." / "_" / "~"`.
-fn is_domain_byte(b: u8) -> bool {
+const fn is_domain_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
 }
 
-/// Whether `b` may stand in an authority as the core writes it: a domain byte, or `:`, `[`,
-/// `]` of an IP literal and a port. The last check before a host goes on the wire.
+/// The bytes of an authority as the core writes it, as a table: a domain byte, or `:`, `[`,
+/// `]` of an IP literal and a port.
+const AUTHORITY_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        // `b < 256`: the cast cannot truncate.
+        let byte = b as u8;
+        table[b] = is_domain_byte(byte) || matches!(byte, b':' | b'[' | b']');
+        b += 1;
+    }
+    table
+};
+
+/// Whether `b` may stand in an authority as the core writes it. The last check before a host
+/// goes on the wire; one table look-up per byte.
 pub(crate) fn is_authority_byte(b: u8) -> bool {
-    is_domain_byte(b) || matches!(b, b':' | b'[' | b']')
+    AUTHORITY_BYTES[usize::from(b)]
 }
 
 /// A host: a checked [`Domain`] or an IP literal.
@@ -869,6 +883,14 @@ mod tests {
             (a.to_wire(), a.to_string()),
             ("192.0.2.1:8080".into(), "192.0.2.1:8080".into())
         );
+    }
+
+    #[test]
+    fn authority_bytes() {
+        for b in 0..=255u8 {
+            let want = b.is_ascii_alphanumeric() || b"-._~:[]".contains(&b);
+            assert_eq!(is_authority_byte(b), want, "{b:#04x}");
+        }
     }
 
     #[test]
