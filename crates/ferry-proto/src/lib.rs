@@ -107,9 +107,9 @@ pub use request::Body;
 pub use request::{BodyFraming, HeadInfo, Method, Request, chunk_size_line, encode_request};
 pub use response::{Framing, ResponseHead, Semantics, Version, parse_response_head};
 pub use route::{
-    Diagnostic, EnvProxies, InvalidNoProxyEntry, NoProxy, NoProxyEntry, NoProxyMatch, NoProxyRule,
-    NoProxySource, Proxies, Proxy, ProxyConfig, ProxyDecision, ProxyKey, ProxyKeyError, ProxyMode,
-    ProxySource, ProxyUrlError, Route, RouteKey,
+    Diagnostic, EnvProxies, InvalidNoProxyEntry, NoProxy, NoProxyEntry, NoProxyEntryError,
+    NoProxyMatch, NoProxyRule, NoProxySource, Proxies, Proxy, ProxyConfig, ProxyDecision, ProxyKey,
+    ProxyKeyError, ProxyMode, ProxySource, ProxyUrlError, Route, RouteKey,
 };
 pub use time::{TimerKind, Timestamp};
 pub use url::{Authority, Domain, Host, Scheme, Url, UrlError};

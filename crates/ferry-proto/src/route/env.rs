@@ -295,7 +295,7 @@ mod tests {
                 source: NoProxySource::Env { var: "no_proxy" },
                 entry: crate::route::InvalidNoProxyEntry {
                     entry: "1.2.3.4/40".into(),
-                    reason: "CIDR prefix length longer than the address",
+                    reason: crate::route::NoProxyEntryError::CidrPrefixTooLong,
                 },
             }],
         );

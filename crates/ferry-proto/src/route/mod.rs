@@ -25,7 +25,7 @@ use crate::url::{Authority, Scheme, Url};
 
 pub use env::EnvProxies;
 pub use key::RouteKey;
-pub use no_proxy::{InvalidNoProxyEntry, NoProxy, NoProxyEntry, NoProxyRule};
+pub use no_proxy::{InvalidNoProxyEntry, NoProxy, NoProxyEntry, NoProxyEntryError, NoProxyRule};
 pub use proxies::{Proxies, ProxyKey, ProxyKeyError};
 pub use proxy::{Proxy, ProxyMode, ProxyUrlError};
 
