@@ -364,7 +364,11 @@ impl Authority {
     /// [`ErrorKind::InvalidUrl`] for a bad host, or a missing or bad port
     /// ([`UrlError::InvalidPort`]).
     pub fn parse(s: &str) -> Result<Authority> {
-        let (host, port) = s.rsplit_once(':').ok_or(invalid(UrlError::InvalidPort))?;
+        let (host, port) = match s.rsplit_once(':') {
+            // `[::1]`: the last colon is inside the brackets, so no port was given.
+            Some((host, port)) if !port.contains(']') => (host, port),
+            _ => return Err(invalid(UrlError::InvalidPort)),
+        };
         if !host.starts_with('[') && host.contains(':') {
             // A bare IPv6 address has no room for a port.
             return Err(invalid(UrlError::InvalidIpv6));
@@ -869,6 +873,8 @@ mod tests {
             ("h:65535", Ok("h:65535")),
             ("h:65536", Err(InvalidPort)),
             ("h", Err(InvalidPort)),
+            ("[::1]", Err(InvalidPort)),
+            ("[::1]:", Err(InvalidPort)),
             ("h:", Err(InvalidPort)),
             ("::1", Err(InvalidIpv6)),
             ("h\r\n:1", Err(HostByte)),
