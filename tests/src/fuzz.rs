@@ -52,15 +52,19 @@ pub const TARGETS: &[(&str, Target)] = &[
 /// - shows (`Display`, `host_header()`, `authority()`) no CR, LF or NUL;
 /// - shows (`Display`) an absolute-form that re-parses to the same URL, less the userinfo and
 ///   a default port written out, and shows the same again;
+/// - joined with an empty reference (RFC 3986 §5.2.2) is itself, and joined with any input
+///   ([`Url::join`]) never panics and gives a URL whose `Display` re-parses to itself;
 /// - shows the same with or without its userinfo. This is how "the password never reaches the
 ///   output" is checked soundly: a password may legitimately equal the host or part of the path
 ///   (`http://example.com:example.com@example.com/`), so a substring test would raise false
 ///   alarms, while any leak of the userinfo would make the two outputs differ.
 pub fn url(data: &[u8]) {
     let input = String::from_utf8_lossy(data);
+    let base = Url::parse("http://u@a/b/c/d;p?q").unwrap_or_else(|e| panic!("{e}"));
+    check_join(&input, &base);
     let Ok(url) = Url::parse(&input) else { return };
     let shown = url.to_string();
-    let host_header = url.host_header();
+    let host_header = url.host_header().to_owned();
     let authority = url.authority().to_string();
     let target = url.path_and_query();
 
@@ -80,6 +84,9 @@ pub fn url(data: &[u8]) {
     assert_eq!(again, expected, "{input:?}: {shown:?} re-parses to another URL");
     assert_eq!(again.to_string(), shown, "{input:?}: Display is not stable");
 
+    assert_eq!(url.join("").as_ref(), Ok(&url), "{input:?}: joined with \"\"");
+    check_join(&input, &url);
+
     if let Some(userinfo) = url.userinfo() {
         let (scheme, rest) = input.split_once("://").unwrap_or_else(|| panic!("{input:?}"));
         let after = rest
@@ -96,4 +103,14 @@ pub fn url(data: &[u8]) {
             "{input:?}: the userinfo changes the authority"
         );
     }
+}
+
+/// `base.join(reference)` never panics, and what it gives shows a URL that re-parses to the
+/// same and shows the same again.
+fn check_join(reference: &str, base: &Url) {
+    let Ok(joined) = base.join(reference) else { return };
+    let shown = joined.to_string();
+    let again = Url::parse(&shown).unwrap_or_else(|e| panic!("{reference:?}: {shown:?}: {e}"));
+    assert_eq!(again.to_string(), shown, "{reference:?}: a joined URL is not stable");
+    assert!(!shown.contains(['\r', '\n', '\0', ' ']), "{reference:?}: {shown:?}");
 }

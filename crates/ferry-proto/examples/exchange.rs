@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use ferry_proto::{
-    Body, Config, Connect, Connection, Credentials, Event, Method, Output, ProxyAuth, Request, Url,
+    BodyFraming, Config, Connect, Connection, Credentials, Event, Method, Output, ProxyAuth,
+    Request, Url,
 };
 
 /// Drains the connection, printing each output; returns the state it settled in.
@@ -73,7 +74,8 @@ fn main() {
 
     println!("2. chunked upload with Expect: 100-continue, on the same connection");
     let url = Url::parse("http://example.com/upload").unwrap();
-    let req = Request::new(Method::POST, url).header("Expect", "100-continue").body(Body::Chunked);
+    let req =
+        Request::new(Method::POST, url).header("Expect", "100-continue").body(BodyFraming::Chunked);
     conn.send_request(now, &req).unwrap();
     println!("  state: {} (body held until 100 or {:?})", drain(&mut conn), conn.poll_timeout());
     println!("  state: {}", serve(&mut conn, now, "HTTP/1.1 100 Continue\r\n\r\n", 100));

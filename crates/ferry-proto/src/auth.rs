@@ -225,8 +225,14 @@ impl ProxyAuthenticator for Credentials {
     }
 }
 
-/// Proxy authentication as route state: an authenticator and whether to send it before the
-/// proxy asks.
+/// Proxy authentication as route state: an authenticator and whether to send its answer
+/// before the proxy asks.
+///
+/// It goes only towards the proxy: on a CONNECT ([`Connect::auth`](crate::Connect::auth), set
+/// by [`Route::connect`](crate::Route::connect)) and on a request forwarded in absolute-form
+/// ([`Request::via`](crate::Request::via)); never on a request in origin-form, which may
+/// travel through a tunnel to the origin. The connection writes it; the caller never puts it
+/// in a header list.
 #[derive(Clone)]
 pub struct ProxyAuth {
     pub(crate) authenticator: Arc<dyn ProxyAuthenticator>,
@@ -240,19 +246,25 @@ impl ProxyAuth {
         ProxyAuth { authenticator: Arc::new(credentials), preemptive: true }
     }
 
-    /// Any authenticator; `preemptive` sends its answer before a challenge.
+    /// Any authenticator; `preemptive` as in [`ProxyAuth::preemptive`].
     #[must_use]
     pub fn custom(authenticator: Arc<dyn ProxyAuthenticator>, preemptive: bool) -> Self {
         ProxyAuth { authenticator, preemptive }
     }
 
-    /// Whether the first request carries credentials before any challenge.
+    /// Whether the first request to the proxy (the CONNECT, or a forwarded request) carries
+    /// the authenticator's answer before any challenge (`challenge` `None` in
+    /// [`ProxyAuthenticator::authorization`]). When not, the connection sends an answer only
+    /// to a `407` whose `Proxy-Authenticate` offers the authenticator's scheme.
     #[must_use]
     pub fn is_preemptive(&self) -> bool {
         self.preemptive
     }
 
-    /// Sets whether the first request carries credentials before any challenge.
+    /// The same authentication, sent before any challenge (`true`) or only in answer to a
+    /// `407` (`false`); see [`ProxyAuth::is_preemptive`]. Part of the
+    /// [`fingerprint`](ProxyAuth::fingerprint), so connections made either way are not mixed
+    /// in the pool.
     #[must_use]
     pub fn preemptive(mut self, yes: bool) -> Self {
         self.preemptive = yes;
@@ -310,6 +322,17 @@ mod tests {
             Credentials::new("Aladdin", "open sesame").basic(),
             "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
         );
+    }
+
+    #[test]
+    fn preemptive_is_part_of_the_fingerprint() {
+        let a = ProxyAuth::basic(Credentials::new("u", "p"));
+        assert!(a.is_preemptive(), "Basic is preemptive by default");
+        let b = a.clone().preemptive(false);
+        assert!(!b.is_preemptive());
+        assert_ne!(a.fingerprint(), b.fingerprint());
+        assert_ne!(a, b);
+        assert_eq!(b.preemptive(true), a);
     }
 
     #[test]

@@ -14,11 +14,10 @@ use bytes::{BufMut, Bytes, BytesMut};
 use crate::auth::{Challenge, ProxyAuth};
 use crate::chunked::{self, Chunk};
 use crate::config::Config;
+use crate::connect::{Connect, encode_connect};
 use crate::error::{Call, Error, ErrorKind, Expected, RequestSent, Result, TransportError};
 use crate::headers::Headers;
-use crate::request::{
-    Body, Connect, Request, TargetForm, chunk_size_line, encode_connect, encode_request,
-};
+use crate::request::{BodyFraming, Request, chunk_size_line, encode_request};
 use crate::response::{Framing, ResponseHead, Semantics, Version, parse_response_head};
 use crate::time::{TimerKind, Timers, Timestamp};
 use crate::url::Authority;
@@ -688,13 +687,12 @@ impl<T: Timestamp> Connection<T> {
     /// deadline passed before `now` (the connection is closed then: take another).
     pub fn send_request(&mut self, now: T, request: &Request) -> Result<()> {
         self.check_idle(now, Call::SendRequest)?;
-        if request.body_kind() == Body::Chunked && self.ctx.peer_version == Some(Version::Http10) {
+        if request.framing() == BodyFraming::Chunked
+            && self.ctx.peer_version == Some(Version::Http10)
+        {
             return Err(ErrorKind::ChunkedToHttp10.into());
         }
-        let proxy_auth = match request.target_form() {
-            TargetForm::Absolute => request.proxy_auth(),
-            TargetForm::Origin => None,
-        };
+        let proxy_auth = if request.is_forwarded() { request.proxy_auth() } else { None };
         let target = proxy_auth.map(|_| request.url().authority());
         let first = match (proxy_auth, &target) {
             (Some(auth), Some(target)) if auth.is_preemptive() => auth.authorization(None, target),
@@ -704,11 +702,11 @@ impl<T: Timestamp> Connection<T> {
         let head = self.ctx.scratch.split().freeze();
         let held = info.expect_continue.then(Vec::new);
         let upload = match info.body {
-            Body::Empty | Body::Length(0) => Upload::Sent,
-            Body::Length(n) => {
+            BodyFraming::Empty | BodyFraming::Length(0) => Upload::Sent,
+            BodyFraming::Length(n) => {
                 Upload::Streaming { left: Left::Length { remaining: n, declared: n }, held }
             }
-            Body::Chunked => Upload::Streaming { left: Left::Chunked, held },
+            BodyFraming::Chunked => Upload::Streaming { left: Left::Chunked, held },
         };
         let proxy = match (proxy_auth, target, &upload) {
             (Some(auth), Some(target), Upload::Sent) => {

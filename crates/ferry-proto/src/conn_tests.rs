@@ -10,9 +10,10 @@ use bytes::{Bytes, BytesMut};
 use crate::auth::{Credentials, ProxyAuth};
 use crate::config::{Config, Limits, Timeouts};
 use crate::conn::{CloseReason, Connection, End, Eof, Event, Output, Phase};
+use crate::connect::Connect;
 use crate::error::{ErrorKind, Expected, RequestSent};
 use crate::headers::Headers;
-use crate::request::{Body, Connect, Method, Request};
+use crate::request::{BodyFraming, Method, Request};
 use crate::testing::{self, Rest};
 use crate::time::TimerKind;
 use crate::url::Url;
@@ -107,7 +108,7 @@ fn get(url: &str) -> Request {
     Request::get(Url::parse(url).unwrap())
 }
 
-fn post(url: &str, body: Body) -> Request {
+fn post(url: &str, body: BodyFraming) -> Request {
     Request::new(Method::POST, Url::parse(url).unwrap()).body(body)
 }
 
@@ -429,7 +430,7 @@ fn a_known_length_body_passes_through_uncopied() {
     // Known length: bytes pass through untouched.
     let mut h = Harness::new();
     assert_eq!(
-        h.request(post("http://h/", Body::Length(5))),
+        h.request(post("http://h/", BodyFraming::Length(5))),
         (vec![wrote("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n")], Rest::NeedBody)
     );
     let body = Bytes::from_static(b"hello");
@@ -447,7 +448,7 @@ fn a_known_length_body_passes_through_uncopied() {
 fn a_chunked_body_has_its_size_lines_as_separate_pieces() {
     // Chunked: size lines are separate small pieces; trailers at the end.
     let mut h = Harness::new();
-    h.request(post("http://h/", Body::Chunked));
+    h.request(post("http://h/", BodyFraming::Chunked));
     h.conn.send_body(h.now, Bytes::from_static(b"0123456789abcdef!")).unwrap();
     let trailers = Headers::from_pairs([("X-Sum", "9")]).unwrap();
     h.conn.finish_body(h.now, Some(&trailers)).unwrap();
@@ -462,7 +463,7 @@ fn a_chunked_body_has_its_size_lines_as_separate_pieces() {
 fn a_body_longer_than_declared_is_a_caller_error() {
     // Length mismatches are the caller's errors, and close the connection.
     let mut h = Harness::new();
-    h.request(post("http://h/", Body::Length(2)));
+    h.request(post("http://h/", BodyFraming::Length(2)));
     let e = h.conn.send_body(h.now, Bytes::from_static(b"abc")).unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::BodyLength { expected: 2, actual: 3 });
     assert_eq!(h.drain(), (vec![], Rest::Closed));
@@ -471,7 +472,7 @@ fn a_body_longer_than_declared_is_a_caller_error() {
 #[test]
 fn a_body_shorter_than_declared_is_a_caller_error() {
     let mut h = Harness::new();
-    h.request(post("http://h/", Body::Length(2)));
+    h.request(post("http://h/", BodyFraming::Length(2)));
     h.conn.send_body(h.now, Bytes::from_static(b"a")).unwrap();
     assert_eq!(
         h.conn.finish_body(h.now, None).unwrap_err().kind(),
@@ -485,7 +486,7 @@ fn no_chunked_body_to_an_http10_peer() {
     let mut h = Harness::new();
     h.request(get("http://h/"));
     h.feed("HTTP/1.0 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n");
-    let e = h.conn.send_request(h.now, &post("http://h/", Body::Chunked)).unwrap_err();
+    let e = h.conn.send_request(h.now, &post("http://h/", BodyFraming::Chunked)).unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::ChunkedToHttp10);
     assert!(h.conn.is_idle(), "a refused request changes nothing");
 }
@@ -494,7 +495,7 @@ fn no_chunked_body_to_an_http10_peer() {
 fn a_response_before_the_whole_body_abandons_it() {
     // A response that ends before the body went out: the body is abandoned.
     let mut h = Harness::new();
-    h.request(post("http://h/", Body::Length(100)));
+    h.request(post("http://h/", BodyFraming::Length(100)));
     h.conn.send_body(h.now, Bytes::from_static(b"part")).unwrap();
     let (seen, rest) = h.feed("HTTP/1.1 413 Too Large\r\nContent-Length: 0\r\n\r\n");
     assert_eq!(
@@ -510,7 +511,7 @@ fn a_response_before_the_whole_body_abandons_it() {
 
 #[test]
 fn expect_continue_holds_the_body_until_a_100() {
-    let req = || post("http://h/", Body::Length(4)).header("Expect", "100-Continue");
+    let req = || post("http://h/", BodyFraming::Length(4)).header("Expect", "100-Continue");
     let head = "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\nContent-Length: 4\r\n\r\n";
     // Held until a 100; a 103 (RFC 8297) never releases it.
     let mut h = Harness::new();
@@ -532,7 +533,7 @@ fn expect_continue_holds_the_body_until_a_100() {
 
 #[test]
 fn expect_continue_deadline_sends_the_held_body() {
-    let req = || post("http://h/", Body::Length(4)).header("Expect", "100-Continue");
+    let req = || post("http://h/", BodyFraming::Length(4)).header("Expect", "100-Continue");
     // Body pushed early is held too; the deadline sends it.
     let mut h = Harness::new();
     h.request(req());
@@ -544,7 +545,7 @@ fn expect_continue_deadline_sends_the_held_body() {
 
 #[test]
 fn expect_continue_final_response_first_drops_the_body() {
-    let req = || post("http://h/", Body::Length(4)).header("Expect", "100-Continue");
+    let req = || post("http://h/", BodyFraming::Length(4)).header("Expect", "100-Continue");
     // A final response first: the body is never sent and the connection closes.
     let mut h = Harness::new();
     h.request(req());
@@ -566,11 +567,11 @@ fn expect_continue_final_response_before_a_finished_held_body() {
     // never sent, so the server may still be waiting for it (RFC 9110 §10.1.1): reusing the
     // connection would make the next request its body. Found by the response_stream fuzz
     // target (fuzz/regressions/response_stream/final-before-finished-held-body).
-    for body in [Body::Length(4), Body::Chunked] {
+    for body in [BodyFraming::Length(4), BodyFraming::Chunked] {
         let mut h = Harness::new();
         h.request(post("http://h/", body).header("Expect", "100-continue"));
         h.conn.send_body(h.now, Bytes::from_static(b"body")).unwrap();
-        if body == Body::Chunked {
+        if body == BodyFraming::Chunked {
             h.conn.finish_body(h.now, None).unwrap();
         }
         assert_eq!(h.drain(), (vec![], Rest::NeedInput));
@@ -683,7 +684,7 @@ fn misuse_is_refused_without_damage() {
 fn transmit_debug_hides_bytes() {
     let mut h = Harness::new();
     let auth = ProxyAuth::basic(Credentials::new("user", "hunter2"));
-    h.conn.send_request(h.now, &get("http://h/").forwarded(Some(auth))).unwrap();
+    h.conn.send_request(h.now, &get("http://h/").forwarded_with(Some(auth))).unwrap();
     let out = h.conn.poll_output();
     let dbg = alloc::format!("{out:?} {:?}", h.conn);
     assert!(!dbg.contains("aHVudGVy") && !dbg.contains("Basic"), "{dbg}");
@@ -946,7 +947,7 @@ fn a_content_length_body_given_in_full_ends_the_upload() {
     // Issue 8 bug 1: the declared length sent means the body is finished, with no
     // `finish_body`: the core stops asking and the response may keep the connection.
     let mut h = Harness::new();
-    h.request(post("http://h/", Body::Length(3)));
+    h.request(post("http://h/", BodyFraming::Length(3)));
     h.conn.send_body(h.now, Bytes::from_static(b"abc")).unwrap();
     assert_eq!(h.drain(), (vec![wrote("abc")], Rest::NeedInput));
     assert_eq!(h.conn.request_sent(), RequestSent::Fully);
@@ -960,7 +961,7 @@ fn a_content_length_body_given_in_full_ends_the_upload() {
 #[test]
 fn finish_body_after_a_complete_content_length_body_is_misuse() {
     let mut h = Harness::new();
-    h.request(post("http://h/", Body::Length(3)));
+    h.request(post("http://h/", BodyFraming::Length(3)));
     h.conn.send_body(h.now, Bytes::from_static(b"abc")).unwrap();
     let e = h.conn.finish_body(h.now, None).unwrap_err();
     assert_eq!(
@@ -1011,7 +1012,7 @@ fn a_slow_upload_is_not_a_response_head_timeout() {
         t.send_body = Some(Duration::from_secs(10));
     });
     let mut h = Harness::with(config);
-    h.request(post("http://h/", Body::Chunked));
+    h.request(post("http://h/", BodyFraming::Chunked));
     assert_eq!(h.conn.poll_timeout(), Some(Duration::from_secs(10)), "send_body only");
     assert_eq!(h.advance(Duration::from_secs(6)), (vec![], Rest::NeedBody));
     h.conn.send_body(h.now, Bytes::from_static(b"x")).unwrap();
@@ -1029,7 +1030,7 @@ fn a_slow_upload_is_not_a_response_head_timeout() {
 #[test]
 fn a_stalled_upload_trips_the_send_body_timer() {
     let mut h = Harness::with(timeouts(|t| t.send_body = Some(Duration::from_secs(10))));
-    h.request(post("http://h/", Body::Length(10)));
+    h.request(post("http://h/", BodyFraming::Length(10)));
     h.now = Duration::from_secs(3);
     h.conn.send_body(h.now, Bytes::from_static(b"abc")).unwrap();
     h.drain();
@@ -1063,7 +1064,7 @@ fn a_forwarded_request_waits_for_the_challenge_when_not_preemptive() {
     // Issue 8 bug 5: `preemptive(false)` honoured, and the 407 answered on this connection
     // when its body is framed; the 407 itself is not the response.
     let mut h = Harness::new();
-    let req = get("http://h/").forwarded(creds(false));
+    let req = get("http://h/").forwarded_with(creds(false));
     assert_eq!(h.request(req), (vec![wrote(&alloc::format!("{FORWARDED}\r\n"))], Rest::NeedInput));
     let (seen, rest) = h.feed(&alloc::format!("{CHALLENGE}Content-Length: 4\r\n\r\ndeny"));
     assert_eq!(seen, [wrote(&alloc::format!("{FORWARDED}{BASIC}\r\n"))]);
@@ -1077,7 +1078,7 @@ fn a_forwarded_request_waits_for_the_challenge_when_not_preemptive() {
 #[test]
 fn a_forwarded_request_407_unframed_asks_for_a_new_connection() {
     let mut h = Harness::new();
-    h.request(get("http://h/").forwarded(creds(false)));
+    h.request(get("http://h/").forwarded_with(creds(false)));
     assert_eq!(
         h.feed(&alloc::format!("{CHALLENGE}\r\nclose-delimited")),
         (vec![], Rest::NeedInput)
@@ -1100,7 +1101,7 @@ fn a_forwarded_request_407_unframed_asks_for_a_new_connection() {
 fn a_forwarded_request_with_refused_preemptive_credentials_gets_the_407() {
     // The same value again would be refused again: the 407 is the response.
     let mut h = Harness::new();
-    let (seen, _) = h.request(get("http://h/").forwarded(creds(true)));
+    let (seen, _) = h.request(get("http://h/").forwarded_with(creds(true)));
     assert_eq!(seen, [wrote(&alloc::format!("{FORWARDED}{BASIC}\r\n"))]);
     assert_eq!(
         h.feed(&alloc::format!("{CHALLENGE}Content-Length: 0\r\n\r\n")),
@@ -1112,7 +1113,7 @@ fn a_forwarded_request_with_refused_preemptive_credentials_gets_the_407() {
 fn a_forwarded_request_with_a_body_is_not_replayed() {
     // Its body went out (or is going): replaying it needs the caller; the 407 is the response.
     let mut h = Harness::new();
-    h.request(post("http://h/", Body::Length(2)).forwarded(creds(false)));
+    h.request(post("http://h/", BodyFraming::Length(2)).forwarded_with(creds(false)));
     h.conn.send_body(h.now, Bytes::from_static(b"hi")).unwrap();
     h.drain();
     assert_eq!(
@@ -1152,7 +1153,7 @@ fn framing_fields_are_refused_as_trailers() {
     // RFC 9110 §6.5.1: a sender must not generate framing fields in trailers.
     for name in ["Content-Length", "transfer-encoding"] {
         let mut h = Harness::new();
-        h.request(post("http://h/", Body::Chunked));
+        h.request(post("http://h/", BodyFraming::Chunked));
         let trailers = Headers::from_pairs([("X-Sum", "1"), (name, "5")]).unwrap();
         let e = h.conn.finish_body(h.now, Some(&trailers)).unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::FramingHeader { name: name.into() });
@@ -1165,7 +1166,7 @@ fn framing_fields_are_refused_as_trailers() {
 #[test]
 fn a_failed_send_stops_asking_for_body_and_reads_the_response() {
     let mut h = Harness::with(timeouts(|t| t.response_head = Some(Duration::from_secs(5))));
-    h.request(post("http://h/", Body::Length(100)));
+    h.request(post("http://h/", BodyFraming::Length(100)));
     h.conn.send_body(h.now, Bytes::from_static(b"part")).unwrap();
     // The write of the head broke: what is queued is dropped, no more body is asked for.
     h.conn.handle_send_failed(h.now);
@@ -1214,7 +1215,7 @@ fn transport_errors_carry_the_retry_facts() {
 #[test]
 fn poll_transmit_takes_every_queued_piece_at_once() {
     let mut h = Harness::new();
-    h.conn.send_request(h.now, &post("http://h/", Body::Chunked)).unwrap();
+    h.conn.send_request(h.now, &post("http://h/", BodyFraming::Chunked)).unwrap();
     h.conn.send_body(h.now, Bytes::from_static(b"hello")).unwrap();
     let mut pieces: Vec<Bytes> = Vec::new();
     assert_eq!(h.conn.poll_transmit(&mut pieces), 4);
@@ -1257,7 +1258,7 @@ fn a_held_body_is_not_fully_sent() {
     // Issue 7: `request_sent()` answered `Fully` for a held body that never left, and after
     // a 417 abandoned it.
     let mut h = Harness::new();
-    h.request(post("http://h/", Body::Length(4)).header("Expect", "100-continue"));
+    h.request(post("http://h/", BodyFraming::Length(4)).header("Expect", "100-continue"));
     h.conn.send_body(h.now, Bytes::from_static(b"body")).unwrap();
     assert_eq!(h.drain().1, Rest::NeedInput);
     assert_eq!(
@@ -1273,7 +1274,7 @@ fn a_held_body_is_not_fully_sent() {
 fn phases_name_the_diagram() {
     let mut h = Harness::new();
     assert_eq!(h.conn.phase(), Phase::Idle);
-    h.request(post("http://h/", Body::Length(2)));
+    h.request(post("http://h/", BodyFraming::Length(2)));
     assert_eq!(h.conn.phase(), Phase::SendBody);
     h.conn.send_body(h.now, Bytes::from_static(b"ab")).unwrap();
     assert_eq!(h.conn.phase(), Phase::RecvHead);
@@ -1305,7 +1306,7 @@ fn a_proxy_refusal_is_not_the_peer_breaking_http() {
 fn the_upload_timer_stops_at_the_final_head() {
     // An upload the response overtook ends with the response: only the response's timers run.
     let mut h = Harness::with(timeouts(|t| t.send_body = Some(Duration::from_secs(10))));
-    h.request(post("http://h/", Body::Chunked));
+    h.request(post("http://h/", BodyFraming::Chunked));
     assert_eq!(h.feed("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab").1, Rest::NeedBody);
     h.conn.send_body(h.now, Bytes::from_static(b"x")).unwrap();
     assert_eq!(h.conn.poll_timeout(), None);
@@ -1317,4 +1318,20 @@ fn the_upload_timer_stops_at_the_final_head() {
             Rest::Closed
         )
     );
+}
+
+/// Shapes `req` for a route through a forwarding proxy with these credentials.
+trait ForwardedWith {
+    fn forwarded_with(self, auth: Option<ProxyAuth>) -> Request;
+}
+
+impl ForwardedWith for Request {
+    fn forwarded_with(self, auth: Option<ProxyAuth>) -> Request {
+        let mut proxy = crate::Proxy::parse("http://p:1").unwrap();
+        if let Some(auth) = auth {
+            proxy = proxy.with_auth(auth);
+        }
+        let route = crate::Route::new(self.url(), Some(proxy));
+        self.via(&route)
+    }
 }

@@ -250,7 +250,7 @@ pub enum ErrorKind {
     /// A URL or request-target that cannot be used.
     InvalidUrl {
         /// What is wrong with it.
-        what: &'static str,
+        what: crate::url::UrlError,
     },
     /// An unknown-length body on a connection whose peer speaks HTTP/1.0 (RFC 9112 §7.1: no
     /// chunked to HTTP/1.0).
@@ -311,7 +311,7 @@ pub enum ErrorKind {
     /// A proxy URL that cannot be used.
     InvalidProxyUrl {
         /// What is wrong with it.
-        what: &'static str,
+        what: crate::route::ProxyUrlError,
     },
     /// A proxy URL whose scheme is neither `http` nor `https`.
     UnsupportedProxyScheme {
@@ -322,7 +322,7 @@ pub enum ErrorKind {
     /// those followed by `://` and a host.
     InvalidProxyKey {
         /// What is wrong with it.
-        what: &'static str,
+        what: crate::route::ProxyKeyError,
     },
     /// A proxy environment variable whose value cannot be used (raised when a URL would use it).
     InvalidProxyEnv {

@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use crate::error::{ErrorKind, Result};
 use crate::headers::{Headers, printable};
-use crate::request::{Body, Method, Request};
+use crate::request::{BodyFraming, Method, Request};
 use crate::response::{ResponseHead, Version};
 use crate::url::Url;
 
@@ -28,11 +28,11 @@ impl Request {
     ///
     /// ```
     /// let req = http::Request::post("http://example.com/x").header("a", "1").body(()).unwrap();
-    /// let req = ferry_proto::Request::from_http(&req, ferry_proto::Body::Length(3)).unwrap();
+    /// let req = ferry_proto::Request::from_http(&req, ferry_proto::BodyFraming::Length(3)).unwrap();
     /// assert_eq!(req.method().as_bytes(), b"POST");
     /// assert_eq!(req.url().path_and_query(), "/x");
     /// ```
-    pub fn from_http<B>(req: &http::Request<B>, body: Body) -> Result<Request> {
+    pub fn from_http<B>(req: &http::Request<B>, body: BodyFraming) -> Result<Request> {
         let url = Url::parse(&req.uri().to_string())?;
         let mut out = Request::new(req.method().into(), url).body(body);
         for (name, value) in req.headers() {
@@ -114,8 +114,8 @@ mod tests {
         let back = Headers::from_header_map(&map).unwrap();
         assert_eq!(back.get_all("set-cookie").collect::<Vec<_>>(), [&b"a=1"[..], b"b=2"]);
         let req = http::Request::get("ftp://x/").body(()).unwrap();
-        assert!(Request::from_http(&req, Body::Empty).is_err());
+        assert!(Request::from_http(&req, BodyFraming::Empty).is_err());
         let req = http::Request::get("/relative").body(()).unwrap();
-        assert!(Request::from_http(&req, Body::Empty).is_err());
+        assert!(Request::from_http(&req, BodyFraming::Empty).is_err());
     }
 }

@@ -83,6 +83,7 @@ mod config;
 mod conn;
 #[cfg(test)]
 mod conn_tests;
+mod connect;
 mod error;
 mod headers;
 #[cfg(feature = "http")]
@@ -99,19 +100,18 @@ mod url;
 pub use auth::{Challenge, Credentials, ProxyAuth, ProxyAuthenticator};
 pub use config::{Config, Limits, Profile, Timeouts};
 pub use conn::{CloseReason, Connection, End, Eof, Event, Output, Phase, SetupPhase, Transmit};
+pub use connect::Connect;
 pub use error::{
     Blame, Call, Error, ErrorKind, Expected, Part, RequestSent, Result, TransportError,
 };
 pub use headers::{Headers, check_field, is_token, is_valid_value, list_contains};
 pub use pool::{Pool, PoolConfig, Put};
-pub use request::{
-    Body, Connect, HeadInfo, Method, Request, TargetForm, chunk_size_line, encode_request,
-};
+pub use request::{BodyFraming, HeadInfo, Method, Request, chunk_size_line, encode_request};
 pub use response::{Framing, ResponseHead, Semantics, Version, parse_response_head};
 pub use route::{
-    Diagnostic, EnvProxies, InvalidNoProxyEntry, NoProxy, NoProxyEntry, NoProxyMatch, NoProxyRule,
-    NoProxySource, Proxies, Proxy, ProxyConfig, ProxyDecision, ProxyKey, ProxyMode, ProxySource,
-    Route, RouteKey, parse_no_proxy,
+    Diagnostic, EnvProxies, InvalidNoProxyEntry, NoProxy, NoProxyEntry, NoProxyEntryError,
+    NoProxyMatch, NoProxyRule, NoProxySource, Proxies, Proxy, ProxyConfig, ProxyDecision, ProxyKey,
+    ProxyKeyError, ProxyMode, ProxySource, ProxyUrlError, Route, RouteKey,
 };
 pub use time::{TimerKind, Timestamp};
-pub use url::{Authority, Host, Scheme, Url};
+pub use url::{Authority, Domain, Host, Scheme, Url, UrlError};

@@ -3,16 +3,21 @@
 //! Everything that reaches the wire is checked first: the method is a token, header names are
 //! tokens, values hold no CR, LF, NUL or other control byte, and the target comes from a checked
 //! [`Url`]. When a check fails nothing is written.
+//!
+//! The route is data upstream of a request: this module knows nothing of proxies beyond the
+//! two facts a route leaves on a [`Request`] ([`Request::via`]): whether it is forwarded in
+//! absolute-form, and the proxy's credentials for the connection to use. The CONNECT request
+//! is in `connect.rs`.
 
 use alloc::vec::Vec;
-use core::fmt::{self, Write as _};
+use core::fmt;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::auth::ProxyAuth;
 use crate::error::{ErrorKind, Result};
-use crate::headers::{check_field, is_token, list_contains, printable, trim};
-use crate::url::{Authority, Url};
+use crate::headers::{check_field, eq_lower, is_token, list_contains, printable, trim};
+use crate::url::{Scheme, Url, UrlError, decimal, is_authority_byte};
 
 /// A request method: a token (RFC 9110 §9.1), compared case-sensitively.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -65,19 +70,20 @@ impl Method {
 
 impl fmt::Debug for Method {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", printable(&self.0))
+        f.write_str(&printable(&self.0))
     }
 }
 
 impl fmt::Display for Method {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", printable(&self.0))
+        f.write_str(&printable(&self.0))
     }
 }
 
-/// The request body's framing (RFC 9112 §6.2, §7.1).
+/// How the request body is framed on the wire (RFC 9112 §6.2, §7.1). It holds no bytes: the
+/// body itself goes through [`Connection::send_body`](crate::Connection::send_body).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Body {
+pub enum BodyFraming {
     /// No body. `POST`, `PUT` and `PATCH` still say `Content-Length: 0`.
     #[default]
     Empty,
@@ -88,37 +94,33 @@ pub enum Body {
     Chunked,
 }
 
-/// Which request-target form to write (RFC 9112 §3.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TargetForm {
-    /// `/path?query`: to an origin, or through a tunnel.
-    Origin,
-    /// `http://host:port/path?query`: plain HTTP forwarded by a proxy.
-    Absolute,
-}
-
-/// A request: method, URL, header fields in the caller's order, body framing and, when it is
-/// forwarded by a proxy, the proxy's credentials (route state, never part of the header list).
+/// A request: method, URL, header fields in the caller's order, body framing and what its
+/// route says: whether it is forwarded by a proxy in absolute-form, with the proxy's
+/// credentials (route state, never part of the header list). Shape it for a route with
+/// [`Request::via`].
 #[derive(Clone)]
 pub struct Request {
     pub(crate) method: Method,
     pub(crate) url: Url,
     pub(crate) headers: Vec<(Bytes, Bytes)>,
-    pub(crate) body: Body,
-    pub(crate) form: TargetForm,
+    pub(crate) body: BodyFraming,
+    /// Absolute-form to a forwarding proxy (RFC 9112 §3.2.2); origin-form when `false`.
+    pub(crate) forwarded: bool,
+    /// The forwarding proxy's credentials; `None` whenever `forwarded` is `false`.
     pub(crate) proxy_auth: Option<ProxyAuth>,
 }
 
 impl Request {
-    /// A request with no header fields and no body, in origin-form.
+    /// A request with no header fields and no body, in origin-form (direct, or inside a
+    /// tunnel).
     #[must_use]
     pub fn new(method: Method, url: Url) -> Request {
         Request {
             method,
             url,
             headers: Vec::new(),
-            body: Body::Empty,
-            form: TargetForm::Origin,
+            body: BodyFraming::Empty,
+            forwarded: false,
             proxy_auth: None,
         }
     }
@@ -139,32 +141,8 @@ impl Request {
 
     /// Sets the body framing.
     #[must_use]
-    pub fn body(mut self, body: Body) -> Request {
+    pub fn body(mut self, body: BodyFraming) -> Request {
         self.body = body;
-        self
-    }
-
-    /// Sends the request to a proxy that forwards it: absolute-form target, and
-    /// `Proxy-Authorization` from `auth` when given.
-    #[must_use]
-    pub fn forwarded(mut self, auth: Option<ProxyAuth>) -> Request {
-        self.form = TargetForm::Absolute;
-        self.proxy_auth = auth;
-        self
-    }
-
-    /// Shapes the request for `route`: absolute-form with the proxy's credentials when the
-    /// route forwards it through an HTTP proxy; origin-form otherwise (direct, or inside a
-    /// tunnel, where proxy credentials must never go).
-    #[must_use]
-    pub fn via(mut self, route: &crate::route::Route) -> Request {
-        if route.is_forwarded() {
-            self.form = TargetForm::Absolute;
-            self.proxy_auth = route.proxy_auth().cloned();
-        } else {
-            self.form = TargetForm::Origin;
-            self.proxy_auth = None;
-        }
         self
     }
 
@@ -187,20 +165,21 @@ impl Request {
 
     /// The body framing.
     #[must_use]
-    pub fn body_kind(&self) -> Body {
+    pub fn framing(&self) -> BodyFraming {
         self.body
     }
 
-    /// The target form.
+    /// Whether the request goes to a forwarding proxy in absolute-form (set by
+    /// [`Request::via`]).
     #[must_use]
-    pub fn target_form(&self) -> TargetForm {
-        self.form
+    pub fn is_forwarded(&self) -> bool {
+        self.forwarded
     }
 
-    /// The proxy's credentials for a forwarded request (set by [`Request::via`] or
-    /// [`Request::forwarded`]).
+    /// The forwarding proxy's credentials, for the connection to send (preemptively or after
+    /// a 407); `None` unless forwarded.
     #[must_use]
-    pub fn proxy_auth(&self) -> Option<&ProxyAuth> {
+    pub(crate) fn proxy_auth(&self) -> Option<&ProxyAuth> {
         self.proxy_auth.as_ref()
     }
 }
@@ -213,7 +192,7 @@ impl fmt::Debug for Request {
             .field("url", &self.url)
             .field("headers", &self.headers.iter().map(|(n, _)| printable(n)).collect::<Vec<_>>())
             .field("body", &self.body)
-            .field("form", &self.form)
+            .field("forwarded", &self.forwarded)
             .field("proxy_auth", &self.proxy_auth)
             .finish()
     }
@@ -222,34 +201,100 @@ impl fmt::Debug for Request {
 /// What encoding a request head learned about the exchange.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HeadInfo {
-    /// The method is `HEAD`: the response has no body.
-    pub is_head: bool,
-    /// `Expect: 100-continue` was sent with a body: hold the body until `100` or the deadline.
-    pub expect_continue: bool,
-    /// `Connection: close` was sent.
-    pub close: bool,
-    /// An `Upgrade` field was sent: `101` is allowed.
-    pub upgrade: bool,
-    /// The body framing that goes on the wire.
-    pub body: Body,
+    pub(crate) is_head: bool,
+    pub(crate) expect_continue: bool,
+    pub(crate) close: bool,
+    pub(crate) upgrade: bool,
+    pub(crate) body: BodyFraming,
 }
 
-fn name_is(name: &[u8], wanted: &str) -> bool {
-    name.eq_ignore_ascii_case(wanted.as_bytes())
+impl HeadInfo {
+    /// The method is `HEAD`: the response has no body.
+    #[must_use]
+    pub fn is_head(&self) -> bool {
+        self.is_head
+    }
+
+    /// `Expect: 100-continue` was sent with a body: hold the body until `100` or the deadline.
+    #[must_use]
+    pub fn expect_continue(&self) -> bool {
+        self.expect_continue
+    }
+
+    /// `Connection: close` was sent.
+    #[must_use]
+    pub fn close(&self) -> bool {
+        self.close
+    }
+
+    /// An `Upgrade` field was sent: `101` is allowed.
+    #[must_use]
+    pub fn upgrade(&self) -> bool {
+        self.upgrade
+    }
+
+    /// The body framing that goes on the wire.
+    #[must_use]
+    pub fn framing(&self) -> BodyFraming {
+        self.body
+    }
+}
+
+/// The fields the encoder treats specially, told apart by length first, then by one
+/// case-insensitive compare.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Special {
+    Host,
+    ContentLength,
+    TransferEncoding,
+    Expect,
+    Connection,
+    Upgrade,
+    ProxyAuthorization,
+    Other,
+}
+
+fn classify(name: &[u8]) -> Special {
+    let (special, lower): (Special, &[u8]) = match name.len() {
+        4 => (Special::Host, b"host"),
+        6 => (Special::Expect, b"expect"),
+        7 => (Special::Upgrade, b"upgrade"),
+        10 => (Special::Connection, b"connection"),
+        14 => (Special::ContentLength, b"content-length"),
+        17 => (Special::TransferEncoding, b"transfer-encoding"),
+        19 => (Special::ProxyAuthorization, b"proxy-authorization"),
+        _ => return Special::Other,
+    };
+    if eq_lower(name, lower) { special } else { Special::Other }
+}
+
+/// What the check pass learned, for the write pass.
+struct Checked {
+    info: HeadInfo,
+    has_host: bool,
+    has_framing: bool,
+    has_proxy_authorization: bool,
 }
 
 /// Encodes `req`'s head into `out` (HTTP/1.1, CRLF line endings).
 ///
 /// Adds `Host` first when missing (port only when not the scheme's default, IPv6 in brackets),
-/// the framing field for the body, and `Proxy-Authorization: <proxy_authorization>` when that
-/// is given and the request is forwarded (absolute-form); a caller's own
-/// `Proxy-Authorization` is dropped then. [`Connection::send_request`](crate::Connection)
-/// decides the value from the request's [`ProxyAuth`] (sent at once only when preemptive).
+/// then the caller's fields in order, `Proxy-Authorization: <proxy_authorization>` when given
+/// and the request is forwarded (the connection decides when: preemptively or after a 407),
+/// and the framing field for the body. A caller's own `Proxy-Authorization` is dropped from a
+/// forwarded request that has route credentials. `proxy_authorization` is ignored in
+/// origin-form: proxy credentials never travel to an origin.
+///
+/// Cost: one pass over the fields to check them and one to copy them; no `core::fmt` (the
+/// `Host` value was encoded when the [`Url`] was built).
 ///
 /// # Errors
 /// [`ErrorKind::InvalidMethod`], [`ErrorKind::InvalidHeaderName`],
-/// [`ErrorKind::InvalidHeaderValue`] or [`ErrorKind::FramingHeader`]; `out` is then left as it
-/// was.
+/// [`ErrorKind::InvalidHeaderValue`] (the proxy authorization value too),
+/// [`ErrorKind::FramingHeader`], [`ErrorKind::Misuse`] for `CONNECT` (see
+/// [`Connection::send_connect`](crate::Connection::send_connect)), or
+/// [`ErrorKind::InvalidUrl`] with [`UrlError::HttpsForwarded`] for an `https` URL to be
+/// forwarded; `out` is then left as it was.
 ///
 /// ```
 /// use ferry_proto::{encode_request, Request, Url};
@@ -263,60 +308,71 @@ pub fn encode_request(
     proxy_authorization: Option<&str>,
     out: &mut BytesMut,
 ) -> Result<HeadInfo> {
-    let info = check_request(req)?;
-    let start = out.len();
-    out.reserve(64 + req.headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum::<usize>());
+    let checked = check_request(req)?;
+    let auth = proxy_authorization.filter(|_| req.forwarded);
+    if let Some(value) = auth {
+        check_field(b"Proxy-Authorization", value.as_bytes())?;
+    }
+    let drop_callers_auth = checked.has_proxy_authorization
+        && req.forwarded
+        && (auth.is_some() || req.proxy_auth.is_some());
+    let url = &req.url;
+    out.reserve(
+        64 + url.host_header().len()
+            + url.path_and_query().len()
+            + auth.map_or(0, str::len)
+            + req.headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum::<usize>(),
+    );
     out.put_slice(req.method.as_bytes());
     out.put_u8(b' ');
-    match req.form {
-        TargetForm::Origin => out.put_slice(req.url.path_and_query().as_bytes()),
-        TargetForm::Absolute => {
-            let _ = write!(Writer(out), "{}", req.url);
-        }
+    if req.forwarded {
+        out.put_slice(url.scheme().as_str().as_bytes());
+        out.put_slice(b"://");
+        out.put_slice(url.host_header().as_bytes());
     }
-    out.put_slice(b" HTTP/1.1\r\n");
-    if !req.headers.iter().any(|(n, _)| name_is(n, "host")) {
-        out.put_slice(b"Host: ");
-        let _ = req.url.write_host_value(&mut Writer(out));
+    out.put_slice(url.path_and_query().as_bytes());
+    if checked.has_host {
+        out.put_slice(b" HTTP/1.1\r\n");
+    } else {
+        out.put_slice(b" HTTP/1.1\r\nHost: ");
+        out.put_slice(url.host_header().as_bytes());
         out.put_slice(b"\r\n");
     }
-    let route_auth = match req.form {
-        TargetForm::Absolute => proxy_authorization,
-        TargetForm::Origin => None,
-    };
-    let mut has_framing = false;
     for (n, v) in &req.headers {
-        if route_auth.is_some() && name_is(n, "proxy-authorization") {
+        if drop_callers_auth && classify(n) == Special::ProxyAuthorization {
             continue;
         }
-        has_framing |= name_is(n, "content-length") || name_is(n, "transfer-encoding");
         put_field(out, n, v);
     }
-    if let Some(value) = route_auth {
-        if let Err(e) = check_field(b"Proxy-Authorization", value.as_bytes()) {
-            out.truncate(start);
-            return Err(e);
-        }
+    if let Some(value) = auth {
         put_field(out, b"Proxy-Authorization", value.as_bytes());
     }
-    if !has_framing {
-        match info.body {
-            Body::Length(n) => {
+    if !checked.has_framing {
+        match checked.info.body {
+            BodyFraming::Length(n) => {
+                let mut buf = [0; 20];
                 out.put_slice(b"Content-Length: ");
-                let _ = write!(Writer(out), "{n}");
-                out.put_slice(b"\r\n");
+                out.put_slice(decimal(n, &mut buf));
+                out.put_slice(b"\r\n\r\n");
+                return Ok(checked.info);
             }
-            Body::Empty if req.method.expects_content() => out.put_slice(b"Content-Length: 0\r\n"),
-            Body::Empty => {}
-            Body::Chunked => out.put_slice(b"Transfer-Encoding: chunked\r\n"),
+            BodyFraming::Empty if req.method.expects_content() => {
+                out.put_slice(b"Content-Length: 0\r\n\r\n");
+                return Ok(checked.info);
+            }
+            BodyFraming::Empty => {}
+            BodyFraming::Chunked => {
+                out.put_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+                return Ok(checked.info);
+            }
         }
     }
     out.put_slice(b"\r\n");
-    Ok(info)
+    Ok(checked.info)
 }
 
 /// Checks every part of `req` that goes on the wire and works out what the head says.
-fn check_request(req: &Request) -> Result<HeadInfo> {
+fn check_request(req: &Request) -> Result<Checked> {
     if !is_token(req.method.as_bytes()) {
         return Err(ErrorKind::InvalidMethod.into());
     }
@@ -325,42 +381,61 @@ fn check_request(req: &Request) -> Result<HeadInfo> {
             ErrorKind::Misuse { call: crate::error::Call::EncodeConnect, phase: None }.into()
         );
     }
-    let mut info = HeadInfo {
-        is_head: req.method == Method::HEAD,
-        expect_continue: false,
-        close: false,
-        upgrade: false,
-        body: req.body,
+    if req.forwarded && req.url.scheme() == Scheme::Https {
+        return Err(ErrorKind::InvalidUrl { what: UrlError::HttpsForwarded }.into());
+    }
+    // The last check before the wire: the types make this hold, the bytes are checked anyway.
+    if !req.url.host_header().bytes().all(is_authority_byte) {
+        return Err(ErrorKind::InvalidUrl { what: UrlError::HostByte }.into());
+    }
+    let mut checked = Checked {
+        info: HeadInfo {
+            is_head: req.method == Method::HEAD,
+            expect_continue: false,
+            close: false,
+            upgrade: false,
+            body: req.body,
+        },
+        has_host: false,
+        has_framing: false,
+        has_proxy_authorization: false,
     };
+    let info = &mut checked.info;
     for (n, v) in &req.headers {
         check_field(n, v)?;
-        if name_is(n, "content-length") {
-            let ok = match req.body {
-                Body::Length(len) => parse_length(v) == Some(len),
-                Body::Empty => parse_length(v) == Some(0),
-                Body::Chunked => false,
-            };
-            if !ok {
-                return Err(ErrorKind::FramingHeader { name: printable(n) }.into());
+        match classify(n) {
+            Special::Host => checked.has_host = true,
+            Special::ContentLength => {
+                let ok = match req.body {
+                    BodyFraming::Length(len) => parse_length(v) == Some(len),
+                    BodyFraming::Empty => parse_length(v) == Some(0),
+                    BodyFraming::Chunked => false,
+                };
+                if !ok {
+                    return Err(ErrorKind::FramingHeader { name: printable(n) }.into());
+                }
+                checked.has_framing = true;
             }
-        } else if name_is(n, "transfer-encoding") {
-            if req.body != Body::Chunked || !trim(v).eq_ignore_ascii_case(b"chunked") {
-                return Err(ErrorKind::FramingHeader { name: printable(n) }.into());
+            Special::TransferEncoding => {
+                if req.body != BodyFraming::Chunked || !trim(v).eq_ignore_ascii_case(b"chunked") {
+                    return Err(ErrorKind::FramingHeader { name: printable(n) }.into());
+                }
+                checked.has_framing = true;
             }
-        } else if name_is(n, "expect") {
-            info.expect_continue |= list_contains(v, "100-continue");
-        } else if name_is(n, "connection") {
-            info.close |= list_contains(v, "close");
-        } else if name_is(n, "upgrade") {
-            info.upgrade = true;
+            Special::Expect => info.expect_continue |= list_contains(v, "100-continue"),
+            Special::Connection => info.close |= list_contains(v, "close"),
+            Special::Upgrade => info.upgrade = true,
+            Special::ProxyAuthorization => checked.has_proxy_authorization = true,
+            Special::Other => {}
         }
     }
     // Nothing to hold back when there is no body.
-    info.expect_continue &= matches!(req.body, Body::Chunked | Body::Length(1..));
-    Ok(info)
+    info.expect_continue &= matches!(req.body, BodyFraming::Chunked | BodyFraming::Length(1..));
+    Ok(checked)
 }
 
-/// `Content-Length = 1*DIGIT` (RFC 9110 §8.6), no sign, no spaces inside, no overflow.
+/// `Content-Length = 1*DIGIT` (RFC 9110 §8.6), no sign, no spaces inside, at most 20 digits,
+/// no overflow.
 pub(crate) fn parse_length(v: &[u8]) -> Option<u64> {
     let v = trim(v);
     if v.is_empty() || v.len() > 20 || !v.iter().all(u8::is_ascii_digit) {
@@ -376,106 +451,44 @@ fn put_field(out: &mut BytesMut, name: &[u8], value: &[u8]) {
     out.put_slice(b"\r\n");
 }
 
-/// A CONNECT request (RFC 9110 §9.3.6): the tunnel's target, header fields for the proxy, and
-/// the proxy's credentials (route state).
-#[derive(Clone, Debug)]
-pub struct Connect {
-    pub(crate) target: Authority,
-    pub(crate) headers: Vec<(Bytes, Bytes)>,
-    pub(crate) auth: Option<ProxyAuth>,
-}
-
-impl Connect {
-    /// A CONNECT to `target`, without credentials.
-    #[must_use]
-    pub fn new(target: Authority) -> Connect {
-        Connect { target, headers: Vec::new(), auth: None }
-    }
-
-    /// Adds a header field for the proxy (`User-Agent`, say); checked when encoded.
-    #[must_use]
-    pub fn header(mut self, name: impl Into<Bytes>, value: impl Into<Bytes>) -> Connect {
-        self.headers.push((name.into(), value.into()));
-        self
-    }
-
-    /// Sets the proxy's credentials.
-    #[must_use]
-    pub fn auth(mut self, auth: Option<ProxyAuth>) -> Connect {
-        self.auth = auth;
-        self
-    }
-
-    /// The tunnel's target.
-    #[must_use]
-    pub fn target(&self) -> &Authority {
-        &self.target
-    }
-}
-
-/// Encodes `CONNECT host:port HTTP/1.1` with `Host: host:port` (the port always, IPv6 in
-/// brackets; RFC 9112 §3.2.3), the caller's fields (without any `Proxy-Authorization` of
-/// theirs) and `authorization` when given.
-pub(crate) fn encode_connect(
-    connect: &Connect,
-    authorization: Option<&str>,
-    out: &mut BytesMut,
-) -> Result<()> {
-    for (n, v) in &connect.headers {
-        check_field(n, v)?;
-        if name_is(n, "host") || name_is(n, "content-length") || name_is(n, "transfer-encoding") {
-            return Err(ErrorKind::FramingHeader { name: printable(n) }.into());
-        }
-    }
-    if let Some(a) = authorization {
-        check_field(b"Proxy-Authorization", a.as_bytes())?;
-    }
-    let _ = write!(Writer(out), "CONNECT {0} HTTP/1.1\r\nHost: {0}\r\n", connect.target);
-    for (n, v) in &connect.headers {
-        if !name_is(n, "proxy-authorization") {
-            put_field(out, n, v);
-        }
-    }
-    if let Some(a) = authorization {
-        put_field(out, b"Proxy-Authorization", a.as_bytes());
-    }
-    out.put_slice(b"\r\n");
-    Ok(())
-}
-
 /// Writes the chunk-size line for a chunk of `len` bytes (RFC 9112 §7.1) and returns it as its
-/// own small piece, so the chunk's data can be written vectored, uncopied.
+/// own small piece, so the chunk's data can be written vectored, uncopied. No `core::fmt`.
 pub fn chunk_size_line(len: usize, scratch: &mut BytesMut) -> Bytes {
-    let _ = write!(Writer(scratch), "{len:x}\r\n");
-    scratch.split().freeze()
-}
-
-/// `fmt::Write` into a `BytesMut`.
-pub(crate) struct Writer<'a>(pub(crate) &'a mut BytesMut);
-
-impl fmt::Write for Writer<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.0.put_slice(s.as_bytes());
-        Ok(())
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 2 * core::mem::size_of::<usize>()];
+    let mut at = buf.len();
+    let mut n = len;
+    loop {
+        at -= 1;
+        buf[at] = HEX[n & 0xf];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
     }
+    scratch.reserve(buf.len() - at + 2);
+    scratch.put_slice(&buf[at..]);
+    scratch.put_slice(b"\r\n");
+    scratch.split().freeze()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::auth::Credentials;
+    use crate::route::{Proxy, ProxyMode, Route};
     use alloc::string::String;
 
+    const BASIC: &str = "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==";
+
     #[track_caller]
-    fn check(req: Request, expected: core::result::Result<&str, ErrorKind>) {
+    fn check_with(
+        req: Request,
+        proxy_authorization: Option<&str>,
+        expected: core::result::Result<&str, ErrorKind>,
+    ) {
         let mut out = BytesMut::from(&b"KEEP"[..]);
-        // What `Connection::send_request` passes: the route's answer before any challenge.
-        let auth = req
-            .proxy_auth
-            .as_ref()
-            .filter(|a| a.is_preemptive())
-            .and_then(|a| a.authorization(None, &req.url.authority()));
-        match (encode_request(&req, auth.as_deref(), &mut out), expected) {
+        match (encode_request(&req, proxy_authorization, &mut out), expected) {
             (Ok(_), Ok(wire)) => assert_eq!(String::from_utf8_lossy(&out[4..]), wire),
             (Err(e), Err(kind)) => {
                 assert_eq!(e.kind(), &kind);
@@ -487,8 +500,19 @@ mod tests {
         }
     }
 
+    #[track_caller]
+    fn check(req: Request, expected: core::result::Result<&str, ErrorKind>) {
+        check_with(req, None, expected);
+    }
+
     fn url(s: &str) -> Url {
         Url::parse(s).unwrap()
+    }
+
+    fn forwarding(auth: bool) -> Route {
+        let proxy = Proxy::parse("http://proxy:3128").unwrap();
+        let proxy = if auth { proxy.basic_auth("Aladdin", "open sesame") } else { proxy };
+        Route::new(&url("http://h/"), Some(proxy))
     }
 
     #[test]
@@ -501,11 +525,15 @@ mod tests {
             Request::get(url("http://[::1]:8080/?q")),
             Ok("GET /?q HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n"),
         );
+        check(
+            Request::get(url("http://10.0.0.255:65535/")),
+            Ok("GET / HTTP/1.1\r\nHost: 10.0.0.255:65535\r\n\r\n"),
+        );
         // Userinfo reaches neither target nor Host.
         check(Request::get(url("http://u:pw@h/p")), Ok("GET /p HTTP/1.1\r\nHost: h\r\n\r\n"));
         // RFC 9112 §3.2.2 absolute-form through a proxy: no userinfo, no fragment.
         check(
-            Request::get(url("http://u:pw@h:81/p#f")).forwarded(None),
+            Request::get(url("http://u:pw@h:81/p#f")).via(&forwarding(false)),
             Ok("GET http://h:81/p HTTP/1.1\r\nHost: h:81\r\n\r\n"),
         );
         // The caller's Host wins and keeps its place; order of fields is kept.
@@ -526,36 +554,74 @@ mod tests {
             Ok("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"),
         );
         check(
-            Request::new(Method::PUT, url("http://h/")).body(Body::Length(5)),
+            Request::new(Method::PUT, url("http://h/")).body(BodyFraming::Length(5)),
             Ok("PUT / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n"),
         );
         check(
-            Request::new(Method::POST, url("http://h/")).body(Body::Chunked),
+            Request::new(Method::PUT, url("http://h/")).body(BodyFraming::Length(u64::MAX)),
+            Ok("PUT / HTTP/1.1\r\nHost: h\r\nContent-Length: 18446744073709551615\r\n\r\n"),
+        );
+        check(
+            Request::new(Method::POST, url("http://h/")).body(BodyFraming::Chunked),
             Ok("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"),
         );
-        // A matching framing field of the caller's is kept, not doubled.
+        // GET, DELETE, OPTIONS without a body say nothing of one.
+        for m in [Method::GET, Method::DELETE, Method::OPTIONS, Method::HEAD] {
+            let wire = alloc::format!("{m} / HTTP/1.1\r\nHost: h\r\n\r\n");
+            check(Request::new(m, url("http://h/")), Ok(&wire));
+        }
         check(
-            Request::new(Method::POST, url("http://h/"))
-                .header("content-length", "5")
-                .body(Body::Length(5)),
-            Ok("POST / HTTP/1.1\r\nHost: h\r\ncontent-length: 5\r\n\r\n"),
+            Request::new(Method::PATCH, url("http://h/")),
+            Ok("PATCH / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"),
         );
-        check(
-            Request::new(Method::POST, url("http://h/"))
-                .header("content-length", "6")
-                .body(Body::Length(5)),
-            Err(ErrorKind::FramingHeader { name: "content-length".into() }),
-        );
-        check(
-            Request::new(Method::POST, url("http://h/"))
-                .header("Transfer-Encoding", "gzip")
-                .body(Body::Chunked),
-            Err(ErrorKind::FramingHeader { name: "Transfer-Encoding".into() }),
-        );
-        check(
-            Request::get(url("http://h/")).header("Content-Length", "+0"),
-            Err(ErrorKind::FramingHeader { name: "Content-Length".into() }),
-        );
+    }
+
+    /// A caller's framing field must agree with the body's framing (RFC 9112 §6.1, §6.2, §6.3):
+    /// anything else is a request-desync shape sent raw.
+    #[test]
+    fn callers_framing_fields() {
+        use BodyFraming::*;
+        let cl = |v: &'static str| ("Content-Length", v);
+        let te = |v: &'static str| ("Transfer-Encoding", v);
+        #[rustfmt::skip]
+        let cases: &[((&str, &'static str), BodyFraming, bool)] = &[
+            (cl("5"), Length(5), true),
+            (cl(" 5 "), Length(5), true),
+            (cl("0"), Empty, true),
+            (cl("6"), Length(5), false),
+            (cl("+5"), Length(5), false),
+            (cl("5"), Chunked, false),
+            (cl("0"), Chunked, false),
+            (cl("1"), Empty, false),
+            (te("chunked"), Chunked, true),
+            (te(" Chunked "), Chunked, true),
+            (te("chunked"), Length(5), false),
+            (te("chunked"), Length(0), false),
+            (te("chunked"), Empty, false),
+            (te("gzip"), Chunked, false),
+            (te("gzip, chunked"), Chunked, false),
+        ];
+        for &((name, value), body, ok) in cases {
+            let req = Request::new(Method::POST, url("http://h/")).header(name, value).body(body);
+            let mut out = BytesMut::new();
+            let got = encode_request(&req, None, &mut out).map(|_| ());
+            if ok {
+                assert!(got.is_ok(), "{name}: {value:?} with {body:?}: {got:?}");
+                // Kept as written, and not doubled.
+                let wire = String::from_utf8_lossy(&out).to_ascii_lowercase();
+                let framing = wire.matches("content-length").count()
+                    + wire.matches("transfer-encoding").count();
+                assert_eq!(framing, 1, "{wire}");
+            } else {
+                let want = ErrorKind::FramingHeader { name: name.into() };
+                assert_eq!(
+                    got.map_err(|e| e.kind().clone()),
+                    Err(want),
+                    "{name}: {value:?} {body:?}"
+                );
+                assert!(out.is_empty());
+            }
+        }
     }
 
     #[test]
@@ -579,62 +645,111 @@ mod tests {
         );
         check(Request::new(Method::new("GET /x"), url("http://h/")), Err(ErrorKind::InvalidMethod));
         check(Request::new(Method::new(""), url("http://h/")), Err(ErrorKind::InvalidMethod));
+        check(
+            Request::new(Method::CONNECT, url("http://h/")),
+            Err(ErrorKind::Misuse { call: crate::error::Call::EncodeConnect, phase: None }),
+        );
+        // The route's credentials are checked like any value.
+        check_with(
+            Request::get(url("http://h/")).via(&forwarding(true)),
+            Some("Basic x\r\nX-Injected: 1"),
+            Err(ErrorKind::InvalidHeaderValue { name: "Proxy-Authorization".into() }),
+        );
     }
 
     #[test]
     fn proxy_credentials_are_route_state() {
-        let auth = ProxyAuth::basic(Credentials::new("Aladdin", "open sesame"));
-        // Forwarded: the route's credentials replace any of the caller's.
-        check(
+        // Forwarded: the connection's value replaces any of the caller's.
+        check_with(
             Request::get(url("http://h/"))
                 .header("Proxy-Authorization", "Basic bad")
-                .forwarded(Some(auth.clone())),
+                .via(&forwarding(true)),
+            Some(BASIC),
             Ok(
                 "GET http://h/ HTTP/1.1\r\nHost: h\r\nProxy-Authorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==\r\n\r\n",
             ),
         );
-        // In origin-form (direct or tunnelled) route credentials are never written.
+        // Forwarded with route credentials not (yet) sent: the caller's is dropped all the same.
+        check_with(
+            Request::get(url("http://h/"))
+                .header("Proxy-Authorization", "Basic bad")
+                .via(&forwarding(true)),
+            None,
+            Ok("GET http://h/ HTTP/1.1\r\nHost: h\r\n\r\n"),
+        );
+        // Forwarded without route credentials: the caller's field is the caller's.
+        check_with(
+            Request::get(url("http://h/"))
+                .header("Proxy-Authorization", "Basic mine")
+                .via(&forwarding(false)),
+            None,
+            Ok("GET http://h/ HTTP/1.1\r\nHost: h\r\nProxy-Authorization: Basic mine\r\n\r\n"),
+        );
+        // In origin-form (direct or tunnelled) a proxy value is never written.
+        check_with(
+            Request::get(url("http://h/")),
+            Some(BASIC),
+            Ok("GET / HTTP/1.1\r\nHost: h\r\n\r\n"),
+        );
         let mut req = Request::get(url("http://h/"));
-        req.proxy_auth = Some(auth);
-        check(req, Ok("GET / HTTP/1.1\r\nHost: h\r\n\r\n"));
+        req.proxy_auth = Some(ProxyAuth::basic(Credentials::new("Aladdin", "open sesame")));
+        check_with(req, Some(BASIC), Ok("GET / HTTP/1.1\r\nHost: h\r\n\r\n"));
+    }
+
+    #[test]
+    fn https_is_never_forwarded() {
+        // An https URL sent in absolute-form would cross the proxy in plaintext.
+        let route = forwarding(true);
+        check_with(
+            Request::get(url("https://h/")).via(&route),
+            Some(BASIC),
+            Err(ErrorKind::InvalidUrl { what: UrlError::HttpsForwarded }),
+        );
+        let mut req = Request::get(url("https://h/"));
+        req.forwarded = true;
+        check(req, Err(ErrorKind::InvalidUrl { what: UrlError::HttpsForwarded }));
     }
 
     #[test]
     fn routes_shape_the_request() {
-        use crate::route::{Proxy, ProxyMode, Route};
         let proxy = Proxy::parse("http://alice:s3cret@proxy:3128").unwrap();
         // Plain HTTP through an HTTP proxy: forwarded in absolute-form, with its credentials.
         let route = Route::new(&url("http://h/x"), Some(proxy.clone()));
-        check(
-            Request::get(url("http://h/x")).via(&route),
+        let req = Request::get(url("http://h/x")).via(&route);
+        assert!(req.is_forwarded() && req.proxy_auth().is_some());
+        check_with(
+            req,
+            Some("Basic YWxpY2U6czNjcmV0"),
             Ok(
                 "GET http://h/x HTTP/1.1\r\nHost: h\r\nProxy-Authorization: Basic YWxpY2U6czNjcmV0\r\n\r\n",
             ),
         );
         assert!(route.connect().is_none());
         // HTTPS, or a tunnelling proxy: CONNECT first, then origin-form without credentials.
-        for route in [
-            Route::new(&url("https://h/x"), Some(proxy.clone())),
-            Route::new(&url("http://h/x"), Some(proxy.clone().with_mode(ProxyMode::Tunnel))),
+        for (target, route) in [
+            ("https://h/x", Route::new(&url("https://h/x"), Some(proxy.clone()))),
+            (
+                "http://h/x",
+                Route::new(&url("http://h/x"), Some(proxy.clone().with_mode(ProxyMode::Tunnel))),
+            ),
         ] {
             let connect = route.connect().unwrap();
-            assert_eq!(
-                alloc::format!("{}", connect.target()),
-                alloc::format!("h:{}", route.origin().port)
-            );
+            assert_eq!(connect.target(), route.origin());
             assert!(connect.auth.is_some());
-            check(
-                Request::get(url("http://h/x")).via(&route),
+            let req = Request::get(url(target)).via(&route);
+            assert!(!req.is_forwarded() && req.proxy_auth().is_none());
+            check_with(
+                req,
+                Some("Basic YWxpY2U6czNjcmV0"),
                 Ok("GET /x HTTP/1.1\r\nHost: h\r\n\r\n"),
             );
         }
-        // Direct.
+        // Direct, also after a forwarded shape: `via` sets both facts every time.
         let route = Route::direct(&url("http://h/x"));
         assert!(route.connect().is_none());
-        check(
-            Request::get(url("http://h/x")).via(&route),
-            Ok("GET /x HTTP/1.1\r\nHost: h\r\n\r\n"),
-        );
+        let req = Request::get(url("http://h/x")).via(&forwarding(true)).via(&route);
+        assert!(!req.is_forwarded() && req.proxy_auth().is_none());
+        check(req, Ok("GET /x HTTP/1.1\r\nHost: h\r\n\r\n"));
     }
 
     #[test]
@@ -644,33 +759,49 @@ mod tests {
             &Request::new(Method::POST, url("http://h/"))
                 .header("Expect", "100-Continue")
                 .header("Connection", "keep-alive, Close")
-                .body(Body::Length(3)),
+                .header("Upgrade", "websocket")
+                .body(BodyFraming::Length(3)),
             None,
             &mut out,
         )
         .unwrap();
-        assert!(info.expect_continue && info.close && !info.upgrade && !info.is_head);
+        assert_eq!(
+            (info.expect_continue(), info.close(), info.upgrade(), info.is_head()),
+            (true, true, true, false)
+        );
+        assert_eq!(info.framing(), BodyFraming::Length(3));
         // No body: nothing to hold back.
         let info = encode_request(
-            &Request::get(url("http://h/")).header("expect", "100-continue"),
+            &Request::new(Method::HEAD, url("http://h/")).header("expect", "100-continue"),
             None,
             &mut out,
         )
         .unwrap();
-        assert!(!info.expect_continue);
+        assert_eq!(
+            (info.expect_continue(), info.close(), info.upgrade(), info.is_head()),
+            (false, false, false, true)
+        );
     }
 
+    /// RFC 9110 §9.2.2: GET, HEAD, OPTIONS, TRACE, PUT and DELETE are idempotent; the others
+    /// are not, so an error after sending one is never retried on its own.
     #[test]
-    fn connect_head() {
-        // RFC 9112 §3.2.3: authority-form, Host with the port always.
-        let mut out = BytesMut::new();
-        let c = Connect::new(Url::parse("https://[::1]/").unwrap().authority())
-            .header("User-Agent", "ferry");
-        encode_connect(&c, Some("Basic eA=="), &mut out).unwrap();
-        assert_eq!(
-            &out[..],
-            b"CONNECT [::1]:443 HTTP/1.1\r\nHost: [::1]:443\r\nUser-Agent: ferry\r\nProxy-Authorization: Basic eA==\r\n\r\n"
-        );
+    fn idempotent_methods() {
+        for (m, want) in [
+            (Method::GET, true),
+            (Method::HEAD, true),
+            (Method::PUT, true),
+            (Method::DELETE, true),
+            (Method::OPTIONS, true),
+            (Method::TRACE, true),
+            (Method::POST, false),
+            (Method::PATCH, false),
+            (Method::CONNECT, false),
+            (Method::new("get"), false),
+            (Method::new("M-SEARCH"), false),
+        ] {
+            assert_eq!(m.is_idempotent(), want, "{m}");
+        }
     }
 
     #[test]
@@ -679,6 +810,9 @@ mod tests {
             (&b"0"[..], Some(0)),
             (b"18446744073709551615", Some(u64::MAX)),
             (b"18446744073709551616", None),
+            // At most 20 digits, leading zeros included.
+            (b"00000000000000000001", Some(1)),
+            (b"000000000000000000001", None),
             (b"+1", None),
             (b"-1", None),
             (b"1 2", None),
@@ -694,7 +828,14 @@ mod tests {
     #[test]
     fn chunk_lines() {
         let mut s = BytesMut::new();
-        assert_eq!(&chunk_size_line(255, &mut s)[..], b"ff\r\n");
-        assert_eq!(&chunk_size_line(1, &mut s)[..], b"1\r\n");
+        for (len, want) in [
+            (0, &b"0\r\n"[..]),
+            (1, b"1\r\n"),
+            (255, b"ff\r\n"),
+            (4096, b"1000\r\n"),
+            (usize::MAX, alloc::format!("{:x}\r\n", usize::MAX).as_bytes()),
+        ] {
+            assert_eq!(&chunk_size_line(len, &mut s)[..], want, "{len}");
+        }
     }
 }

@@ -8,7 +8,8 @@ use ferry_proto::{
 /// key). Properties:
 ///
 /// - nothing panics;
-/// - [`Proxy::parse`] errors are `InvalidProxyUrl` (fixed texts) or `UnsupportedProxyScheme`
+/// - [`Proxy::parse`] errors are `InvalidProxyUrl` (a typed reason, no text of the input) or
+///   `UnsupportedProxyScheme`
 ///   naming exactly the input's scheme, so no error can repeat the userinfo;
 /// - an accepted proxy shows (`Display`) `scheme://host:port` with no CR, LF or NUL, which
 ///   re-parses to the same proxy less its credentials, and shows the same again;
@@ -64,7 +65,7 @@ fn check_proxy(input: &str, p: &Proxy) {
     let display = p.to_string();
     assert!(!display.contains(['\r', '\n', '\0']), "{input:?}: Display {display:?}");
     assert_eq!(p.mode(), ProxyMode::Forward);
-    assert!(p.authority().port != 0, "{input:?}: port 0 accepted");
+    assert!(p.authority().port() != 0, "{input:?}: port 0 accepted");
     let again = Proxy::parse(&display)
         .unwrap_or_else(|e| panic!("{input:?}: {display:?} does not re-parse: {e}"));
     assert_eq!(again, p.clone().without_auth(), "{input:?}: {display:?} re-parses to another");

@@ -5,14 +5,15 @@ use std::time::Duration;
 use arbitrary::{Arbitrary, Unstructured};
 use bytes::{Bytes, BytesMut};
 use ferry_proto::{
-    Body, Config, Connection, Credentials, ErrorKind, Headers, Method, Output, ProxyAuth, Request,
-    Url, encode_request,
+    BodyFraming, Config, Connection, Credentials, ErrorKind, Headers, Method, Output, Proxy,
+    ProxyAuth, Request, Scheme, Url, UrlError, encode_request,
 };
 
 use super::oracle;
 use super::stream::contains;
 
 const USER: &str = "route-user";
+const PROXY: &str = "http://proxy.invalid:3128";
 const PASSWORD: &str = "route-pw-4b1d";
 
 /// Names the encoder treats specially, so the fuzzer need not guess them.
@@ -60,7 +61,7 @@ enum BodyKind {
 }
 
 #[derive(Arbitrary, Debug)]
-enum Route {
+enum RouteKind {
     Origin,
     Forwarded,
     ForwardedWithCredentials { preemptive: bool },
@@ -74,7 +75,7 @@ struct Input {
     path: String,
     fields: Vec<Field>,
     body: BodyKind,
-    route: Route,
+    route: RouteKind,
     /// The body, in the pieces it is handed over.
     pieces: Vec<Vec<u8>>,
     trailers: Vec<Field>,
@@ -108,18 +109,20 @@ fn trim(v: &[u8]) -> &[u8] {
 
 /// The `request_encoder` fuzz target, on structured input (`arbitrary`): method, URL, header
 /// fields (names drawn from the special ones or raw bytes), body framing and pieces, trailers,
-/// and the route (origin-form, forwarded, forwarded with the proxy's credentials).
+/// and the route (origin-form, forwarded, forwarded with the proxy's credentials, preemptive
+/// or not), applied with [`Request::via`] through a forwarding route made for a plain-HTTP URL.
 /// Properties:
 ///
 /// - `encode_request` fails exactly when a naive check says it must (method not a token, or
-///   `CONNECT`; a name not a token; a value with CR, LF, NUL or another control byte; a
-///   framing field that contradicts the body), with a caller error, and then writes nothing;
+///   `CONNECT`; an `https` URL to be forwarded; a name not a token; a value with CR, LF, NUL
+///   or another control byte; a framing field that contradicts the body), with a caller
+///   error, and then writes nothing;
 /// - else the head ends in CRLF CRLF, has no CR or LF but in CRLF line endings and no NUL, and
 ///   re-parses (httparse) to the same method, the target (path or absolute-form), version
 ///   1.1, and the fields in order: `Host` first when the caller gave none, the caller's (less
-///   its `Proxy-Authorization` when the route has credentials), the route's
-///   `Proxy-Authorization` only when forwarded with credentials, and one framing field when
-///   needed;
+///   its `Proxy-Authorization` when forwarded with route credentials), the route's
+///   `Proxy-Authorization` only when forwarded with preemptive credentials (the value the
+///   connection passes), and one framing field when needed;
 /// - the route's password never reaches the wire, nor its Basic token unless forwarded, and
 ///   `Debug` of the request shows neither;
 /// - sent through a [`Connection`], the same head goes out, then the body exactly (decoded with
@@ -137,26 +140,35 @@ pub fn request_encoder(data: &[u8]) {
         input.fields.iter().map(|f| (pick(&f.name, &NAMES), f.value.clone())).collect();
     let body_len: usize = input.pieces.iter().map(Vec::len).sum();
     let body = match input.body {
-        BodyKind::Empty => Body::Empty,
-        BodyKind::Length => Body::Length(body_len as u64),
-        BodyKind::Chunked => Body::Chunked,
+        BodyKind::Empty => BodyFraming::Empty,
+        BodyKind::Length => BodyFraming::Length(body_len as u64),
+        BodyKind::Chunked => BodyFraming::Chunked,
     };
-    let route_auth = match input.route {
-        Route::ForwardedWithCredentials { preemptive } => {
-            Some(ProxyAuth::basic(Credentials::new(USER, PASSWORD)).preemptive(preemptive))
-        }
-        _ => None,
+    let (route_auth, preemptive) = match input.route {
+        RouteKind::ForwardedWithCredentials { preemptive } => (
+            Some(ProxyAuth::basic(Credentials::new(USER, PASSWORD)).preemptive(preemptive)),
+            preemptive,
+        ),
+        _ => (None, false),
     };
-    let forwarded = !matches!(input.route, Route::Origin);
+    let forwarded = !matches!(input.route, RouteKind::Origin);
 
     let mut req = Request::new(Method::new(method.clone()), url.clone()).body(body);
     for (n, v) in &fields {
         req = req.header(n.clone(), v.clone());
     }
     if forwarded {
-        req = req.forwarded(route_auth.clone());
+        let mut proxy = Proxy::parse(PROXY).unwrap_or_else(|e| panic!("{e}"));
+        if let Some(auth) = &route_auth {
+            proxy = proxy.with_auth(auth.clone());
+        }
+        let plain = Url::parse("http://example.com/").unwrap_or_else(|e| panic!("{e}"));
+        req = req.via(&ferry_proto::Route::new(&plain, Some(proxy)));
+        assert!(req.is_forwarded(), "a forwarding route");
     }
     let basic = oracle::basic(USER, PASSWORD);
+    // What the connection passes for the first request: the value when preemptive.
+    let sent_auth = (route_auth.is_some() && preemptive).then_some(basic.as_str());
     let token = &basic["Basic ".len()..];
     // The caller may write the secret itself anywhere: then it is the caller's to show (a
     // URL's host is shown lower-cased).
@@ -176,9 +188,9 @@ pub fn request_encoder(data: &[u8]) {
     let framing_ok = |n: &[u8], v: &[u8]| {
         if n.eq_ignore_ascii_case(b"content-length") {
             let want = match body {
-                Body::Empty => 0,
-                Body::Length(n) => n,
-                Body::Chunked => return false,
+                BodyFraming::Empty => 0,
+                BodyFraming::Length(n) => n,
+                BodyFraming::Chunked => return false,
             };
             let v = trim(v);
             !v.is_empty()
@@ -186,21 +198,19 @@ pub fn request_encoder(data: &[u8]) {
                 && v.iter().all(u8::is_ascii_digit)
                 && std::str::from_utf8(v).ok().and_then(|s| s.parse::<u64>().ok()) == Some(want)
         } else if n.eq_ignore_ascii_case(b"transfer-encoding") {
-            body == Body::Chunked && trim(v).eq_ignore_ascii_case(b"chunked")
+            body == BodyFraming::Chunked && trim(v).eq_ignore_ascii_case(b"chunked")
         } else {
             true
         }
     };
+    let https_forwarded = forwarded && url.scheme() == Scheme::Https;
     let valid = is_token(&method)
         && method != b"CONNECT"
+        && !https_forwarded
         && fields.iter().all(|(n, v)| is_token(n) && is_value(v) && framing_ok(n, v));
 
-    // What the connection passes: the route's Basic answer, before any challenge only when
-    // preemptive.
-    let on_wire = forwarded && route_auth.as_ref().is_some_and(ProxyAuth::is_preemptive);
-    let first = on_wire.then(|| oracle::basic(USER, PASSWORD));
     let mut out = BytesMut::from(&b"KEEP"[..]);
-    match encode_request(&req, first.as_deref(), &mut out) {
+    match encode_request(&req, sent_auth, &mut out) {
         Err(e) => {
             assert!(!valid, "refused a valid request: {e:?}");
             assert_eq!(&out[..], b"KEEP", "written before the error {e:?}");
@@ -212,6 +222,7 @@ pub fn request_encoder(data: &[u8]) {
                         | ErrorKind::InvalidHeaderValue { .. }
                         | ErrorKind::FramingHeader { .. }
                         | ErrorKind::Misuse { .. }
+                        | ErrorKind::InvalidUrl { what: UrlError::HttpsForwarded }
                 ),
                 "{e:?}"
             );
@@ -220,19 +231,30 @@ pub fn request_encoder(data: &[u8]) {
         Ok(_) => assert!(valid, "encoded an invalid request: {:?}", String::from_utf8_lossy(&out)),
     }
     let head = out.split_off(4).freeze();
-    check_head(&head, &method, &url, &fields, body, forwarded, on_wire);
+    let shape = Shape { forwarded, route_auth: route_auth.is_some(), sent_auth };
+    check_head(&head, &method, &url, &fields, body, &shape);
     assert!(
         caller_wrote(PASSWORD) || !contains(&head, PASSWORD.as_bytes()),
         "the route's password on the wire"
     );
-    if !on_wire {
+    if sent_auth.is_none() {
         assert!(
             caller_wrote(token) || !contains(&head, token.as_bytes()),
-            "route credentials on the wire of a request that is not forwarded with them"
+            "route credentials on the wire of a request not forwarded with them preemptively"
         );
     }
 
     send(&req, &head, &input, body);
+}
+
+/// What the route made of the request.
+struct Shape<'a> {
+    /// Sent in absolute-form.
+    forwarded: bool,
+    /// Forwarded, with route credentials.
+    route_auth: bool,
+    /// The `Proxy-Authorization` value passed to the encoder.
+    sent_auth: Option<&'a str>,
 }
 
 /// The head, re-parsed.
@@ -241,10 +263,10 @@ fn check_head(
     method: &[u8],
     url: &Url,
     fields: &[(Vec<u8>, Vec<u8>)],
-    body: Body,
-    forwarded: bool,
-    route_auth: bool,
+    body: BodyFraming,
+    shape: &Shape<'_>,
 ) {
+    let Shape { forwarded, route_auth, sent_auth } = *shape;
     assert!(head.ends_with(b"\r\n\r\n"), "no empty line at the end");
     assert!(!head.contains(&0), "NUL on the wire");
     for (i, &b) in head.iter().enumerate() {
@@ -269,16 +291,15 @@ fn check_head(
 
     let mut want: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     if !fields.iter().any(|(n, _)| n.eq_ignore_ascii_case(b"host")) {
-        want.push((b"Host".to_vec(), url.host_header().into_bytes()));
+        want.push((b"Host".to_vec(), url.host_header().as_bytes().to_vec()));
     }
     for (n, v) in fields {
         if !(route_auth && n.eq_ignore_ascii_case(b"proxy-authorization")) {
             want.push((n.clone(), trim(v).to_vec()));
         }
     }
-    if route_auth {
-        let value = oracle::basic(USER, PASSWORD).into_bytes();
-        want.push((b"Proxy-Authorization".to_vec(), value));
+    if let Some(value) = sent_auth {
+        want.push((b"Proxy-Authorization".to_vec(), value.as_bytes().to_vec()));
     }
     let has_framing = fields.iter().any(|(n, _)| {
         n.eq_ignore_ascii_case(b"content-length") || n.eq_ignore_ascii_case(b"transfer-encoding")
@@ -286,12 +307,14 @@ fn check_head(
     if !has_framing {
         let m = method;
         match body {
-            Body::Length(n) => want.push((b"Content-Length".to_vec(), n.to_string().into_bytes())),
-            Body::Empty if m == b"POST" || m == b"PUT" || m == b"PATCH" => {
+            BodyFraming::Length(n) => {
+                want.push((b"Content-Length".to_vec(), n.to_string().into_bytes()))
+            }
+            BodyFraming::Empty if m == b"POST" || m == b"PUT" || m == b"PATCH" => {
                 want.push((b"Content-Length".to_vec(), b"0".to_vec()));
             }
-            Body::Empty => {}
-            Body::Chunked => want.push((b"Transfer-Encoding".to_vec(), b"chunked".to_vec())),
+            BodyFraming::Empty => {}
+            BodyFraming::Chunked => want.push((b"Transfer-Encoding".to_vec(), b"chunked".to_vec())),
         }
     }
     let got: Vec<(Vec<u8>, Vec<u8>)> =
@@ -300,19 +323,19 @@ fn check_head(
 }
 
 /// Sends the request through a connection; the wire is the head, then the body.
-fn send(req: &Request, head: &[u8], input: &Input, body: Body) {
+fn send(req: &Request, head: &[u8], input: &Input, body: BodyFraming) {
     let mut conn: Connection<Duration> = Connection::new(Duration::ZERO, Config::default());
     conn.send_request(Duration::ZERO, req).unwrap_or_else(|e| panic!("send_request: {e}"));
     let mut trailers = None;
     // A declared empty body is complete at once: the machine never asks for it.
-    if matches!(body, Body::Chunked | Body::Length(1..)) {
+    if matches!(body, BodyFraming::Chunked | BodyFraming::Length(1..)) {
         // A `Content-Length` body ends with its last byte: no empty piece or `finish_body`
         // after it.
         for piece in input.pieces.iter().filter(|p| !p.is_empty()) {
             conn.send_body(Duration::ZERO, Bytes::from(piece.clone()))
                 .unwrap_or_else(|e| panic!("send_body: {e}"));
         }
-        if body == Body::Chunked {
+        if body == BodyFraming::Chunked {
             let pairs: Vec<(Vec<u8>, Vec<u8>)> =
                 input.trailers.iter().map(|f| (pick(&f.name, &NAMES), f.value.clone())).collect();
             trailers = Headers::from_pairs(pairs).ok();
@@ -340,7 +363,7 @@ fn send(req: &Request, head: &[u8], input: &Input, body: Body) {
         }
     };
     poll(&mut conn, &mut wire);
-    let held = has_expect(req) && matches!(body, Body::Chunked | Body::Length(1..));
+    let held = has_expect(req) && matches!(body, BodyFraming::Chunked | BodyFraming::Length(1..));
     if held {
         // `Expect: 100-continue` holds the body until a 100 or the deadline.
         assert_eq!(wire, head, "the body went out before a 100 or the deadline");
@@ -351,9 +374,9 @@ fn send(req: &Request, head: &[u8], input: &Input, body: Body) {
     let rest = &wire[head.len()..];
     let data: Vec<u8> = input.pieces.concat();
     match body {
-        Body::Empty => assert!(rest.is_empty(), "a body without one"),
-        Body::Length(_) => assert_eq!(rest, &data[..], "the body"),
-        Body::Chunked => {
+        BodyFraming::Empty => assert!(rest.is_empty(), "a body without one"),
+        BodyFraming::Length(_) => assert_eq!(rest, &data[..], "the body"),
+        BodyFraming::Chunked => {
             let mut decoded = Vec::new();
             let mut at = 0;
             loop {

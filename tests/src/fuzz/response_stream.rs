@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use ferry_proto::{
-    Body, CloseReason, Config, Connection, End, Eof, Error, Event, Headers, Limits, Method, Output,
-    Profile, Request, ResponseHead, Url,
+    BodyFraming, CloseReason, Config, Connection, End, Eof, Error, Event, Headers, Limits, Method,
+    Output, Profile, Request, ResponseHead, Url,
     testing::{self, Join, Rest, Seen},
 };
 
@@ -157,15 +157,15 @@ fn start(conn: &mut Connection<Duration>, kind: Kind) {
         Kind::Upgrade => {
             Request::get(url()).header("Connection", "upgrade").header("Upgrade", "websocket")
         }
-        Kind::Post => Request::new(Method::POST, url()).body(Body::Length(5)),
-        Kind::ExpectContinue => {
-            Request::new(Method::POST, url()).header("Expect", "100-continue").body(Body::Length(5))
-        }
-        Kind::Unfinished => Request::new(Method::POST, url()).body(Body::Chunked),
+        Kind::Post => Request::new(Method::POST, url()).body(BodyFraming::Length(5)),
+        Kind::ExpectContinue => Request::new(Method::POST, url())
+            .header("Expect", "100-continue")
+            .body(BodyFraming::Length(5)),
+        Kind::Unfinished => Request::new(Method::POST, url()).body(BodyFraming::Chunked),
         Kind::Close => Request::get(url()).header("Connection", "close"),
-        Kind::ExpectChunked => {
-            Request::new(Method::PUT, url()).header("Expect", "100-continue").body(Body::Chunked)
-        }
+        Kind::ExpectChunked => Request::new(Method::PUT, url())
+            .header("Expect", "100-continue")
+            .body(BodyFraming::Chunked),
     };
     let ok = |r: ferry_proto::Result<()>| r.unwrap_or_else(|e| panic!("{kind:?}: {e}"));
     ok(conn.send_request(now, &req));

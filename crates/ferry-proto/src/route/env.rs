@@ -238,7 +238,9 @@ mod tests {
             Https,
             Some((
                 "https_proxy",
-                Err(ErrorKind::InvalidProxyUrl { what: "port is not a number from 0 to 65535" }),
+                Err(ErrorKind::InvalidProxyUrl {
+                    what: crate::route::ProxyUrlError::Url(crate::url::UrlError::InvalidPort),
+                }),
             )),
         );
         // CGI (REQUEST_METHOD set): upper-case HTTP_PROXY is ignored (httpoxy, CVE-2016-5385),
@@ -293,7 +295,7 @@ mod tests {
                 source: NoProxySource::Env { var: "no_proxy" },
                 entry: crate::route::InvalidNoProxyEntry {
                     entry: "1.2.3.4/40".into(),
-                    reason: "CIDR prefix length longer than the address",
+                    reason: crate::route::NoProxyEntryError::CidrPrefixTooLong,
                 },
             }],
         );

@@ -18,14 +18,16 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::auth::ProxyAuth;
+use crate::connect::Connect;
 use crate::error::{ErrorKind, Result};
+use crate::request::Request;
 use crate::url::{Authority, Scheme, Url};
 
 pub use env::EnvProxies;
 pub use key::RouteKey;
-pub use no_proxy::{InvalidNoProxyEntry, NoProxy, NoProxyEntry, NoProxyRule, parse_no_proxy};
-pub use proxies::{Proxies, ProxyKey};
-pub use proxy::{Proxy, ProxyMode};
+pub use no_proxy::{InvalidNoProxyEntry, NoProxy, NoProxyEntry, NoProxyEntryError, NoProxyRule};
+pub use proxies::{Proxies, ProxyKey, ProxyKeyError};
+pub use proxy::{Proxy, ProxyMode, ProxyUrlError};
 
 /// Where a chosen proxy (or an explicit "direct") came from.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -352,7 +354,7 @@ impl ProxyConfig {
         }
 
         // 2. The NO_PROXY list: the first layer that sets one, even empty.
-        let no_proxy = match (request.and_then(Proxies::get_no_proxy), self.client.get_no_proxy()) {
+        let no_proxy = match (request.and_then(Proxies::no_proxy), self.client.no_proxy()) {
             (Some(list), _) => Some((list, NoProxySource::PerRequest)),
             (None, Some(list)) => Some((list, NoProxySource::Client)),
             (None, None) => self
@@ -422,12 +424,6 @@ impl Route {
         Route::new(url, None)
     }
 
-    /// A route from its parts.
-    #[must_use]
-    pub fn from_parts(scheme: Scheme, origin: Authority, proxy: Option<Proxy>) -> Self {
-        Route { scheme, origin, proxy }
-    }
-
     /// The target's host and effective port.
     #[must_use]
     pub fn origin(&self) -> &Authority {
@@ -469,13 +465,20 @@ impl Route {
         self.proxy.as_ref().and_then(Proxy::auth)
     }
 
-    /// The CONNECT to send first when this route tunnels, with the proxy's credentials; `None`
-    /// when it goes direct or is forwarded. A driver does
-    /// `if let Some(c) = route.connect() { conn.send_connect(now, c)? }` and no more.
+    /// The CONNECT that opens this route's tunnel, to [`Route::tunnel`] with the proxy's
+    /// credentials; `None` when the route goes direct or is forwarded.
+    ///
+    /// It is sent with [`Connection::send_connect`](crate::Connection::send_connect) on a fresh
+    /// connection to the proxy: over TLS first when the proxy's scheme is `https`. The
+    /// connection answers 407 challenges itself and may ask for a new transport
+    /// ([`Output::Reconnect`](crate::Output::Reconnect)) when the proxy closes in between. Once
+    /// it ends with [`End::Tunnel`](crate::End::Tunnel), the driver starts TLS to the origin
+    /// over the tunnel when [`Route::origin_tls`], hands it the leftover bytes, and sends the
+    /// requests shaped by [`Request::via`] through it.
     #[must_use]
-    pub fn connect(&self) -> Option<crate::request::Connect> {
+    pub fn connect(&self) -> Option<Connect> {
         let target = self.tunnel()?.clone();
-        Some(crate::request::Connect::new(target).auth(self.proxy_auth().cloned()))
+        Some(Connect::new(target).auth(self.proxy_auth().cloned()))
     }
 
     /// Whether the driver speaks TLS to the origin (end to end, through any tunnel).
@@ -497,6 +500,30 @@ impl Route {
             (p.scheme(), p.authority().clone(), p.auth().map(ProxyAuth::fingerprint), p.mode())
         });
         RouteKey::new(target, proxy, uses_tls.then_some(tls_fingerprint))
+    }
+}
+
+impl Request {
+    /// Shapes the request for `route`, the one way to do so: absolute-form, carrying the
+    /// proxy's credentials for the connection to send, when the route forwards it through an
+    /// HTTP proxy ([`Route::is_forwarded`]); origin-form without credentials otherwise (direct,
+    /// or inside a tunnel, where proxy credentials must never go).
+    ///
+    /// An `https` request shaped by a forwarding route (one made for another URL) is refused
+    /// when encoded ([`UrlError::HttpsForwarded`](crate::UrlError::HttpsForwarded)): it would
+    /// cross the proxy in plaintext.
+    ///
+    /// ```
+    /// use ferry_proto::{Proxy, Request, Route, Url};
+    /// let url = Url::parse("http://example.com/").unwrap();
+    /// let route = Route::new(&url, Some(Proxy::parse("http://proxy:3128").unwrap()));
+    /// assert!(Request::get(url).via(&route).is_forwarded());
+    /// ```
+    #[must_use]
+    pub fn via(mut self, route: &Route) -> Request {
+        self.forwarded = route.is_forwarded();
+        self.proxy_auth = if self.forwarded { route.proxy_auth().cloned() } else { None };
+        self
     }
 }
 

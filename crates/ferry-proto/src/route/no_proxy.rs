@@ -66,7 +66,7 @@ impl NoProxyEntry {
         }
         match (&self.rule, host) {
             (NoProxyRule::All, _) => true,
-            (NoProxyRule::Domain(name), Host::Domain(h)) => domain_matches(h, name),
+            (NoProxyRule::Domain(name), Host::Domain(h)) => domain_matches(h.as_str(), name),
             (NoProxyRule::Ip(IpAddr::V4(a)), Host::Ipv4(h)) => a == h,
             (NoProxyRule::Ip(IpAddr::V6(a)), Host::Ipv6(h)) => a == h,
             (NoProxyRule::Cidr { network: IpAddr::V4(n), prefix }, Host::Ipv4(h)) => {
@@ -86,13 +86,60 @@ impl fmt::Display for NoProxyEntry {
     }
 }
 
+/// Why an entry of a `NO_PROXY` list was refused ([`InvalidNoProxyEntry::reason`]).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NoProxyEntryError {
+    /// `host:port` with a port that is not a number from 0 to 65535.
+    InvalidPort,
+    /// A `[` without its `]`.
+    UnclosedBracket,
+    /// `addr/len` where `addr` is no IP address.
+    CidrAddress,
+    /// `addr/len` where `len` is not a number of at most three digits.
+    CidrPrefix,
+    /// A prefix length over 32 (IPv4) or 128 (IPv6).
+    CidrPrefixTooLong,
+    /// The text between brackets is no IPv6 address.
+    InvalidIpv6,
+    /// Two colons or more, yet no IPv6 address (a port needs brackets).
+    BareIpv6,
+    /// Something other than `:port` after `]`.
+    TextAfterBracket,
+    /// Nothing left of a domain once `.`, `*.` and a trailing dot are taken off.
+    EmptyDomain,
+    /// A byte outside `ALPHA / DIGIT / "-" / "." / "_" / "~"`.
+    DomainByte,
+    /// Two dots in a row.
+    EmptyLabel,
+}
+
+impl fmt::Display for NoProxyEntryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use NoProxyEntryError as E;
+        f.write_str(match self {
+            E::InvalidPort => "port is not a number from 0 to 65535",
+            E::UnclosedBracket => "unclosed '['",
+            E::CidrAddress => "CIDR range without a valid IP address",
+            E::CidrPrefix => "CIDR prefix length is not a number",
+            E::CidrPrefixTooLong => "CIDR prefix length longer than the address",
+            E::InvalidIpv6 => "invalid IPv6 literal",
+            E::BareIpv6 => "invalid IPv6 literal (write a port as [address]:port)",
+            E::TextAfterBracket => "unexpected text after ']'",
+            E::EmptyDomain => "empty domain",
+            E::DomainByte => "domain has a byte outside ALPHA, DIGIT, '-', '.', '_', '~'",
+            E::EmptyLabel => "domain has an empty label",
+        })
+    }
+}
+
 /// An entry of a `NO_PROXY` list that could not be parsed. It matches nothing.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct InvalidNoProxyEntry {
     /// The entry as written (trimmed).
     pub entry: String,
     /// Why it was refused.
-    pub reason: &'static str,
+    pub reason: NoProxyEntryError,
 }
 
 impl fmt::Display for InvalidNoProxyEntry {
@@ -129,13 +176,6 @@ pub struct NoProxy {
     invalid: Vec<InvalidNoProxyEntry>,
 }
 
-/// Parses a `NO_PROXY` list; see [`NoProxy`]. Never fails: bad entries are kept in
-/// [`NoProxy::invalid_entries`]. This is the function the fuzz target calls.
-#[must_use]
-pub fn parse_no_proxy(list: &str) -> NoProxy {
-    NoProxy::parse(list)
-}
-
 impl NoProxy {
     /// An empty list: nothing is excluded.
     #[must_use]
@@ -143,7 +183,8 @@ impl NoProxy {
         NoProxy::default()
     }
 
-    /// Parses a list; see the type's docs. Cost: linear in the length of `list`.
+    /// Parses a list; see the type's docs. Never fails: bad entries are kept in
+    /// [`NoProxy::invalid_entries`]. Cost: linear in the length of `list`.
     #[must_use]
     pub fn parse(list: &str) -> Self {
         let mut out = NoProxy::default();
@@ -197,7 +238,7 @@ impl NoProxy {
 }
 
 /// Whether `host` is `name` or a subdomain of it: ASCII case-insensitive, one trailing dot of the
-/// host ignored. Works on bytes, so it cannot panic on a non-ASCII host built by hand.
+/// host ignored. Works on bytes, so it cannot panic whatever the bytes.
 fn domain_matches(host: &str, name: &str) -> bool {
     let host = host.strip_suffix('.').unwrap_or(host).as_bytes();
     let name = name.as_bytes();
@@ -219,49 +260,50 @@ fn mask_v6(a: Ipv6Addr, prefix: u8) -> Ipv6Addr {
     Ipv6Addr::from(u128::from(a) & mask)
 }
 
-fn parse_port(p: &str) -> Result<u16, &'static str> {
+fn parse_port(p: &str) -> Result<u16, NoProxyEntryError> {
+    use NoProxyEntryError as E;
     if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
-        return Err("port is not a number from 0 to 65535");
+        return Err(E::InvalidPort);
     }
-    p.parse::<u16>().map_err(|_| "port is not a number from 0 to 65535")
+    p.parse::<u16>().map_err(|_| E::InvalidPort)
 }
 
-fn parse_entry(text: &str) -> Result<(NoProxyRule, Option<u16>), &'static str> {
+fn parse_entry(text: &str) -> Result<(NoProxyRule, Option<u16>), NoProxyEntryError> {
+    use NoProxyEntryError as E;
     if text == "*" {
         return Ok((NoProxyRule::All, None));
     }
     // A CIDR range: `addr/len`, IPv6 optionally in brackets.
     if let Some((addr, len)) = text.split_once('/') {
         let addr = match addr.strip_prefix('[') {
-            Some(inner) => inner.strip_suffix(']').ok_or("unclosed '['")?,
+            Some(inner) => inner.strip_suffix(']').ok_or(E::UnclosedBracket)?,
             None => addr,
         };
-        let ip: IpAddr = addr.parse().map_err(|_| "CIDR range without a valid IP address")?;
+        let ip: IpAddr = addr.parse().map_err(|_| E::CidrAddress)?;
         if len.is_empty() || len.len() > 3 || !len.bytes().all(|b| b.is_ascii_digit()) {
-            return Err("CIDR prefix length is not a number");
+            return Err(E::CidrPrefix);
         }
-        let prefix: u8 = len.parse().map_err(|_| "CIDR prefix length is not a number")?;
+        let prefix: u8 = len.parse().map_err(|_| E::CidrPrefix)?;
         let network = match ip {
             IpAddr::V4(a) if prefix <= 32 => IpAddr::V4(mask_v4(a, prefix)),
             IpAddr::V6(a) if prefix <= 128 => IpAddr::V6(mask_v6(a, prefix)),
-            _ => return Err("CIDR prefix length longer than the address"),
+            _ => return Err(E::CidrPrefixTooLong),
         };
         return Ok((NoProxyRule::Cidr { network, prefix }, None));
     }
     // `[v6]` or `[v6]:port`.
     if let Some(rest) = text.strip_prefix('[') {
-        let (inner, after) = rest.split_once(']').ok_or("unclosed '['")?;
-        let ip: Ipv6Addr = inner.parse().map_err(|_| "invalid IPv6 literal")?;
+        let (inner, after) = rest.split_once(']').ok_or(E::UnclosedBracket)?;
+        let ip: Ipv6Addr = inner.parse().map_err(|_| E::InvalidIpv6)?;
         let port = match after {
             "" => None,
-            _ => Some(parse_port(after.strip_prefix(':').ok_or("unexpected text after ']'")?)?),
+            _ => Some(parse_port(after.strip_prefix(':').ok_or(E::TextAfterBracket)?)?),
         };
         return Ok((NoProxyRule::Ip(IpAddr::V6(ip)), port));
     }
     // Bare IPv6: two colons or more. A port needs brackets.
     if text.bytes().filter(|&b| b == b':').count() >= 2 {
-        let ip: Ipv6Addr =
-            text.parse().map_err(|_| "invalid IPv6 literal (write a port as [address]:port)")?;
+        let ip: Ipv6Addr = text.parse().map_err(|_| E::BareIpv6)?;
         return Ok((NoProxyRule::Ip(IpAddr::V6(ip)), None));
     }
     let (name, port) = match text.rsplit_once(':') {
@@ -274,13 +316,13 @@ fn parse_entry(text: &str) -> Result<(NoProxyRule, Option<u16>), &'static str> {
     let name = name.strip_prefix("*.").or_else(|| name.strip_prefix('.')).unwrap_or(name);
     let name = name.strip_suffix('.').unwrap_or(name);
     if name.is_empty() {
-        return Err("empty domain");
+        return Err(E::EmptyDomain);
     }
     if !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')) {
-        return Err("domain has a byte outside ALPHA, DIGIT, '-', '.', '_', '~'");
+        return Err(E::DomainByte);
     }
     if name.split('.').any(str::is_empty) {
-        return Err("domain has an empty label");
+        return Err(E::EmptyLabel);
     }
     Ok((NoProxyRule::Domain(name.to_ascii_lowercase()), port))
 }
@@ -288,6 +330,7 @@ fn parse_entry(text: &str) -> Result<(NoProxyRule, Option<u16>), &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use NoProxyEntryError as E;
     use alloc::format;
     use proptest::prelude::*;
 
@@ -369,7 +412,7 @@ mod tests {
     }
 
     #[track_caller]
-    fn check_invalid(list: &str, expected: &[(&str, &str)]) {
+    fn check_invalid(list: &str, expected: &[(&str, NoProxyEntryError)]) {
         let parsed = NoProxy::parse(list);
         let got: Vec<_> =
             parsed.invalid_entries().iter().map(|i| (i.entry.as_str(), i.reason)).collect();
@@ -379,52 +422,53 @@ mod tests {
     #[test]
     fn unparseable_entries_are_reported() {
         check_invalid("example.com, 10.0.0.0/8, [::1]:80", &[]);
-        check_invalid(
-            "10.0.0.0/33",
-            &[("10.0.0.0/33", "CIDR prefix length longer than the address")],
-        );
-        check_invalid("::/129", &[("::/129", "CIDR prefix length longer than the address")]);
-        check_invalid("10.0.0.0/", &[("10.0.0.0/", "CIDR prefix length is not a number")]);
-        check_invalid("10.0.0.0/+8", &[("10.0.0.0/+8", "CIDR prefix length is not a number")]);
-        check_invalid("host/8", &[("host/8", "CIDR range without a valid IP address")]);
-        check_invalid("[::1/8", &[("[::1/8", "unclosed '['")]);
-        check_invalid("[::1", &[("[::1", "unclosed '['")]);
-        check_invalid("[zz]", &[("[zz]", "invalid IPv6 literal")]);
-        check_invalid("[::1]x", &[("[::1]x", "unexpected text after ']'")]);
-        check_invalid(
-            "::1:zz",
-            &[("::1:zz", "invalid IPv6 literal (write a port as [address]:port)")],
-        );
-        check_invalid("host:http", &[("host:http", "port is not a number from 0 to 65535")]);
-        check_invalid("host:65536", &[("host:65536", "port is not a number from 0 to 65535")]);
-        check_invalid(".", &[(".", "empty domain")]);
-        check_invalid("*.", &[("*.", "empty domain")]);
-        check_invalid(
-            "*:80",
-            &[("*:80", "domain has a byte outside ALPHA, DIGIT, '-', '.', '_', '~'")],
-        );
-        check_invalid("a..b", &[("a..b", "domain has an empty label")]);
-        check_invalid("..a", &[("..a", "domain has an empty label")]);
+        check_invalid("10.0.0.0/33", &[("10.0.0.0/33", E::CidrPrefixTooLong)]);
+        check_invalid("::/129", &[("::/129", E::CidrPrefixTooLong)]);
+        check_invalid("10.0.0.0/", &[("10.0.0.0/", E::CidrPrefix)]);
+        check_invalid("10.0.0.0/+8", &[("10.0.0.0/+8", E::CidrPrefix)]);
+        check_invalid("host/8", &[("host/8", E::CidrAddress)]);
+        check_invalid("[::1/8", &[("[::1/8", E::UnclosedBracket)]);
+        check_invalid("[::1", &[("[::1", E::UnclosedBracket)]);
+        check_invalid("[zz]", &[("[zz]", E::InvalidIpv6)]);
+        check_invalid("[::1]x", &[("[::1]x", E::TextAfterBracket)]);
+        check_invalid("::1:zz", &[("::1:zz", E::BareIpv6)]);
+        check_invalid("host:http", &[("host:http", E::InvalidPort)]);
+        check_invalid("host:65536", &[("host:65536", E::InvalidPort)]);
+        check_invalid(".", &[(".", E::EmptyDomain)]);
+        check_invalid("*.", &[("*.", E::EmptyDomain)]);
+        check_invalid("*:80", &[("*:80", E::DomainByte)]);
+        check_invalid("a..b", &[("a..b", E::EmptyLabel)]);
+        check_invalid("..a", &[("..a", E::EmptyLabel)]);
         check_invalid(
             "ex*ample.com, é.com",
-            &[
-                ("ex*ample.com", "domain has a byte outside ALPHA, DIGIT, '-', '.', '_', '~'"),
-                ("é.com", "domain has a byte outside ALPHA, DIGIT, '-', '.', '_', '~'"),
-            ],
+            &[("ex*ample.com", E::DomainByte), ("é.com", E::DomainByte)],
         );
     }
 
     #[test]
-    fn hand_built_non_ascii_host_does_not_panic() {
-        let list = NoProxy::parse("example.com, é");
-        assert!(list.matches(&Host::Domain("é.example.com".into()), 80).is_some());
-        assert!(list.matches(&Host::Domain("ééé".into()), 80).is_none());
+    fn ports_at_the_limits() {
+        // RFC 3986 §3.2.3: a port is `*DIGIT`; five digits up to 65535 are a port.
+        check("host:30000", "host", 30000, Some("host:30000"));
+        check("host:65535", "host", 65535, Some("host:65535"));
+        check("host:0", "host", 0, Some("host:0"));
+        check("10.0.0.1:65535", "10.0.0.1", 65535, Some("10.0.0.1:65535"));
+        check("[::1]:65535", "[::1]", 65535, Some("[::1]:65535"));
+        check("host:08080", "host", 8080, Some("host:08080"));
+        check_invalid("host:65536", &[("host:65536", E::InvalidPort)]);
+        check_invalid("host:080800", &[("host:080800", E::InvalidPort)]);
+        check_invalid("[::1]:65536", &[("[::1]:65536", E::InvalidPort)]);
+        check_invalid("host:", &[("host:", E::InvalidPort)]);
+        // CIDR prefix lengths: exactly the address length, and one past it.
+        check("10.0.0.1/32", "10.0.0.1", 80, Some("10.0.0.1/32"));
+        check("::1/128", "[::1]", 80, Some("::1/128"));
+        check_invalid("::1/0128", &[("::1/0128", E::CidrPrefix)]);
+        check_invalid("10.0.0.1/256", &[("10.0.0.1/256", E::CidrPrefix)]);
     }
 
     fn host_strategy() -> impl Strategy<Value = Host> {
         prop_oneof![
-            "[a-zA-Z0-9.*_~-]{0,30}".prop_map(Host::Domain),
-            any::<String>().prop_map(Host::Domain),
+            "[a-zA-Z0-9.*_~-]{0,30}".prop_filter_map("a domain", |s| Host::parse(&s).ok()),
+            any::<String>().prop_filter_map("a host", |s| Host::parse(&s).ok()),
             any::<[u8; 4]>().prop_map(|b| Host::Ipv4(Ipv4Addr::from(b))),
             any::<[u8; 16]>().prop_map(|b| Host::Ipv6(Ipv6Addr::from(b))),
         ]
@@ -437,7 +481,7 @@ mod tests {
             host in host_strategy(),
             port in any::<u16>(),
         ) {
-            let parsed = parse_no_proxy(&list);
+            let parsed = NoProxy::parse(&list);
             let _ = parsed.matches(&host, port);
             // Every non-empty piece is either an entry or reported.
             let pieces = list
@@ -457,9 +501,11 @@ mod tests {
             let list = NoProxy::parse(&name);
             prop_assume!(list.entries().len() == 1);
             prop_assume!(matches!(list.entries()[0].rule(), NoProxyRule::Domain(_)));
-            let dom = |s: String| Host::Domain(s);
+            let dom = |s: String| Host::parse(&s).unwrap();
             prop_assert!(list.matches(&dom(name.clone()), 1).is_some());
             let (below, glued) = (format!("{sub}.{name}"), format!("{sub}{name}"));
+            // `1` below `2.3.4` is the address 1.2.3.4, no subdomain.
+            prop_assume!(!dom(below.clone()).is_ip());
             prop_assert!(list.matches(&dom(below), 1).is_some());
             prop_assert!(list.matches(&dom(glued), 1).is_none());
             let upper = name.to_ascii_uppercase();

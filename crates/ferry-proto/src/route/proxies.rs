@@ -7,6 +7,28 @@ use core::net::Ipv4Addr;
 use crate::error::{ErrorKind, Result};
 use crate::url::{Host, Scheme, Url};
 
+/// What is wrong with a [`ProxyKey`] ([`ErrorKind::InvalidProxyKey`]).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProxyKeyError {
+    /// The scheme is not `http`, `https` or `all`.
+    Scheme,
+    /// A port, path or userinfo besides the host.
+    NotJustHost,
+    /// The host does not parse, or would not read back as the same host.
+    InvalidHost,
+}
+
+impl fmt::Display for ProxyKeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ProxyKeyError::Scheme => "scheme is not http, https or all",
+            ProxyKeyError::NotJustHost => "key has a port, path or userinfo besides the host",
+            ProxyKeyError::InvalidHost => "key has an invalid host",
+        })
+    }
+}
+
 use super::no_proxy::NoProxy;
 use super::proxy::Proxy;
 
@@ -54,7 +76,7 @@ impl ProxyKey {
         let scheme = if scheme.eq_ignore_ascii_case("all") {
             None
         } else {
-            Some(Scheme::parse(scheme).ok_or(bad("scheme is not http, https or all"))?)
+            Some(Scheme::parse(scheme).ok_or(bad(ProxyKeyError::Scheme))?)
         };
         let host = match host {
             None => None,
@@ -62,20 +84,20 @@ impl ProxyKey {
                 let h = h.strip_suffix('/').unwrap_or(h);
                 if h.starts_with('[') {
                     if !h.ends_with(']') {
-                        return Err(bad("key has a port, path or userinfo besides the host").into());
+                        return Err(bad(ProxyKeyError::NotJustHost).into());
                     }
                 } else if h.contains(['/', '?', '#', '@']) || h.matches(':').count() == 1 {
-                    return Err(bad("key has a port, path or userinfo besides the host").into());
+                    return Err(bad(ProxyKeyError::NotJustHost).into());
                 }
                 // A domain's one trailing dot is dropped; what is left must read back as the
                 // same host (not `a.`, empty or an IPv4 address), or the key would show as one
                 // that parses to another.
                 if let Some(rest) = h.strip_suffix('.') {
                     if rest.is_empty() || rest.ends_with('.') || rest.parse::<Ipv4Addr>().is_ok() {
-                        return Err(bad("key has an invalid host").into());
+                        return Err(bad(ProxyKeyError::InvalidHost).into());
                     }
                 }
-                Some(Host::parse(h).map_err(|_| bad("key has an invalid host"))?)
+                Some(Host::parse(h).map_err(|_| bad(ProxyKeyError::InvalidHost))?)
             }
         };
         Ok(match host {
@@ -108,15 +130,10 @@ impl fmt::Display for ProxyKey {
     }
 }
 
+/// A domain's one trailing dot dropped (a [`Domain`](crate::Domain) is lower-case already).
 fn normalize(host: Host) -> Host {
     match host {
-        Host::Domain(mut d) => {
-            if d.ends_with('.') {
-                d.pop();
-            }
-            d.make_ascii_lowercase();
-            Host::Domain(d)
-        }
+        Host::Domain(d) => Host::Domain(d.without_trailing_dot()),
         ip => ip,
     }
 }
@@ -230,7 +247,7 @@ impl Proxies {
     /// With this `no_proxy` list, which replaces the lower layers' (an empty list means no
     /// exclusions at all, even when the environment has `NO_PROXY`).
     #[must_use]
-    pub fn no_proxy(mut self, list: NoProxy) -> Self {
+    pub fn with_no_proxy(mut self, list: NoProxy) -> Self {
         self.no_proxy = Some(list);
         self
     }
@@ -242,7 +259,7 @@ impl Proxies {
 
     /// This layer's `no_proxy` list, if set.
     #[must_use]
-    pub fn get_no_proxy(&self) -> Option<&NoProxy> {
+    pub fn no_proxy(&self) -> Option<&NoProxy> {
         self.no_proxy.as_ref()
     }
 
@@ -283,7 +300,7 @@ mod tests {
     use alloc::string::{String, ToString};
 
     #[track_caller]
-    fn check_key(input: &str, expected: core::result::Result<&str, &'static str>) {
+    fn check_key(input: &str, expected: core::result::Result<&str, ProxyKeyError>) {
         match (ProxyKey::parse(input), expected) {
             (Ok(k), Ok(display)) => assert_eq!(k.to_string(), display, "{input}"),
             (Err(e), Err(what)) => {
@@ -303,21 +320,21 @@ mod tests {
         check_key("all://example.com.", Ok("all://example.com"));
         check_key("http://[::1]", Ok("http://[::1]"));
         check_key("http://10.0.0.1/", Ok("http://10.0.0.1"));
-        check_key("ftp", Err("scheme is not http, https or all"));
-        check_key("", Err("scheme is not http, https or all"));
-        check_key("socks5://h", Err("scheme is not http, https or all"));
-        check_key("http://h:80", Err("key has a port, path or userinfo besides the host"));
-        check_key("http://[::1]:80", Err("key has a port, path or userinfo besides the host"));
-        check_key("http://h/x", Err("key has a port, path or userinfo besides the host"));
-        check_key("http://u:pw@h", Err("key has a port, path or userinfo besides the host"));
-        check_key("http://", Err("key has an invalid host"));
-        check_key("http://h h", Err("key has an invalid host"));
+        check_key("ftp", Err(ProxyKeyError::Scheme));
+        check_key("", Err(ProxyKeyError::Scheme));
+        check_key("socks5://h", Err(ProxyKeyError::Scheme));
+        check_key("http://h:80", Err(ProxyKeyError::NotJustHost));
+        check_key("http://[::1]:80", Err(ProxyKeyError::NotJustHost));
+        check_key("http://h/x", Err(ProxyKeyError::NotJustHost));
+        check_key("http://u:pw@h", Err(ProxyKeyError::NotJustHost));
+        check_key("http://", Err(ProxyKeyError::InvalidHost));
+        check_key("http://h h", Err(ProxyKeyError::InvalidHost));
         // A key's Display parses back to it, so a dot is left after the one dropped at most.
         // Found by the proxy_url fuzz target (fuzz/regressions/proxy_url/key-*).
-        check_key("http://a..", Err("key has an invalid host"));
-        check_key("all://..", Err("key has an invalid host"));
-        check_key("https://.", Err("key has an invalid host"));
-        check_key("http://127.0.0.1.", Err("key has an invalid host"));
+        check_key("http://a..", Err(ProxyKeyError::InvalidHost));
+        check_key("all://..", Err(ProxyKeyError::InvalidHost));
+        check_key("https://.", Err(ProxyKeyError::InvalidHost));
+        check_key("http://127.0.0.1.", Err(ProxyKeyError::InvalidHost));
         check_key("http://a..b", Ok("http://a..b"));
         check_key("http://1.2.3.4.5.", Ok("http://1.2.3.4.5"));
     }
@@ -367,9 +384,9 @@ mod tests {
     #[test]
     fn no_proxy_entry() {
         let p = Proxies::from_pairs([("no_proxy", ""), ("http", "p:1")]).unwrap();
-        assert_eq!(p.get_no_proxy(), Some(&NoProxy::empty()));
+        assert_eq!(p.no_proxy(), Some(&NoProxy::empty()));
         let p = Proxies::from_pairs([("NO_PROXY", "a.test")]).unwrap();
-        assert_eq!(p.get_no_proxy().map(|n| n.entries().len()), Some(1));
+        assert_eq!(p.no_proxy().map(|n| n.entries().len()), Some(1));
         assert!(p.is_empty());
         let e = Proxies::from_pairs([("http", "socks5://x")]).unwrap_err();
         assert_eq!(e.kind(), &ErrorKind::UnsupportedProxyScheme { scheme: "socks5".into() });

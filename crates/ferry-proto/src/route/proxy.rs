@@ -7,7 +7,35 @@ use percent_encoding::percent_decode_str;
 
 use crate::auth::{Credentials, ProxyAuth};
 use crate::error::{Error, ErrorKind, Result};
-use crate::url::{Authority, Scheme, split_authority};
+use crate::url::{Authority, Scheme, UrlError, split_authority};
+
+/// What is wrong with a proxy URL ([`ErrorKind::InvalidProxyUrl`]). Never shows the URL, which
+/// may hold credentials.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProxyUrlError {
+    /// The host or port, as [`Url::parse`](crate::Url::parse) would say.
+    Url(UrlError),
+    /// A path, query or fragment after the authority (`/` alone is allowed).
+    HasPath,
+    /// Port 0, which no proxy listens on.
+    PortZero,
+    /// The userinfo is not UTF-8 once percent-decoded.
+    UserinfoNotUtf8,
+}
+
+impl fmt::Display for ProxyUrlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProxyUrlError::Url(e) => fmt::Display::fmt(e, f),
+            ProxyUrlError::HasPath => f.write_str("proxy URL has a path, query or fragment"),
+            ProxyUrlError::PortZero => f.write_str("port 0"),
+            ProxyUrlError::UserinfoNotUtf8 => {
+                f.write_str("userinfo is not UTF-8 once percent-decoded")
+            }
+        }
+    }
+}
 
 /// How requests go through a proxy.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -75,20 +103,17 @@ impl Proxy {
         })?;
         let (userinfo, host, port, rest) = split_authority(rest).map_err(as_proxy_error)?;
         if !(rest.is_empty() || rest == "/") {
-            return Err(ErrorKind::InvalidProxyUrl {
-                what: "proxy URL has a path, query or fragment",
-            }
-            .into());
+            return Err(ErrorKind::InvalidProxyUrl { what: ProxyUrlError::HasPath }.into());
         }
         let port = port.unwrap_or(scheme.default_port());
         if port == 0 {
-            return Err(ErrorKind::InvalidProxyUrl { what: "port 0" }.into());
+            return Err(ErrorKind::InvalidProxyUrl { what: ProxyUrlError::PortZero }.into());
         }
         let auth = match userinfo {
             Some(ui) => decode_userinfo(ui)?.map(ProxyAuth::basic),
             None => None,
         };
-        Ok(Proxy { scheme, authority: Authority { host, port }, auth, mode: ProxyMode::Forward })
+        Ok(Proxy { scheme, authority: Authority::new(host, port), auth, mode: ProxyMode::Forward })
     }
 
     /// The same proxy with these credentials (Basic, preemptive), taken as given: never
@@ -179,7 +204,9 @@ fn is_scheme_syntax(s: &str) -> bool {
 /// The URL parser's complaints, reworded as the proxy URL's.
 fn as_proxy_error(e: Error) -> Error {
     match e.kind() {
-        ErrorKind::InvalidUrl { what } => ErrorKind::InvalidProxyUrl { what }.into(),
+        ErrorKind::InvalidUrl { what } => {
+            ErrorKind::InvalidProxyUrl { what: ProxyUrlError::Url(*what) }.into()
+        }
         _ => e,
     }
 }
@@ -193,9 +220,7 @@ fn decode_userinfo(ui: &str) -> Result<Option<Credentials>> {
     }
     let decode = |s: &str| {
         percent_decode_str(s).decode_utf8().map(|c| c.to_string()).map_err(|_| {
-            Error::from(ErrorKind::InvalidProxyUrl {
-                what: "userinfo is not UTF-8 once percent-decoded",
-            })
+            Error::from(ErrorKind::InvalidProxyUrl { what: ProxyUrlError::UserinfoNotUtf8 })
         })
     };
     Ok(Some(Credentials::new(decode(user)?, decode(password)?)))
@@ -230,8 +255,12 @@ mod tests {
         }
     }
 
-    fn bad(what: &'static str) -> ErrorKind {
+    fn bad(what: ProxyUrlError) -> ErrorKind {
         ErrorKind::InvalidProxyUrl { what }
+    }
+
+    fn bad_url(what: UrlError) -> ErrorKind {
+        bad(ProxyUrlError::Url(what))
     }
 
     #[test]
@@ -269,19 +298,19 @@ mod tests {
         check("SOCKS5H://p", Err(ErrorKind::UnsupportedProxyScheme { scheme: "socks5h".into() }));
         check("ftp://p", Err(ErrorKind::UnsupportedProxyScheme { scheme: "ftp".into() }));
         // Bad hosts, ports and paths.
-        check("http://", Err(bad("empty host")));
-        check("", Err(bad("empty host")));
-        check("http://:3128", Err(bad("empty host")));
-        check("http://p:99999", Err(bad("port is not a number from 0 to 65535")));
-        check("http://p:0", Err(bad("port 0")));
-        check("http://[::1", Err(bad("unclosed '[' in host")));
-        check("http://p:1/path", Err(bad("proxy URL has a path, query or fragment")));
-        check("http://p:1?q", Err(bad("proxy URL has a path, query or fragment")));
-        check("http://p:1#f", Err(bad("proxy URL has a path, query or fragment")));
-        check("http://u:p w@p:1", Err(bad("space or control byte in userinfo")));
-        check("http://u:%FF@p:1", Err(bad("userinfo is not UTF-8 once percent-decoded")));
+        check("http://", Err(bad_url(UrlError::EmptyHost)));
+        check("", Err(bad_url(UrlError::EmptyHost)));
+        check("http://:3128", Err(bad_url(UrlError::EmptyHost)));
+        check("http://p:99999", Err(bad_url(UrlError::InvalidPort)));
+        check("http://p:0", Err(bad(ProxyUrlError::PortZero)));
+        check("http://[::1", Err(bad_url(UrlError::UnclosedBracket)));
+        check("http://p:1/path", Err(bad(ProxyUrlError::HasPath)));
+        check("http://p:1?q", Err(bad(ProxyUrlError::HasPath)));
+        check("http://p:1#f", Err(bad(ProxyUrlError::HasPath)));
+        check("http://u:p w@p:1", Err(bad_url(UrlError::UserinfoByte)));
+        check("http://u:%FF@p:1", Err(bad(ProxyUrlError::UserinfoNotUtf8)));
         // An unencoded '/' in a password cannot be taken for a path silently.
-        check("http://u:12/34@p", Err(bad("proxy URL has a path, query or fragment")));
+        check("http://u:12/34@p", Err(bad(ProxyUrlError::HasPath)));
     }
 
     #[test]
@@ -294,7 +323,7 @@ mod tests {
 
     #[test]
     fn modes_and_builders() {
-        let a = Authority { host: Host::Ipv6(Ipv6Addr::LOCALHOST), port: 8443 };
+        let a = Authority::new(Host::Ipv6(Ipv6Addr::LOCALHOST), 8443);
         let p = Proxy::new(Scheme::Https, a.clone()).with_mode(ProxyMode::Tunnel);
         assert_eq!(p.mode(), ProxyMode::Tunnel);
         assert_eq!(p.authority(), &a);

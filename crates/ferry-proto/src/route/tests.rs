@@ -337,7 +337,7 @@ fn routes() {
     assert_eq!(route.proxy().map(Proxy::scheme), Some(Scheme::Https));
     assert_eq!(route.proxy_auth(), Some(&ProxyAuth::basic(Credentials::new("u", "pw"))));
     assert!(route.origin_tls());
-    assert_eq!(Route::direct(&url), Route::from_parts(Scheme::Https, url.authority(), None));
+    assert_eq!(Route::direct(&url), Route::new(&url, None));
 }
 
 /// Whether two routes (url, proxy, mode, TLS fingerprint) share a pool key.
