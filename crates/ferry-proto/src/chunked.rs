@@ -64,31 +64,94 @@ impl Decoder {
     }
 
     /// Decodes from `input`. `Ok(None)` means all of `input` was consumed and more is needed.
+    ///
+    /// Cost: chunk data is split off uncopied; framing bytes are walked in the slice and taken
+    /// with one `advance` per call, a size line `1*HEXDIG CRLF` that is all there in one
+    /// look. A body without trailers allocates nothing here.
     pub(crate) fn decode(
         &mut self,
         input: &mut BytesMut,
         limits: &Limits,
     ) -> Result<Option<Chunk>> {
         loop {
-            if let State::Data { remaining } = self.state {
-                if input.is_empty() {
-                    return Ok(None);
+            match self.state {
+                State::Data { remaining } => {
+                    if input.is_empty() {
+                        return Ok(None);
+                    }
+                    let take =
+                        usize::try_from(remaining).map_or(input.len(), |r| r.min(input.len()));
+                    let data = input.split_to(take).freeze();
+                    let remaining = remaining - take as u64;
+                    self.state =
+                        if remaining == 0 { State::DataCr } else { State::Data { remaining } };
+                    return Ok(Some(Chunk::Data(data)));
                 }
-                let take = usize::try_from(remaining).map_or(input.len(), |r| r.min(input.len()));
-                let data = input.split_to(take).freeze();
-                let remaining = remaining - take as u64;
-                self.state = if remaining == 0 { State::DataCr } else { State::Data { remaining } };
-                return Ok(Some(Chunk::Data(data)));
+                State::Done => return Ok(None),
+                _ if input.is_empty() => return Ok(None),
+                _ => {}
             }
-            if self.state == State::Done {
-                return Ok(None);
-            }
-            let Some(&b) = input.first() else { return Ok(None) };
-            input.advance(1);
-            if let Some(chunk) = self.step(b, limits)? {
+            let (used, step) = self.framing(input, limits);
+            input.advance(used);
+            if let Some(chunk) = step? {
                 return Ok(Some(chunk));
             }
         }
+    }
+
+    /// Walks framing bytes at the front of `buf` until the state reaches chunk data, the end
+    /// or the end of `buf`: how many bytes it used, and what came of them.
+    fn framing(&mut self, buf: &[u8], limits: &Limits) -> (usize, Result<Option<Chunk>>) {
+        let mut at = 0;
+        // The usual shapes at once: CRLF after data, then `1*HEXDIG CRLF`.
+        if self.state == State::DataCr && buf.starts_with(b"\r\n") {
+            self.state = State::Size { value: 0, digits: 0 };
+            at = 2;
+        }
+        if self.state == (State::Size { value: 0, digits: 0 }) {
+            if let Some((value, len)) = size_line(&buf[at..]) {
+                at += len;
+                if value > 0 {
+                    self.state = State::Data { remaining: value };
+                    return (at, Ok(None));
+                }
+                self.state = State::Trailers { line_len: 0, cr: false };
+                // An empty trailer section, all there: nothing is buffered.
+                if self.trailers.is_empty() && buf[at..].starts_with(b"\r\n") {
+                    self.state = State::Done;
+                    return (at + 2, Ok(Some(Chunk::End(Headers::new()))));
+                }
+            }
+        }
+        // Any other shape, or a line split across reads: a byte at a time. Trailer bytes are
+        // copied into `trailers` in one piece, from where the section starts in `buf`.
+        let mut trailers_from = at;
+        while let Some(&b) = buf.get(at) {
+            if matches!(self.state, State::Data { .. } | State::Done) {
+                break;
+            }
+            let in_trailers = matches!(self.state, State::Trailers { .. });
+            at += 1;
+            if in_trailers && self.trailers.len() + (at - trailers_from) > limits.max_trailer_bytes
+            {
+                let limit = limits.max_trailer_bytes;
+                return (at, Err(ErrorKind::TrailersTooLarge { limit }.into()));
+            }
+            match self.step(b, limits) {
+                Ok(None) if !in_trailers => trailers_from = at,
+                Ok(None) => {}
+                Ok(Some(())) => {
+                    // The trailer section ended at this byte.
+                    self.trailers.extend_from_slice(&buf[trailers_from..at]);
+                    return (at, self.finish_trailers(limits).map(Some));
+                }
+                Err(e) => return (at, Err(e)),
+            }
+        }
+        if matches!(self.state, State::Trailers { .. }) {
+            self.trailers.extend_from_slice(&buf[trailers_from..at]);
+        }
+        (at, Ok(None))
     }
 
     /// Bytes of peer input held here (a partial trailer section).
@@ -102,23 +165,23 @@ impl Decoder {
         self.state == State::Done
     }
 
-    fn step(&mut self, b: u8, limits: &Limits) -> Result<Option<Chunk>> {
+    /// One framing byte. `Ok(Some(()))`: the trailer section's empty line ended with it.
+    fn step(&mut self, b: u8, limits: &Limits) -> Result<Option<()>> {
         let bad_size = || ErrorKind::InvalidChunkSize;
         self.state = match self.state {
             State::Size { value, digits } => match b {
                 b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
-                    let d = u64::from(hex(b));
-                    let value = value
-                        .checked_mul(16)
-                        .and_then(|v| v.checked_add(d))
-                        .ok_or_else(bad_size)?;
                     if digits >= 16 {
                         return Err(bad_size().into());
                     }
-                    State::Size { value, digits: digits + 1 }
+                    State::Size { value: value << 4 | u64::from(hex(b)), digits: digits + 1 }
                 }
                 _ if digits == 0 => return Err(bad_size().into()),
-                b' ' | b'\t' => State::SizeWs { value },
+                // BWS before ';' only (RFC 9112 §7.1.1): `5 \r\n` is refused.
+                b' ' | b'\t' => {
+                    self.count_ext(limits)?;
+                    State::SizeWs { value }
+                }
                 b';' => State::Ext { value },
                 b'\r' => State::SizeLf { value },
                 b'\n' => return Err(ErrorKind::BareLineEnding { part: Part::ChunkSize }.into()),
@@ -130,7 +193,6 @@ impl Decoder {
                     State::SizeWs { value }
                 }
                 b';' => State::Ext { value },
-                b'\r' => State::SizeLf { value },
                 _ => return Err(bad_size().into()),
             },
             State::Ext { value } => match b {
@@ -155,33 +217,26 @@ impl Decoder {
                 b'\n' => State::Size { value: 0, digits: 0 },
                 _ => return Err(ErrorKind::BareLineEnding { part: Part::ChunkData }.into()),
             },
-            State::Trailers { line_len, cr } => {
-                if self.trailers.len() >= limits.max_trailer_bytes {
-                    return Err(
-                        ErrorKind::TrailersTooLarge { limit: limits.max_trailer_bytes }.into()
-                    );
+            State::Trailers { line_len, cr } => match (b, cr) {
+                (b'\n', true) if line_len == 0 => {
+                    self.state = State::Done;
+                    return Ok(Some(()));
                 }
-                self.trailers.extend_from_slice(&[b]);
-                match (b, cr) {
-                    (b'\n', true) if line_len == 0 => {
-                        return self.finish_trailers(limits).map(Some);
+                (b'\n', true) => {
+                    self.trailer_count += 1;
+                    if self.trailer_count > limits.max_trailers {
+                        return Err(
+                            ErrorKind::TooManyTrailers { limit: limits.max_trailers }.into()
+                        );
                     }
-                    (b'\n', true) => {
-                        self.trailer_count += 1;
-                        if self.trailer_count > limits.max_trailers {
-                            return Err(
-                                ErrorKind::TooManyTrailers { limit: limits.max_trailers }.into()
-                            );
-                        }
-                        State::Trailers { line_len: 0, cr: false }
-                    }
-                    (b'\n', false) | (_, true) => {
-                        return Err(ErrorKind::BareLineEnding { part: Part::Trailer }.into());
-                    }
-                    (b'\r', false) => State::Trailers { line_len, cr: true },
-                    _ => State::Trailers { line_len: line_len + 1, cr: false },
+                    State::Trailers { line_len: 0, cr: false }
                 }
-            }
+                (b'\n', false) | (_, true) => {
+                    return Err(ErrorKind::BareLineEnding { part: Part::Trailer }.into());
+                }
+                (b'\r', false) => State::Trailers { line_len, cr: true },
+                _ => State::Trailers { line_len: line_len + 1, cr: false },
+            },
             State::Data { .. } | State::Done => self.state,
         };
         Ok(None)
@@ -213,6 +268,27 @@ impl Decoder {
             _ => Err(ErrorKind::InvalidTrailers.into()),
         }
     }
+}
+
+/// A whole `1*16HEXDIG CRLF` line at the front of `buf`: its value and length. `None` for
+/// any other shape (extensions, whitespace, a line not all there, an error), which the byte
+/// machine then reads.
+fn size_line(buf: &[u8]) -> Option<(u64, usize)> {
+    let mut value = 0u64;
+    for (i, &b) in buf.iter().enumerate().take(17) {
+        let d = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            b'\r' if i > 0 && buf.get(i + 1) == Some(&b'\n') => return Some((value, i + 2)),
+            _ => return None,
+        };
+        if i == 16 {
+            return None;
+        }
+        value = value << 4 | u64::from(d);
+    }
+    None
 }
 
 fn hex(b: u8) -> u8 {

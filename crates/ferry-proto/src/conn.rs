@@ -916,6 +916,7 @@ impl<T: Timestamp> Connection<T> {
         }
         let sem = ex.semantics.unwrap_or(Semantics {
             framing: Framing::UntilClose,
+            codings: crate::Codings::new(),
             keep_alive: false,
             faulty: false,
         });

@@ -79,6 +79,7 @@ extern crate std;
 
 mod auth;
 mod chunked;
+mod coding;
 mod config;
 mod conn;
 #[cfg(test)]
@@ -95,15 +96,16 @@ mod time;
 mod url;
 
 pub use auth::{Challenge, Credentials, ProxyAuth, ProxyAuthenticator};
+pub use coding::{Coding, Codings, Decoder};
 pub use config::{Config, Limits, Profile, Timeouts};
 pub use conn::{CloseReason, Connection, End, Event, Output, Transmit};
-pub use error::{Blame, Error, ErrorKind, Part, RequestSent, Result};
+pub use error::{Blame, Error, ErrorKind, HeadFault, Part, RequestSent, Result};
 pub use headers::{Headers, check_field, is_token, is_valid_value, list_contains};
 pub use pool::{Pool, PoolConfig, Put};
 pub use request::{
     Body, Connect, HeadInfo, Method, Request, TargetForm, chunk_size_line, encode_request,
 };
-pub use response::{Framing, ResponseHead, Semantics, Version, parse_response_head};
+pub use response::{Framing, HeadParser, ResponseHead, Semantics, Version, parse_response_head};
 pub use route::{
     Diagnostic, EnvProxies, InvalidNoProxyEntry, NoProxy, NoProxyEntry, NoProxyMatch, NoProxyRule,
     NoProxySource, Proxies, Proxy, ProxyConfig, ProxyDecision, ProxyKey, ProxyMode, ProxySource,
