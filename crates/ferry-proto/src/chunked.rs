@@ -142,14 +142,24 @@ impl Decoder {
                 Ok(None) => {}
                 Ok(Some(())) => {
                     // The trailer section ended at this byte.
-                    self.trailers.extend_from_slice(&buf[trailers_from..at]);
+                    let rest = &buf[trailers_from..at];
+                    if self.trailers.is_empty() && matches!(rest, b"\r\n" | b"\n") {
+                        // Empty (its CR may have come in an earlier read): nothing was held.
+                        return (at, Ok(Some(Chunk::End(Headers::new()))));
+                    }
+                    self.trailers.extend_from_slice(rest);
                     return (at, self.finish_trailers(limits).map(Some));
                 }
                 Err(e) => return (at, Err(e)),
             }
         }
         if matches!(self.state, State::Trailers { .. }) {
-            self.trailers.extend_from_slice(&buf[trailers_from..at]);
+            let rest = &buf[trailers_from..at];
+            // The CR of an empty section is state enough (`cr`): a body without trailers
+            // never fills the buffer.
+            if !(self.trailers.is_empty() && rest == b"\r") {
+                self.trailers.extend_from_slice(rest);
+            }
         }
         (at, Ok(None))
     }
@@ -403,6 +413,129 @@ mod tests {
         // Trailers with bare LF or not parsing.
         check(b"0\r\nX: y\n\r\n", Err(BareLineEnding { part: Part::Trailer }));
         check(b"0\r\nbad line\r\n\r\n", Err(InvalidTrailers));
+    }
+
+    #[test]
+    fn hex_digits_in_either_case_rfc9112_7_1() {
+        // RFC 9112 §7.1: chunk-size = 1*HEXDIG, and HEXDIG is case-insensitive (RFC 5234 §2.3):
+        // each digit a-f in both cases, alone, mixed, and with leading zeros.
+        for (size, n) in [
+            ("a", 10),
+            ("b", 11),
+            ("c", 12),
+            ("d", 13),
+            ("e", 14),
+            ("f", 15),
+            ("A", 10),
+            ("B", 11),
+            ("C", 12),
+            ("D", 13),
+            ("E", 14),
+            ("F", 15),
+            ("1a", 26),
+            ("1F", 31),
+            ("aB", 171),
+            ("Cd", 205),
+            ("0e", 14),
+            ("00fF", 255),
+            ("10", 16),
+            ("9", 9),
+            ("fFf", 4095),
+        ] {
+            let data: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+            for ext in ["", ";x", " ;x"] {
+                let mut body = alloc::format!("{size}{ext}\r\n").into_bytes();
+                body.extend_from_slice(&data);
+                body.extend_from_slice(b"\r\n0\r\n\r\n");
+                check(&body, Ok((&data, &[], b"")));
+            }
+        }
+    }
+
+    #[test]
+    fn whitespace_only_before_a_semicolon_rfc9112_7_1_1() {
+        use ErrorKind::*;
+        // RFC 9112 §7.1.1: chunk-ext = *( BWS ";" BWS chunk-ext-name ... ): whitespace after
+        // the size is allowed only when an extension follows, in every profile.
+        check(b"5 ;a\r\nhello\r\n0\r\n\r\n", Ok((b"hello", &[], b"")));
+        check(b"5\t;a\r\nhello\r\n0\r\n\r\n", Ok((b"hello", &[], b"")));
+        check(b"5 \t ;a\r\nhello\r\n0\r\n\r\n", Ok((b"hello", &[], b"")));
+        check(b"5 \r\nhello\r\n0\r\n\r\n", Err(InvalidChunkSize));
+        check(b"5\t\r\nhello\r\n0\r\n\r\n", Err(InvalidChunkSize));
+        check(b"5\r\nhello\r\n0 \r\n\r\n", Err(InvalidChunkSize));
+        check(b"5 x\r\nhello\r\n0\r\n\r\n", Err(InvalidChunkSize));
+    }
+
+    #[test]
+    fn values_at_each_limit() {
+        use ErrorKind::*;
+        // Each cap passes at the limit and fails one past it, however the input is split.
+        let at = |limits: &Limits, body: &[u8]| {
+            for step in [body.len(), 1, 2, 5] {
+                let got = decode_split(body, step, limits);
+                assert!(got.is_ok(), "step {step}: {got:?}");
+            }
+        };
+        let past = |limits: &Limits, body: &[u8], want: ErrorKind| {
+            for step in [body.len(), 1, 2, 5] {
+                assert_eq!(decode_split(body, step, limits).unwrap_err(), want, "step {step}");
+            }
+        };
+        // Extension bytes (BWS included), summed over the body: 4 in all.
+        // (The `;` itself is not counted.)
+        let limits = Limits { max_chunk_extension_bytes: 4, ..Limits::default() };
+        at(&limits, b"1;ab\r\nx\r\n0;cd\r\n\r\n");
+        past(&limits, b"1;ab\r\nx\r\n0;cde\r\n\r\n", ChunkExtensionsTooLarge { limit: 4 });
+        at(&limits, b"1   ;a\r\nx\r\n0\r\n\r\n");
+        past(&limits, b"1    ;a\r\nx\r\n0\r\n\r\n", ChunkExtensionsTooLarge { limit: 4 });
+        // The trailer section, its empty line included: "A: 1\r\n\r\n" is 8 bytes.
+        let limits = Limits { max_trailer_bytes: 8, ..Limits::default() };
+        at(&limits, b"0\r\nA: 1\r\n\r\n");
+        past(&limits, b"0\r\nA: 12\r\n\r\n", TrailersTooLarge { limit: 8 });
+        // Trailer fields: 2.
+        let limits = Limits { max_trailers: 2, ..Limits::default() };
+        at(&limits, b"0\r\nA: 1\r\nB: 2\r\n\r\n");
+        past(&limits, b"0\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", TooManyTrailers { limit: 2 });
+        // Sizes: 16 hex digits at most.
+        past(&Limits::default(), b"00000000000000000\r\n", InvalidChunkSize);
+        check(b"0000000000000005\r\nhello\r\n0\r\n\r\n", Ok((b"hello", &[], b"")));
+    }
+
+    #[test]
+    fn a_body_without_trailers_allocates_nothing() {
+        // The trailer buffer is never touched when the section is empty, however split.
+        for body in [&b"5\r\nhello\r\n0\r\n\r\n"[..], b"5;x\r\nhello\r\n0;y\r\n\r\n"] {
+            for step in [body.len(), 1, 2, 3] {
+                let mut dec = Decoder::new();
+                let mut buf = BytesMut::new();
+                let limits = Limits::default();
+                let mut ended = false;
+                for piece in body.chunks(step) {
+                    buf.extend_from_slice(piece);
+                    while let Some(chunk) = dec.decode(&mut buf, &limits).unwrap() {
+                        if let Chunk::End(t) = chunk {
+                            assert!(t.is_empty());
+                            ended = true;
+                        }
+                    }
+                    assert_eq!(dec.trailers.capacity(), 0, "{body:?} step {step}");
+                }
+                assert!(ended, "{body:?} step {step}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_size_line_is_taken_in_one_look() {
+        // The usual shape, all in the buffer, moves the state straight to the data.
+        let mut dec = Decoder::new();
+        let (used, step) = dec.framing(b"1f\r\nxyz", &Limits::default());
+        assert_eq!((used, step), (4, Ok(None)));
+        assert_eq!(dec.state, State::Data { remaining: 31 });
+        dec.state = State::DataCr;
+        let (used, step) = dec.framing(b"\r\nA\r\n", &Limits::default());
+        assert_eq!((used, step), (5, Ok(None)));
+        assert_eq!(dec.state, State::Data { remaining: 10 });
     }
 
     #[test]

@@ -148,6 +148,7 @@ impl HeadParser {
         result
     }
 
+    #[inline]
     fn step(&mut self, input: &mut BytesMut, config: &Config) -> Result<Option<ResponseHead>> {
         let limits = &config.limits;
         let window = input.len().min(limits.max_head_bytes);
@@ -160,8 +161,9 @@ impl HeadParser {
             // The first look: one pass. A head that came in one read ends here.
             self.started = true;
             self.count_parse();
-            if let Ok(Some(head)) = parse_complete(input, config) {
-                return Ok(Some(head));
+            let first = parse_complete(input, config);
+            if let Ok(Some(_)) = first {
+                return first;
             }
         }
         if self.scanned > window {
@@ -300,6 +302,7 @@ fn check_status_line(line: &mut [u8], config: &Config) -> Result<()> {
 }
 
 /// One httparse pass over the window; `Ok(None)` when the head is not complete in it.
+#[inline(always)]
 fn parse_complete(input: &mut BytesMut, config: &Config) -> Result<Option<ResponseHead>> {
     let limits = &config.limits;
     normalize_minor(input);
@@ -480,7 +483,8 @@ fn bare_lf(head: &[u8]) -> ErrorKind {
 /// that ends the head (its last two bytes, once they are a CRLF). The strict profile refuses
 /// empty lines before the status line, so there are none to check.
 fn crlf_before(head: &[u8], at: usize) -> bool {
-    at >= 2 && head.get(at - 2..at) == Some(b"\r\n")
+    // Every line httparse accepted ends in LF: the CR before it is what to look at.
+    head.get(at.wrapping_sub(2)) == Some(&b'\r')
 }
 
 /// Whether the head ends in CRLF CRLF: its empty line, and the line before it.
@@ -571,18 +575,26 @@ enum LengthFault {
 }
 
 impl FramingFields {
-    /// Takes in one field, in arrival order.
+    /// Takes in one field, in arrival order. `name` is a token (httparse checked it).
+    ///
+    /// Cost: a length compare for most fields; for a name of a framing field's length, one
+    /// branch-free compare of its bytes.
+    #[inline(always)]
     fn add(&mut self, name: &[u8], value: &[u8]) {
-        if eq_lower(name, b"content-length") {
-            self.add_length(value);
-        } else if eq_lower(name, b"transfer-encoding") {
-            self.add_codings(value);
-        } else if eq_lower(name, b"connection") {
-            // Both options in one pass over the list (RFC 9110 §7.6.1).
-            for option in value.split(|&b| b == b',').map(trim) {
-                self.close |= eq_lower(option, b"close");
-                self.keep_alive |= eq_lower(option, b"keep-alive");
+        match name.len() {
+            14 if token_is(name, b"content-length") => self.add_length(value),
+            17 if token_is(name, b"transfer-encoding") => self.add_codings(value),
+            10 if token_is(name, b"connection") => {
+                // Both options in one pass over the list (RFC 9110 §7.6.1).
+                for option in value.split(|&b| b == b',').map(trim) {
+                    match option.len() {
+                        5 => self.close |= token_is(option, b"close"),
+                        10 => self.keep_alive |= token_is(option, b"keep-alive"),
+                        _ => {}
+                    }
+                }
             }
+            _ => {}
         }
     }
 
@@ -628,6 +640,21 @@ impl FramingFields {
         }
         self.te_invalid |= !any;
     }
+}
+
+/// Whether `name`, a token or a piece of a field value, is `lower` ignoring ASCII case, where
+/// `lower` holds only lowercase letters and `-`. `b | 0x20` equals such a byte exactly when
+/// `b` is that letter in either case, or `-` (the other byte that maps to `-` is CR, which is
+/// no tchar and never inside a parsed value), so one OR and XOR per byte, without branches,
+/// decide.
+#[inline(always)]
+fn token_is<const N: usize>(name: &[u8], lower: &[u8; N]) -> bool {
+    let Ok(name) = <&[u8; N]>::try_from(name) else { return false };
+    let mut diff = 0;
+    for i in 0..N {
+        diff |= (name[i] | 0x20) ^ lower[i];
+    }
+    diff == 0
 }
 
 /// Applies RFC 9112 §6.3 to a final response head.
