@@ -512,3 +512,219 @@ fn crc32_update(mut crc: u32, bytes: &[u8]) -> u32 {
 fn crc32_finish(crc: u32) -> u32 {
     crc ^ CRC_INIT
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+    use std::io::Write as _;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn zlib(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn codings(list: &[Coding]) -> Codings {
+        let mut c = Codings::new();
+        for &coding in list {
+            assert!(c.push(coding));
+        }
+        c
+    }
+
+    /// Decodes `input` cut at `cuts`, then finishes.
+    fn decode_cut(
+        list: &[Coding],
+        limit: u64,
+        input: &[u8],
+        cuts: &[usize],
+    ) -> core::result::Result<Vec<u8>, ErrorKind> {
+        let mut d = Decoder::new(codings(list), limit);
+        let mut content = Vec::new();
+        let mut push = |b: Bytes| {
+            assert!(!b.is_empty(), "an empty piece");
+            content.extend_from_slice(&b);
+        };
+        let mut at = 0;
+        for &cut in cuts.iter().chain([&input.len()]) {
+            d.decode(Bytes::copy_from_slice(&input[at..cut]), &mut push)
+                .map_err(|e| e.kind().clone())?;
+            at = cut;
+        }
+        d.finish(&mut push).map_err(|e| e.kind().clone())?;
+        Ok(content)
+    }
+
+    /// Every split into two pieces, and one byte at a time, gives the same content.
+    #[track_caller]
+    fn check(list: &[Coding], input: &[u8], want: core::result::Result<&[u8], ErrorKind>) {
+        let want = want.map(<[u8]>::to_vec);
+        for cut in 0..=input.len() {
+            assert_eq!(decode_cut(list, u64::MAX, input, &[cut]), want, "cut at {cut}");
+        }
+        let every: Vec<usize> = (1..input.len()).collect();
+        assert_eq!(decode_cut(list, u64::MAX, input, &every), want, "byte by byte");
+    }
+
+    fn text() -> Vec<u8> {
+        (0..3000u32).flat_map(|i| alloc::format!("line {i} of the body\n").into_bytes()).collect()
+    }
+
+    #[test]
+    fn gzip_and_deflate_decode_however_split_rfc9112_7_2() {
+        // RFC 9112 §7.2 (gzip, x-gzip), RFC 9110 §8.4.1.2 (deflate = zlib, RFC 1950).
+        let short = b"hello, transfer codings";
+        check(&[Coding::Gzip], &gzip(short), Ok(short));
+        check(&[Coding::Deflate], &zlib(short), Ok(short));
+        check(&[Coding::Gzip], &gzip(b""), Ok(b""));
+        // Two gzip members are one content (RFC 1952 §2.2).
+        let mut two = gzip(b"first ");
+        two.extend_from_slice(&gzip(b"second"));
+        check(&[Coding::Gzip], &two, Ok(b"first second"));
+        // Stacked: deflate applied first, then gzip; undone in reverse.
+        let body = text();
+        let stacked = gzip(&zlib(&body));
+        let got = decode_cut(&[Coding::Deflate, Coding::Gzip], u64::MAX, &stacked, &[7, 300]);
+        assert_eq!(got.as_deref(), Ok(&body[..]));
+        // A long body, compressed well: many output pieces, each under a piece's size.
+        let coded = gzip(&body);
+        let cuts: Vec<usize> = (1..coded.len()).step_by(97).collect();
+        assert_eq!(decode_cut(&[Coding::Gzip], u64::MAX, &coded, &cuts).as_deref(), Ok(&body[..]));
+    }
+
+    #[test]
+    fn gzip_header_fields_are_skipped_and_checked_rfc1952_2_3() {
+        // FEXTRA, FNAME, FCOMMENT and FHCRC, written by hand around a raw deflate stream.
+        let content = b"abc";
+        let mut raw = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        raw.write_all(content).unwrap();
+        let raw = raw.finish().unwrap();
+        let mut member = vec![0x1f, 0x8b, 8, FEXTRA | FNAME | FCOMMENT | FHCRC, 0, 0, 0, 0, 0, 255];
+        member.extend_from_slice(&[3, 0, b'x', b'y', b'z']);
+        member.extend_from_slice(b"name.txt\0a comment\0");
+        let hcrc = crc32_finish(crc32_update(CRC_INIT, &member)) as u16;
+        member.extend_from_slice(&hcrc.to_le_bytes());
+        member.extend_from_slice(&raw);
+        member.extend_from_slice(&crc32_finish(crc32_update(CRC_INIT, content)).to_le_bytes());
+        member.extend_from_slice(&(content.len() as u32).to_le_bytes());
+        check(&[Coding::Gzip], &member, Ok(content));
+        // A wrong header CRC is refused.
+        let mut bad = member.clone();
+        let at = 10 + 5 + 19;
+        bad[at] ^= 1;
+        check(&[Coding::Gzip], &bad, Err(ErrorKind::InvalidCodedBody { coding: Coding::Gzip }));
+    }
+
+    #[test]
+    fn broken_streams_are_refused() {
+        let broken = |coding| Err(ErrorKind::InvalidCodedBody { coding });
+        let gz = gzip(b"some content to break");
+        let z = zlib(b"some content to break");
+        // Truncated anywhere: `finish` says so.
+        for n in [0, 1, 9, 10, gz.len() - 8, gz.len() - 1] {
+            check(&[Coding::Gzip], &gz[..n], broken(Coding::Gzip));
+        }
+        for n in [0, 1, 2, z.len() - 4, z.len() - 1] {
+            check(&[Coding::Deflate], &z[..n], broken(Coding::Deflate));
+        }
+        // A wrong CRC-32, a wrong ISIZE, a wrong Adler-32, a bad magic, a reserved flag.
+        for (at, coding, input) in [
+            (gz.len() - 8, Coding::Gzip, &gz),
+            (gz.len() - 1, Coding::Gzip, &gz),
+            (z.len() - 1, Coding::Deflate, &z),
+            (0, Coding::Gzip, &gz),
+            (3, Coding::Gzip, &gz),
+            (0, Coding::Deflate, &z),
+        ] {
+            let mut bad = input.clone();
+            bad[at] ^= 0x80;
+            check(&[coding], &bad, broken(coding));
+        }
+        // Bytes after a zlib stream, or garbage after a gzip member.
+        let mut after = z.clone();
+        after.push(0);
+        check(&[Coding::Deflate], &after, broken(Coding::Deflate));
+        let mut after = gz.clone();
+        after.extend_from_slice(b"junk");
+        check(&[Coding::Gzip], &after, broken(Coding::Gzip));
+        // Raw deflate is not the zlib format that `deflate` names.
+        let mut raw = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        raw.write_all(b"raw").unwrap();
+        check(&[Coding::Deflate], &raw.finish().unwrap(), broken(Coding::Deflate));
+        // After an error, the same error again.
+        let mut d = Decoder::new(codings(&[Coding::Gzip]), u64::MAX);
+        let bad = Bytes::from_static(b"not gzip");
+        assert!(d.decode(bad.clone(), &mut |_| {}).is_err());
+        let again = d.decode(gz.into(), &mut |_| panic!("output after an error"));
+        assert_eq!(
+            again.unwrap_err().kind(),
+            &ErrorKind::InvalidCodedBody { coding: Coding::Gzip }
+        );
+        assert!(d.finish(&mut |_| {}).is_err());
+    }
+
+    #[test]
+    fn the_decoded_size_is_bounded() {
+        // A bomb: 1 MiB of zeros in about a kilobyte.
+        let zeros = vec![0u8; 1 << 20];
+        let bomb = gzip(&zeros);
+        assert!(bomb.len() < 4096);
+        let limit = 1 << 20;
+        assert_eq!(decode_cut(&[Coding::Gzip], limit, &bomb, &[]).map(|c| c.len()), Ok(1 << 20));
+        assert_eq!(
+            decode_cut(&[Coding::Gzip], limit - 1, &bomb, &[100]),
+            Err(ErrorKind::DecodedBodyTooLarge { limit: limit - 1 })
+        );
+        // Each layer is bounded: the inner one of a stack too.
+        let stacked = gzip(&zlib(&zeros));
+        assert_eq!(
+            decode_cut(&[Coding::Deflate, Coding::Gzip], 1000, &stacked, &[]),
+            Err(ErrorKind::DecodedBodyTooLarge { limit: 1000 })
+        );
+    }
+
+    #[test]
+    fn no_codings_pass_pieces_through() {
+        let mut d = Decoder::new(Codings::new(), 0);
+        let piece = Bytes::from_static(b"as is");
+        let mut out = Vec::new();
+        d.decode(piece.clone(), &mut |b| out.push(b)).unwrap();
+        d.decode(Bytes::new(), &mut |b| out.push(b)).unwrap();
+        d.finish(&mut |b| out.push(b)).unwrap();
+        assert_eq!(out, [piece]);
+    }
+
+    #[test]
+    fn tokens_and_the_inline_list() {
+        // RFC 9112 §7 and the IANA registry: gzip, x-gzip, deflate; chunked is framing.
+        for (token, want) in [
+            (&b"gzip"[..], Some(Coding::Gzip)),
+            (b"X-Gzip", Some(Coding::Gzip)),
+            (b"DEFLATE", Some(Coding::Deflate)),
+            (b"chunked", None),
+            (b"identity", None),
+            (b"compress", None),
+            (b"x-compress", None),
+            (b"br", None),
+            (b"gzip2", None),
+        ] {
+            assert_eq!(Coding::from_token(token), want, "{token:?}");
+        }
+        let mut c = Codings::new();
+        for _ in 0..Codings::CAPACITY {
+            assert!(c.push(Coding::Deflate));
+        }
+        assert!(!c.push(Coding::Gzip));
+        assert_eq!(c.len(), Codings::CAPACITY);
+        assert_eq!(alloc::format!("{c:?}"), "[Deflate, Deflate, Deflate, Deflate]");
+        // The CRC of RFC 1952 §8: the check value of "123456789".
+        assert_eq!(crc32_finish(crc32_update(CRC_INIT, b"123456789")), 0xcbf4_3926);
+    }
+}

@@ -134,6 +134,7 @@ impl HeadParser {
     /// Peer errors ([`ErrorKind::InvalidHead`], [`ErrorKind::UnsupportedVersion`],
     /// [`ErrorKind::BareLineEnding`]) and limits ([`ErrorKind::HeadTooLarge`],
     /// [`ErrorKind::TooManyHeaders`]).
+    #[inline]
     pub fn parse(&mut self, input: &mut BytesMut, config: &Config) -> Result<Option<ResponseHead>> {
         let result = self.step(input, config);
         if !matches!(result, Ok(None)) {
@@ -148,7 +149,7 @@ impl HeadParser {
         result
     }
 
-    #[inline]
+    #[inline(always)]
     fn step(&mut self, input: &mut BytesMut, config: &Config) -> Result<Option<ResponseHead>> {
         let limits = &config.limits;
         let window = input.len().min(limits.max_head_bytes);
@@ -277,19 +278,23 @@ pub fn parse_response_head(input: &mut BytesMut, config: &Config) -> Result<Opti
 
 /// Rewrites `HTTP/1.x` with x from 2 to 9 to `HTTP/1.1` in place: a recipient processes a
 /// higher minor version as the highest it implements (RFC 9110 §2.5, RFC 9112 §2.3).
-fn normalize_minor(head: &mut [u8]) {
+/// Whether it rewrote.
+#[cold]
+fn normalize_minor(head: &mut [u8]) -> bool {
     let start = head.len() - trim_leading_newlines(head).len();
-    if let Some(v) = head.get_mut(start..start + 9) {
-        if v[..7] == *b"HTTP/1." && matches!(v[7], b'2'..=b'9') && v[8] == b' ' {
+    match head.get_mut(start..start + 9) {
+        Some(v) if v[..7] == *b"HTTP/1." && matches!(v[7], b'2'..=b'9') && v[8] == b' ' => {
             v[7] = b'1';
+            true
         }
+        _ => false,
     }
 }
 
 /// Checks a complete status line (and nothing after it) at once, so that a peer that does not
 /// speak HTTP is refused without waiting for a head end that may never come.
 fn check_status_line(line: &mut [u8], config: &Config) -> Result<()> {
-    normalize_minor(line);
+    let _ = normalize_minor(line);
     let mut response = httparse::Response::new(&mut []);
     match httparse::ParserConfig::default().parse_response_with_uninit_headers(
         &mut response,
@@ -305,7 +310,6 @@ fn check_status_line(line: &mut [u8], config: &Config) -> Result<()> {
 #[inline(always)]
 fn parse_complete(input: &mut BytesMut, config: &Config) -> Result<Option<ResponseHead>> {
     let limits = &config.limits;
-    normalize_minor(input);
     let mut stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_HEADERS];
     let mut heap = Vec::new();
     let slots = if limits.max_headers <= STACK_HEADERS {
@@ -327,6 +331,14 @@ fn parse_complete(input: &mut BytesMut, config: &Config) -> Result<Option<Respon
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::HeaderName) => return parse_folded(input, config),
+        // Rare: rewritten, then parsed again (the version is then `HTTP/1.1`).
+        Err(httparse::Error::Version) => {
+            if normalize_minor(input) {
+                return parse_complete(input, config);
+            }
+            let window = &input[..input.len().min(limits.max_head_bytes)];
+            return Err(map_httparse(httparse::Error::Version, window, limits.max_headers).into());
+        }
         Err(e) => return Err(map_httparse(e, window, limits.max_headers).into()),
     };
     let head = &window[..len];
@@ -336,13 +348,19 @@ fn parse_complete(input: &mut BytesMut, config: &Config) -> Result<Option<Respon
     // One look at each field: the framing fields, and in the strict profile the line ending
     // before it (see `lines_end_in_crlf`).
     let mut framing = FramingFields::default();
-    let mut crlf = !strict || head_ends_in_crlf(head);
-    for field in &*response.headers {
-        framing.add(field.name.as_bytes(), field.value);
-        if strict {
+    let crlf = if strict {
+        let mut crlf = head_ends_in_crlf(head);
+        for field in &*response.headers {
+            framing.add(field.name.as_bytes(), field.value);
             crlf &= crlf_before(head, name_at(head, field));
         }
-    }
+        crlf
+    } else {
+        for field in &*response.headers {
+            framing.add(field.name.as_bytes(), field.value);
+        }
+        true
+    };
     if !crlf {
         return Err(bare_lf(head).into());
     }
@@ -581,10 +599,29 @@ impl FramingFields {
     /// branch-free compare of its bytes.
     #[inline(always)]
     fn add(&mut self, name: &[u8], value: &[u8]) {
+        // One test rules out every other length.
+        const LENGTHS: u32 = 1 << 14 | 1 << 17 | 1 << 10;
+        if LENGTHS.checked_shr(name.len() as u32).unwrap_or(0) & 1 == 0 {
+            return;
+        }
+        self.add_framing(name, value);
+    }
+
+    #[inline(never)]
+    fn add_framing(&mut self, name: &[u8], value: &[u8]) {
         match name.len() {
             14 if token_is(name, b"content-length") => self.add_length(value),
             17 if token_is(name, b"transfer-encoding") => self.add_codings(value),
             10 if token_is(name, b"connection") => {
+                // httparse trimmed the value: a lone option is matched whole.
+                if value.len() == 10 && token_is(value, b"keep-alive") {
+                    self.keep_alive = true;
+                    return;
+                }
+                if value.len() == 5 && token_is(value, b"close") {
+                    self.close = true;
+                    return;
+                }
                 // Both options in one pass over the list (RFC 9110 §7.6.1).
                 for option in value.split(|&b| b == b',').map(trim) {
                     match option.len() {
@@ -601,6 +638,16 @@ impl FramingFields {
     /// A list of lengths; empty elements do not count (RFC 9110 §5.6.1), so `5,` and `5, 5`
     /// are one value (RFC 9112 §6.3 item 5).
     fn add_length(&mut self, value: &[u8]) {
+        // The usual value: digits alone (httparse trimmed it).
+        if let Some(n) = digits(value) {
+            self.length = Some(match self.length {
+                None => Ok(n),
+                Some(Ok(a)) if a == n => Ok(n),
+                Some(Ok(_)) => Err(LengthFault::Conflicting),
+                Some(Err(e)) => Err(e),
+            });
+            return;
+        }
         let mut any = false;
         for item in value.split(|&b| b == b',').map(trim).filter(|i| !i.is_empty()) {
             any = true;
@@ -640,6 +687,23 @@ impl FramingFields {
         }
         self.te_invalid |= !any;
     }
+}
+
+/// `1*DIGIT` as a `u64`, or `None` (not all digits, or it overflows).
+#[inline(always)]
+fn digits(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || v.len() > 20 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in v {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(d))?;
+    }
+    Some(n)
 }
 
 /// Whether `name`, a token or a piece of a field value, is `lower` ignoring ASCII case, where

@@ -319,7 +319,9 @@ fn check(opts: &Options, stream: &[u8], run: &Run) {
             }
             (Phase::Head, Seen::Head(h)) => {
                 assert!(
-                    h.status() >= 200 || (h.status() == 101 && opts.kind == Kind::Upgrade),
+                    // Codes below 100 are invalid and read as final (RFC 9110 §15).
+                    !(100..200).contains(&h.status())
+                        || (h.status() == 101 && opts.kind == Kind::Upgrade),
                     "final head {}",
                     h.status()
                 );
