@@ -169,13 +169,9 @@ impl HeadParser {
         }
         if self.scanned > window {
             // The buffer shrank: a caller broke the contract; look again from the start.
-            *self = HeadParser {
-                started: true,
-                status_checked: false,
-                scanned: 0,
-                start: None,
-                ..HeadParser::default()
-            };
+            self.scanned = 0;
+            self.start = None;
+            self.status_checked = false;
         }
         let status_end = self.scan(&input[..window]);
         if status_end == Scan::End {
@@ -1053,7 +1049,7 @@ mod tests {
                     };
                     let got = got.map(|h| h.map(|h| (h.status(), h.headers().clone())));
                     let comparable = |r: &Result<Option<(u16, Headers)>>| {
-                        r.as_ref().map(Clone::clone).map_err(|e| e.kind().clone())
+                        r.clone().map_err(|e| e.kind().clone())
                     };
                     // An error found by the first read stands whatever follows; otherwise the
                     // two reads agree with one.

@@ -91,14 +91,17 @@ pub(crate) fn framing(head: &Head, request_was_head: bool) -> Framing {
         if has_cl || codings.is_empty() {
             return Framing::Invalid;
         }
-        let is_chunked = |c: &&[u8]| c.eq_ignore_ascii_case(b"chunked");
-        let chunked = codings.iter().filter(is_chunked).count();
-        let chunked_last = codings.last().is_some_and(is_chunked);
+        let is_chunked = |c: &[u8]| c.eq_ignore_ascii_case(b"chunked");
+        let chunked = codings.iter().filter(|c| is_chunked(c)).count();
+        let chunked_last = codings.last().is_some_and(|c| is_chunked(c));
         let others = &codings[..codings.len() - usize::from(chunked_last)];
-        let known = |c: &&[u8]| {
+        let known = |c: &[u8]| {
             [&b"gzip"[..], b"x-gzip", b"deflate"].iter().any(|k| c.eq_ignore_ascii_case(k))
         };
-        if chunked > usize::from(chunked_last) || others.len() > 4 || !others.iter().all(known) {
+        if chunked > usize::from(chunked_last)
+            || others.len() > 4
+            || !others.iter().all(|c| known(c))
+        {
             return Framing::Invalid;
         }
         return if chunked_last { Framing::Chunked } else { Framing::UntilClose };
