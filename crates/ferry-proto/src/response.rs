@@ -1100,6 +1100,63 @@ mod tests {
     }
 
     #[test]
+    fn values_at_each_limit() {
+        // max_head_bytes: a head of exactly the limit passes, one byte more does not, in one
+        // read or byte by byte.
+        let limits =
+            crate::Limits { max_head_bytes: 64, max_headers: 3, ..crate::Limits::default() };
+        let config = Config { limits, ..Config::default() };
+        let head_of = |len: usize| {
+            let mut h = BytesMut::from(&b"HTTP/1.1 200 OK\r\nX-Pad: "[..]);
+            h.resize(len - 4, b'p');
+            h.extend_from_slice(b"\r\n\r\n");
+            h
+        };
+        let bytewise = |bytes: &[u8]| {
+            let mut parser = HeadParser::new();
+            let mut input = BytesMut::new();
+            for &b in bytes {
+                input.extend_from_slice(&[b]);
+                match parser.parse(&mut input, &config) {
+                    Ok(None) => {}
+                    other => return other.map(|h| h.map(|h| h.headers().len())),
+                }
+            }
+            Ok(None)
+        };
+        for (len, ok) in [(64, true), (65, false)] {
+            let whole = parse_response_head(&mut head_of(len), &config);
+            let split = bytewise(&head_of(len));
+            if ok {
+                assert_eq!(whole.unwrap().unwrap().headers().len(), 1, "{len}");
+                assert_eq!(split.unwrap(), Some(1), "{len}");
+            } else {
+                let too_large = ErrorKind::HeadTooLarge { limit: 64 };
+                assert_eq!(whole.unwrap_err().kind(), &too_large, "{len}");
+                assert_eq!(split.unwrap_err().kind(), &too_large, "{len}");
+            }
+        }
+        // max_headers: three fields pass, four do not.
+        for (n, ok) in [(3, true), (4, false)] {
+            let mut h = BytesMut::from(&b"HTTP/1.1 200 OK\r\n"[..]);
+            for _ in 0..n {
+                h.extend_from_slice(b"A: b\r\n");
+            }
+            h.extend_from_slice(b"\r\n");
+            let got = bytewise(&h.clone());
+            let whole = parse_response_head(&mut h, &config);
+            if ok {
+                assert_eq!(whole.unwrap().unwrap().headers().len(), n);
+                assert_eq!(got.unwrap(), Some(n));
+            } else {
+                let too_many = ErrorKind::TooManyHeaders { limit: 3 };
+                assert_eq!(whole.unwrap_err().kind(), &too_many);
+                assert_eq!(got.unwrap_err().kind(), &too_many);
+            }
+        }
+    }
+
+    #[test]
     fn past_the_limit_it_is_too_large_however_split() {
         // A byte httparse refuses, beyond `max_head_bytes`: the limit was passed first, in one
         // read or in two. Found by the response_stream fuzz target
@@ -1370,6 +1427,57 @@ mod tests {
                 None => Ok(Some(fields.len())),
             };
             proptest::prop_assert_eq!(strict, expected, "{:?}", String::from_utf8_lossy(head));
+        }
+
+        /// A head read in any number of pieces gives what one read gives: the same head, or
+        /// the same error, from bytes drawn from the ones that matter to the scan.
+        #[test]
+        fn head_parser_is_split_independent(
+            parts in proptest::collection::vec(
+                proptest::sample::select(alloc::vec![
+                    "HTTP/1.1 200 OK", "HTTP/1.2 204", "ICY 200", "\r\n", "\n", "\r", " ",
+                    "\t", "A: b", "Content-Length: 1", "x", ":", "\x01",
+                ]),
+                0..14,
+            ),
+            cuts in proptest::collection::vec(0usize..64, 0..6),
+            compatible: bool,
+            small: bool,
+        ) {
+            let bytes: String = parts.concat();
+            let bytes = bytes.as_bytes();
+            let mut limits = crate::Limits::default();
+            if small {
+                limits.max_head_bytes = 24;
+                limits.max_headers = 2;
+            }
+            let profile = if compatible { Profile::Compatible } else { Profile::Strict };
+            let config = Config { limits, profile, ..Config::default() };
+            let outcome = |r: Result<Option<ResponseHead>>, rest: &[u8]| {
+                r.map(|h| h.map(|h| (h.status(), h.version(), h.headers().clone(), rest.to_vec())))
+                    .map_err(|e| e.kind().clone())
+            };
+            let mut one = BytesMut::from(bytes);
+            let whole = parse_response_head(&mut one, &config);
+            let whole = outcome(whole, &one);
+            let mut cuts: Vec<usize> = cuts.into_iter().filter(|&c| c <= bytes.len()).collect();
+            cuts.sort_unstable();
+            cuts.push(bytes.len());
+            let mut parser = HeadParser::new();
+            let mut input = BytesMut::new();
+            let mut at = 0;
+            let mut split = Ok(None);
+            for cut in cuts {
+                input.extend_from_slice(&bytes[at..cut]);
+                at = cut;
+                let r = parser.parse(&mut input, &config);
+                if !matches!(r, Ok(None)) {
+                    input.extend_from_slice(&bytes[at..]);
+                    split = outcome(r, &input);
+                    break;
+                }
+            }
+            proptest::prop_assert_eq!(whole, split);
         }
 
         /// `Headers` walks the field lines lazily: what it yields must be exactly the fields
