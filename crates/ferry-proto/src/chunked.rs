@@ -1,7 +1,10 @@
 //! The chunked transfer coding's decoder (RFC 9112 §7.1).
 //!
-//! A byte-at-a-time machine for the size lines, so it survives any split of the input; chunk
-//! data is split off the input uncopied. Stricter than httparse's `parse_chunk_size`, which
+//! A size line that is all in the buffer in its usual shape (`1*HEXDIG CRLF`) is read in one
+//! look; any other shape, or a line split across reads, goes through a byte-at-a-time
+//! machine, so the result does not depend on the split. Framing bytes are taken off the input
+//! with one `advance` per call, chunk data is split off uncopied, and a body without trailers
+//! allocates nothing. Stricter than httparse's `parse_chunk_size`, which
 //! takes LF inside an extension and has no cap: here a size is `1*16HEXDIG` (no sign, no `0x`,
 //! no overflow), only SP/HTAB may stand between size and `;`, an extension holds no control
 //! byte, every line ends in CRLF, and extensions and trailers have cumulative caps.
@@ -286,20 +289,32 @@ impl Decoder {
 fn size_line(buf: &[u8]) -> Option<(u64, usize)> {
     let mut value = 0u64;
     for (i, &b) in buf.iter().enumerate().take(17) {
-        let d = match b {
-            b'0'..=b'9' => b - b'0',
-            b'a'..=b'f' => b - b'a' + 10,
-            b'A'..=b'F' => b - b'A' + 10,
-            b'\r' if i > 0 && buf.get(i + 1) == Some(&b'\n') => return Some((value, i + 2)),
-            _ => return None,
-        };
-        if i == 16 {
-            return None;
+        let d = HEX[usize::from(b)];
+        if d < 16 && i < 16 {
+            value = value << 4 | u64::from(d);
+            continue;
         }
-        value = value << 4 | u64::from(d);
+        return (b == b'\r' && i > 0 && buf.get(i + 1) == Some(&b'\n')).then_some((value, i + 2));
     }
     None
 }
+
+/// Each byte's value as a hex digit (RFC 5234 HEXDIG, either case), 16 for the rest.
+const HEX: [u8; 256] = {
+    let mut t = [16u8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 fn hex(b: u8) -> u8 {
     match b {

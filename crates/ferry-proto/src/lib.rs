@@ -65,7 +65,8 @@
 //!
 //! - [`Connection`]: the state machine, its theory of operation and state diagram.
 //! - [`encode_request`], [`Request`], [`Connect`]: what goes on the wire.
-//! - [`parse_response_head`], [`ResponseHead::semantics`]: heads, framing, keep-alive.
+//! - [`HeadParser`], [`parse_response_head`], [`ResponseHead::semantics`]: heads, framing,
+//!   keep-alive, the transfer codings; [`Decoder`] undoes `gzip` / `deflate` ([`Codings`]).
 //! - [`ProxyConfig`], [`Proxies`], [`EnvProxies`], [`NoProxy`], [`Route`]: which way a
 //!   request goes; [`Pool`]: idle connections by [`RouteKey`].
 //! - [`Error`]: one error type, with [`Blame`] and the facts a retry decision needs.
