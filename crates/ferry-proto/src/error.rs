@@ -120,9 +120,8 @@ pub enum ErrorKind {
     ConflictingContentLength,
     /// A `Content-Length` that is not `1*DIGIT` or overflows a `u64`.
     InvalidContentLength,
-    /// A `Transfer-Encoding` that applies `chunked` twice, or not last while the framing is
-    /// `Content-Length`-free chunked, is empty, or stacks more than
-    /// [`Codings::CAPACITY`](crate::Codings) other codings (RFC 9112 §6.1).
+    /// A `Transfer-Encoding` that is empty, applies `chunked` twice or before another coding,
+    /// or stacks more than [`Codings::CAPACITY`](crate::Codings) other codings (RFC 9112 §6.1).
     InvalidTransferEncoding,
     /// A transfer coding the core cannot decode (RFC 9112 §7: `compress`, `identity`, which is
     /// not registered, or any unknown name). The content cannot be read, so the connection is

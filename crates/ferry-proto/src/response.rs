@@ -92,6 +92,19 @@ const STACK_HEADERS: usize = 128;
 ///
 /// Between calls the bytes already given must stay at the front of `input` (append only);
 /// after a head is returned (or an error) the parser starts afresh.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use ferry_proto::{Config, HeadParser};
+/// let wire = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+/// let (mut parser, mut input) = (HeadParser::new(), BytesMut::new());
+/// for (i, b) in wire.iter().enumerate() {
+///     input.extend_from_slice(&[*b]);
+///     let head = parser.parse(&mut input, &Config::default()).unwrap();
+///     assert_eq!(head.is_some(), i + 1 == wire.len());
+/// }
+/// assert!(input.is_empty());
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct HeadParser {
     /// Some bytes were looked at since the last head.
