@@ -13,7 +13,8 @@ N1=${N1:-1000}
 N2=${N2:-5000}
 variants=("$@")
 [ ${#variants[@]} -gt 0 ] ||
-    variants=(httparse32 httparse64 httparse100 httparse-uninit ferry ferry-fresh exchange exchange-chunked)
+    variants=(httparse32 httparse64 httparse100 httparse-uninit ferry ferry-fresh exchange exchange-chunked
+        exchange-chunks2 exchange-chunks32)
 
 # The bench profile is release with debug info: the same build `cargo bench` uses.
 cargo build --quiet --profile bench -p ferry-proto --example parse_cost
@@ -50,6 +51,9 @@ for f in ferry ferry-fresh; do
             'BEGIN { printf "%-27s %6.3fx\n", n, f / b }'
     done
 done
+if [ -n "${ir[exchange-chunks2]:-}" ] && [ -n "${ir[exchange-chunks32]:-}" ]; then
+    printf '%-27s %7d\n' "one more chunk" $(((ir[exchange-chunks32] - ir[exchange-chunks2]) / 30))
+fi
 # A profile of one variant: callgrind_annotate --inclusive=yes <file> (kept with KEEP=dir).
 if [ -n "${KEEP:-}" ]; then
     mkdir -p "$KEEP" && cp "$out"/*."$N2" "$KEEP"/ && echo "profiles in $KEEP"

@@ -4,7 +4,7 @@
 //!
 //! `cargo run --release -p ferry-proto --example parse_cost -- <variant> [iterations]`,
 //! variant one of `httparse32`, `httparse64`, `httparse100`, `httparse-uninit`, `ferry`, `ferry-fresh`,
-//! `exchange`, `exchange-chunked`.
+//! `exchange`, `exchange-chunked`, `exchange-chunks2`, `exchange-chunks32`.
 
 use std::hint::black_box;
 use std::process::ExitCode;
@@ -38,10 +38,17 @@ fn main() -> ExitCode {
             let chunked = common::response_chunked();
             repeat(n, || common::Exchange::new(&chunked), common::run_exchange);
         }
+        // The same body in 2 and in 32 chunks: (Ir(32) - Ir(2)) / 30 is what one more chunk
+        // costs through the connection, framing and its data event.
+        "exchange-chunks2" | "exchange-chunks32" => {
+            let chunks = if variant.ends_with("32") { 32 } else { 2 };
+            let chunked = common::response_chunks(chunks);
+            repeat(n, || common::Exchange::new(&chunked), common::run_exchange);
+        }
         _ => {
             eprintln!(
                 "usage: parse_cost <httparse32|httparse64|httparse100|httparse-uninit|ferry|ferry-fresh|\
-                 exchange|exchange-chunked> [iterations]"
+                 exchange|exchange-chunked|exchange-chunks2|exchange-chunks32> [iterations]"
             );
             return ExitCode::FAILURE;
         }

@@ -1,7 +1,10 @@
 //! The chunked transfer coding's decoder (RFC 9112 §7.1).
 //!
-//! A byte-at-a-time machine for the size lines, so it survives any split of the input; chunk
-//! data is split off the input uncopied. Stricter than httparse's `parse_chunk_size`, which
+//! A size line that is all in the buffer in its usual shape (`1*HEXDIG CRLF`) is read in one
+//! look; any other shape, or a line split across reads, goes through a byte-at-a-time
+//! machine, so the result does not depend on the split. Framing bytes are taken off the input
+//! with one `advance` per call, chunk data is split off uncopied, and a body without trailers
+//! allocates nothing. Stricter than httparse's `parse_chunk_size`, which
 //! takes LF inside an extension and has no cap: here a size is `1*16HEXDIG` (no sign, no `0x`,
 //! no overflow), only SP/HTAB may stand between size and `;`, an extension holds no control
 //! byte, every line ends in CRLF, and extensions and trailers have cumulative caps.
@@ -64,31 +67,104 @@ impl Decoder {
     }
 
     /// Decodes from `input`. `Ok(None)` means all of `input` was consumed and more is needed.
+    ///
+    /// Cost: chunk data is split off uncopied; framing bytes are walked in the slice and taken
+    /// with one `advance` per call, a size line `1*HEXDIG CRLF` that is all there in one
+    /// look. A body without trailers allocates nothing here.
     pub(crate) fn decode(
         &mut self,
         input: &mut BytesMut,
         limits: &Limits,
     ) -> Result<Option<Chunk>> {
         loop {
-            if let State::Data { remaining } = self.state {
-                if input.is_empty() {
-                    return Ok(None);
+            match self.state {
+                State::Data { remaining } => {
+                    if input.is_empty() {
+                        return Ok(None);
+                    }
+                    let take =
+                        usize::try_from(remaining).map_or(input.len(), |r| r.min(input.len()));
+                    let data = input.split_to(take).freeze();
+                    let remaining = remaining - take as u64;
+                    self.state =
+                        if remaining == 0 { State::DataCr } else { State::Data { remaining } };
+                    return Ok(Some(Chunk::Data(data)));
                 }
-                let take = usize::try_from(remaining).map_or(input.len(), |r| r.min(input.len()));
-                let data = input.split_to(take).freeze();
-                let remaining = remaining - take as u64;
-                self.state = if remaining == 0 { State::DataCr } else { State::Data { remaining } };
-                return Ok(Some(Chunk::Data(data)));
+                State::Done => return Ok(None),
+                _ if input.is_empty() => return Ok(None),
+                _ => {}
             }
-            if self.state == State::Done {
-                return Ok(None);
-            }
-            let Some(&b) = input.first() else { return Ok(None) };
-            input.advance(1);
-            if let Some(chunk) = self.step(b, limits)? {
+            let (used, step) = self.framing(input, limits);
+            input.advance(used);
+            if let Some(chunk) = step? {
                 return Ok(Some(chunk));
             }
         }
+    }
+
+    /// Walks framing bytes at the front of `buf` until the state reaches chunk data, the end
+    /// or the end of `buf`: how many bytes it used, and what came of them.
+    fn framing(&mut self, buf: &[u8], limits: &Limits) -> (usize, Result<Option<Chunk>>) {
+        let mut at = 0;
+        // The usual shapes at once: CRLF after data, then `1*HEXDIG CRLF`.
+        if self.state == State::DataCr && buf.starts_with(b"\r\n") {
+            self.state = State::Size { value: 0, digits: 0 };
+            at = 2;
+        }
+        if self.state == (State::Size { value: 0, digits: 0 }) {
+            if let Some((value, len)) = size_line(&buf[at..]) {
+                at += len;
+                if value > 0 {
+                    self.state = State::Data { remaining: value };
+                    return (at, Ok(None));
+                }
+                self.state = State::Trailers { line_len: 0, cr: false };
+                // An empty trailer section, all there: nothing is buffered.
+                if self.trailers.is_empty() && buf[at..].starts_with(b"\r\n") {
+                    self.state = State::Done;
+                    return (at + 2, Ok(Some(Chunk::End(Headers::new()))));
+                }
+            }
+        }
+        // Any other shape, or a line split across reads: a byte at a time. Trailer bytes are
+        // copied into `trailers` in one piece, from where the section starts in `buf`.
+        let mut trailers_from = at;
+        while let Some(&b) = buf.get(at) {
+            if matches!(self.state, State::Data { .. } | State::Done) {
+                break;
+            }
+            let in_trailers = matches!(self.state, State::Trailers { .. });
+            at += 1;
+            if in_trailers && self.trailers.len() + (at - trailers_from) > limits.max_trailer_bytes
+            {
+                let limit = limits.max_trailer_bytes;
+                return (at, Err(ErrorKind::TrailersTooLarge { limit }.into()));
+            }
+            match self.step(b, limits) {
+                Ok(None) if !in_trailers => trailers_from = at,
+                Ok(None) => {}
+                Ok(Some(())) => {
+                    // The trailer section ended at this byte.
+                    let rest = &buf[trailers_from..at];
+                    if self.trailers.is_empty() && matches!(rest, b"\r\n" | b"\n") {
+                        // Empty (its CR may have come in an earlier read): nothing was held.
+                        return (at, Ok(Some(Chunk::End(Headers::new()))));
+                    }
+                    self.trailers.extend_from_slice(rest);
+                    return (at, self.finish_trailers(limits).map(Some));
+                }
+                Err(e) => return (at, Err(e)),
+            }
+        }
+        if matches!(self.state, State::Trailers { .. }) {
+            let rest = &buf[trailers_from..at];
+            // The CR of an empty section is state enough (`cr`): a body without trailers
+            // never fills the buffer.
+            if !(self.trailers.is_empty() && rest == b"\r") {
+                self.trailers.extend_from_slice(rest);
+            }
+        }
+        (at, Ok(None))
     }
 
     /// Bytes of peer input held here (a partial trailer section).
@@ -102,23 +178,23 @@ impl Decoder {
         self.state == State::Done
     }
 
-    fn step(&mut self, b: u8, limits: &Limits) -> Result<Option<Chunk>> {
+    /// One framing byte. `Ok(Some(()))`: the trailer section's empty line ended with it.
+    fn step(&mut self, b: u8, limits: &Limits) -> Result<Option<()>> {
         let bad_size = || ErrorKind::InvalidChunkSize;
         self.state = match self.state {
             State::Size { value, digits } => match b {
                 b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
-                    let d = u64::from(hex(b));
-                    let value = value
-                        .checked_mul(16)
-                        .and_then(|v| v.checked_add(d))
-                        .ok_or_else(bad_size)?;
                     if digits >= 16 {
                         return Err(bad_size().into());
                     }
-                    State::Size { value, digits: digits + 1 }
+                    State::Size { value: value << 4 | u64::from(hex(b)), digits: digits + 1 }
                 }
                 _ if digits == 0 => return Err(bad_size().into()),
-                b' ' | b'\t' => State::SizeWs { value },
+                // BWS before ';' only (RFC 9112 §7.1.1): `5 \r\n` is refused.
+                b' ' | b'\t' => {
+                    self.count_ext(limits)?;
+                    State::SizeWs { value }
+                }
                 b';' => State::Ext { value },
                 b'\r' => State::SizeLf { value },
                 b'\n' => return Err(ErrorKind::BareLineEnding { part: Part::ChunkSize }.into()),
@@ -130,7 +206,6 @@ impl Decoder {
                     State::SizeWs { value }
                 }
                 b';' => State::Ext { value },
-                b'\r' => State::SizeLf { value },
                 _ => return Err(bad_size().into()),
             },
             State::Ext { value } => match b {
@@ -155,33 +230,26 @@ impl Decoder {
                 b'\n' => State::Size { value: 0, digits: 0 },
                 _ => return Err(ErrorKind::BareLineEnding { part: Part::ChunkData }.into()),
             },
-            State::Trailers { line_len, cr } => {
-                if self.trailers.len() >= limits.max_trailer_bytes {
-                    return Err(
-                        ErrorKind::TrailersTooLarge { limit: limits.max_trailer_bytes }.into()
-                    );
+            State::Trailers { line_len, cr } => match (b, cr) {
+                (b'\n', true) if line_len == 0 => {
+                    self.state = State::Done;
+                    return Ok(Some(()));
                 }
-                self.trailers.extend_from_slice(&[b]);
-                match (b, cr) {
-                    (b'\n', true) if line_len == 0 => {
-                        return self.finish_trailers(limits).map(Some);
+                (b'\n', true) => {
+                    self.trailer_count += 1;
+                    if self.trailer_count > limits.max_trailers {
+                        return Err(
+                            ErrorKind::TooManyTrailers { limit: limits.max_trailers }.into()
+                        );
                     }
-                    (b'\n', true) => {
-                        self.trailer_count += 1;
-                        if self.trailer_count > limits.max_trailers {
-                            return Err(
-                                ErrorKind::TooManyTrailers { limit: limits.max_trailers }.into()
-                            );
-                        }
-                        State::Trailers { line_len: 0, cr: false }
-                    }
-                    (b'\n', false) | (_, true) => {
-                        return Err(ErrorKind::BareLineEnding { part: Part::Trailer }.into());
-                    }
-                    (b'\r', false) => State::Trailers { line_len, cr: true },
-                    _ => State::Trailers { line_len: line_len + 1, cr: false },
+                    State::Trailers { line_len: 0, cr: false }
                 }
-            }
+                (b'\n', false) | (_, true) => {
+                    return Err(ErrorKind::BareLineEnding { part: Part::Trailer }.into());
+                }
+                (b'\r', false) => State::Trailers { line_len, cr: true },
+                _ => State::Trailers { line_len: line_len + 1, cr: false },
+            },
             State::Data { .. } | State::Done => self.state,
         };
         Ok(None)
@@ -214,6 +282,39 @@ impl Decoder {
         }
     }
 }
+
+/// A whole `1*16HEXDIG CRLF` line at the front of `buf`: its value and length. `None` for
+/// any other shape (extensions, whitespace, a line not all there, an error), which the byte
+/// machine then reads.
+fn size_line(buf: &[u8]) -> Option<(u64, usize)> {
+    let mut value = 0u64;
+    for (i, &b) in buf.iter().enumerate().take(17) {
+        let d = HEX[usize::from(b)];
+        if d < 16 && i < 16 {
+            value = value << 4 | u64::from(d);
+            continue;
+        }
+        return (b == b'\r' && i > 0 && buf.get(i + 1) == Some(&b'\n')).then_some((value, i + 2));
+    }
+    None
+}
+
+/// Each byte's value as a hex digit (RFC 5234 HEXDIG, either case), 16 for the rest.
+const HEX: [u8; 256] = {
+    let mut t = [16u8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 fn hex(b: u8) -> u8 {
     match b {
@@ -330,6 +431,129 @@ mod tests {
         // Trailers with bare LF or not parsing.
         check(b"0\r\nX: y\n\r\n", Err(BareLineEnding { part: Part::Trailer }));
         check(b"0\r\nbad line\r\n\r\n", Err(InvalidTrailers));
+    }
+
+    #[test]
+    fn hex_digits_in_either_case_rfc9112_7_1() {
+        // RFC 9112 §7.1: chunk-size = 1*HEXDIG, and HEXDIG is case-insensitive (RFC 5234 §2.3):
+        // each digit a-f in both cases, alone, mixed, and with leading zeros.
+        for (size, n) in [
+            ("a", 10),
+            ("b", 11),
+            ("c", 12),
+            ("d", 13),
+            ("e", 14),
+            ("f", 15),
+            ("A", 10),
+            ("B", 11),
+            ("C", 12),
+            ("D", 13),
+            ("E", 14),
+            ("F", 15),
+            ("1a", 26),
+            ("1F", 31),
+            ("aB", 171),
+            ("Cd", 205),
+            ("0e", 14),
+            ("00fF", 255),
+            ("10", 16),
+            ("9", 9),
+            ("fFf", 4095),
+        ] {
+            let data: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+            for ext in ["", ";x", " ;x"] {
+                let mut body = alloc::format!("{size}{ext}\r\n").into_bytes();
+                body.extend_from_slice(&data);
+                body.extend_from_slice(b"\r\n0\r\n\r\n");
+                check(&body, Ok((&data, &[], b"")));
+            }
+        }
+    }
+
+    #[test]
+    fn whitespace_only_before_a_semicolon_rfc9112_7_1_1() {
+        use ErrorKind::*;
+        // RFC 9112 §7.1.1: chunk-ext = *( BWS ";" BWS chunk-ext-name ... ): whitespace after
+        // the size is allowed only when an extension follows, in every profile.
+        check(b"5 ;a\r\nhello\r\n0\r\n\r\n", Ok((b"hello", &[], b"")));
+        check(b"5\t;a\r\nhello\r\n0\r\n\r\n", Ok((b"hello", &[], b"")));
+        check(b"5 \t ;a\r\nhello\r\n0\r\n\r\n", Ok((b"hello", &[], b"")));
+        check(b"5 \r\nhello\r\n0\r\n\r\n", Err(InvalidChunkSize));
+        check(b"5\t\r\nhello\r\n0\r\n\r\n", Err(InvalidChunkSize));
+        check(b"5\r\nhello\r\n0 \r\n\r\n", Err(InvalidChunkSize));
+        check(b"5 x\r\nhello\r\n0\r\n\r\n", Err(InvalidChunkSize));
+    }
+
+    #[test]
+    fn values_at_each_limit() {
+        use ErrorKind::*;
+        // Each cap passes at the limit and fails one past it, however the input is split.
+        let at = |limits: &Limits, body: &[u8]| {
+            for step in [body.len(), 1, 2, 5] {
+                let got = decode_split(body, step, limits);
+                assert!(got.is_ok(), "step {step}: {got:?}");
+            }
+        };
+        let past = |limits: &Limits, body: &[u8], want: ErrorKind| {
+            for step in [body.len(), 1, 2, 5] {
+                assert_eq!(decode_split(body, step, limits).unwrap_err(), want, "step {step}");
+            }
+        };
+        // Extension bytes (BWS included), summed over the body: 4 in all.
+        // (The `;` itself is not counted.)
+        let limits = Limits { max_chunk_extension_bytes: 4, ..Limits::default() };
+        at(&limits, b"1;ab\r\nx\r\n0;cd\r\n\r\n");
+        past(&limits, b"1;ab\r\nx\r\n0;cde\r\n\r\n", ChunkExtensionsTooLarge { limit: 4 });
+        at(&limits, b"1   ;a\r\nx\r\n0\r\n\r\n");
+        past(&limits, b"1    ;a\r\nx\r\n0\r\n\r\n", ChunkExtensionsTooLarge { limit: 4 });
+        // The trailer section, its empty line included: "A: 1\r\n\r\n" is 8 bytes.
+        let limits = Limits { max_trailer_bytes: 8, ..Limits::default() };
+        at(&limits, b"0\r\nA: 1\r\n\r\n");
+        past(&limits, b"0\r\nA: 12\r\n\r\n", TrailersTooLarge { limit: 8 });
+        // Trailer fields: 2.
+        let limits = Limits { max_trailers: 2, ..Limits::default() };
+        at(&limits, b"0\r\nA: 1\r\nB: 2\r\n\r\n");
+        past(&limits, b"0\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", TooManyTrailers { limit: 2 });
+        // Sizes: 16 hex digits at most.
+        past(&Limits::default(), b"00000000000000000\r\n", InvalidChunkSize);
+        check(b"0000000000000005\r\nhello\r\n0\r\n\r\n", Ok((b"hello", &[], b"")));
+    }
+
+    #[test]
+    fn a_body_without_trailers_allocates_nothing() {
+        // The trailer buffer is never touched when the section is empty, however split.
+        for body in [&b"5\r\nhello\r\n0\r\n\r\n"[..], b"5;x\r\nhello\r\n0;y\r\n\r\n"] {
+            for step in [body.len(), 1, 2, 3] {
+                let mut dec = Decoder::new();
+                let mut buf = BytesMut::new();
+                let limits = Limits::default();
+                let mut ended = false;
+                for piece in body.chunks(step) {
+                    buf.extend_from_slice(piece);
+                    while let Some(chunk) = dec.decode(&mut buf, &limits).unwrap() {
+                        if let Chunk::End(t) = chunk {
+                            assert!(t.is_empty());
+                            ended = true;
+                        }
+                    }
+                    assert_eq!(dec.trailers.capacity(), 0, "{body:?} step {step}");
+                }
+                assert!(ended, "{body:?} step {step}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_size_line_is_taken_in_one_look() {
+        // The usual shape, all in the buffer, moves the state straight to the data.
+        let mut dec = Decoder::new();
+        let (used, step) = dec.framing(b"1f\r\nxyz", &Limits::default());
+        assert_eq!((used, step), (4, Ok(None)));
+        assert_eq!(dec.state, State::Data { remaining: 31 });
+        dec.state = State::DataCr;
+        let (used, step) = dec.framing(b"\r\nA\r\n", &Limits::default());
+        assert_eq!((used, step), (5, Ok(None)));
+        assert_eq!(dec.state, State::Data { remaining: 10 });
     }
 
     #[test]

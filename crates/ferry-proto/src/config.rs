@@ -13,7 +13,10 @@ pub enum Profile {
     Strict,
     /// Accepts exactly two deviations old servers still make, in response heads only:
     /// - bare LF line endings (RFC 9112 §2.2 allows a recipient to accept them);
-    /// - a status line without the space after the code (`HTTP/1.1 200\r\n`).
+    /// - empty lines before the status line.
+    ///
+    /// (A status line without the space before an empty reason, `HTTP/1.1 200\r\n`, is
+    /// unambiguous and accepted in every profile.)
     ///
     /// Chunk lines stay strict in every profile: their ambiguities are smuggling vectors.
     Compatible,
@@ -44,6 +47,10 @@ pub struct Limits {
     pub max_proxy_error_body: usize,
     /// How many CONNECT requests with credentials may be sent for one tunnel. Default 3.
     pub max_auth_rounds: u8,
+    /// The most content a [`Decoder`](crate::Decoder) produces from one transfer coding of
+    /// one body (`gzip`, `deflate`; RFC 9112 §7): a bound on decompression bombs. Default
+    /// 64 MiB; `u64::MAX` for none.
+    pub max_decoded_body: u64,
 }
 
 impl Default for Limits {
@@ -58,6 +65,7 @@ impl Default for Limits {
             max_drain_bytes: 64 * 1024,
             max_proxy_error_body: 4 * 1024,
             max_auth_rounds: 3,
+            max_decoded_body: 64 * 1024 * 1024,
         }
     }
 }

@@ -13,12 +13,13 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::auth::{Challenge, ProxyAuth};
 use crate::chunked::{self, Chunk};
+use crate::coding::Decoder as CodingDecoder;
 use crate::config::Config;
 use crate::connect::{Connect, encode_connect};
 use crate::error::{Call, Error, ErrorKind, Expected, RequestSent, Result, TransportError};
 use crate::headers::Headers;
 use crate::request::{BodyFraming, Request, chunk_size_line, encode_request};
-use crate::response::{Framing, ResponseHead, Semantics, Version, parse_response_head};
+use crate::response::{Framing, HeadParser, ResponseHead, Semantics, Version};
 use crate::time::{TimerKind, Timers, Timestamp};
 use crate::url::Authority;
 
@@ -355,9 +356,12 @@ enum BodyReader {
 #[derive(Debug)]
 enum Recv {
     /// Heads (interim ones included). `discard`: the caller already said it wants no body.
-    Head { discard: bool },
-    /// The final head's body, framed by what the head said.
-    Body { reader: BodyReader, sink: Sink, sem: Semantics },
+    /// The parser remembers how far it looked, so a head in many small reads costs time
+    /// linear in its size.
+    Head { discard: bool, parser: HeadParser },
+    /// The final head's body, framed by what the head said; `coding` undoes the transfer
+    /// codings below `chunked` (RFC 9112 §7) before data reaches the caller.
+    Body { reader: BodyReader, sink: Sink, sem: Semantics, coding: Option<Box<CodingDecoder>> },
 }
 
 #[derive(Debug)]
@@ -636,6 +640,17 @@ impl<T: Timestamp> Connection<T> {
         matches!(self.state, State::Closed | State::HandedOver)
     }
 
+    /// How far the head parser looked into the current head, while one is being read.
+    #[cfg(test)]
+    pub(crate) fn head_scanned(&self) -> Option<usize> {
+        match &self.state {
+            State::Exchange(Exchange { recv: Recv::Head { parser, .. }, .. }) => {
+                Some(parser.scanned())
+            }
+            _ => None,
+        }
+    }
+
     /// The version of the last response, once one arrived.
     #[must_use]
     pub fn peer_version(&self) -> Option<Version> {
@@ -868,7 +883,7 @@ impl<T: Timestamp> Connection<T> {
             }
         };
         let next = match &mut ex.recv {
-            Recv::Head { discard } => {
+            Recv::Head { discard, .. } => {
                 *discard = true;
                 None
             }
@@ -955,6 +970,22 @@ impl<T: Timestamp> Connection<T> {
             }
         };
         let eof_error = |expected| Next::Fail(ErrorKind::UnexpectedEof { expected }.into());
+        // A close-delimited body that ends cleanly: its transfer coding must end here too.
+        if let Recv::Body {
+            reader: BodyReader::UntilClose,
+            sink: Sink::Deliver,
+            coding: Some(decoder),
+            ..
+        } = &mut ex.recv
+        {
+            if eof == Eof::Clean {
+                let ctx = &mut self.ctx;
+                if let Err(e) = decoder.finish(&mut |piece| ctx.event(Event::Data(piece))) {
+                    self.state = self.enter(now, ex, Next::Fail(e));
+                    return;
+                }
+            }
+        }
         let next = match &mut ex.recv {
             Recv::Head { .. } if matches!(ex.kind, Kind::Connect(_)) => {
                 eof_error(Expected::ProxyReply)
@@ -969,7 +1000,7 @@ impl<T: Timestamp> Connection<T> {
                 false,
                 false,
             ),
-            Recv::Body { reader: BodyReader::UntilClose, sink, sem } => match eof {
+            Recv::Body { reader: BodyReader::UntilClose, sink, sem, .. } => match eof {
                 Eof::Clean => conclude(
                     &ex.kind,
                     &ex.upload,
@@ -1151,7 +1182,7 @@ impl<T: Timestamp> Connection<T> {
         self.state = State::Exchange(Exchange {
             kind,
             upload,
-            recv: Recv::Head { discard: false },
+            recv: Recv::Head { discard: false, parser: HeadParser::new() },
             informational: 0,
         });
     }
@@ -1212,15 +1243,15 @@ fn read<T: Timestamp>(
     now: T,
     input: &mut BytesMut,
 ) -> Result<Flow> {
-    let (reader, sink, sem) = match &mut ex.recv {
-        Recv::Head { discard } => {
+    let (reader, sink, sem, coding) = match &mut ex.recv {
+        Recv::Head { discard, parser } => {
             let discard = *discard;
-            let Some(head) = parse_response_head(input, &ctx.config)? else {
+            let Some(head) = parser.parse(input, &ctx.config)? else {
                 return Ok(Flow::Wait);
             };
             return on_head(ctx, ex, now, head, discard, input);
         }
-        Recv::Body { reader, sink, sem } => (reader, sink, *sem),
+        Recv::Body { reader, sink, sem, coding } => (reader, sink, *sem, coding),
     };
     let (data, done) = match reader {
         BodyReader::Length(remaining) => {
@@ -1251,10 +1282,21 @@ fn read<T: Timestamp>(
     let overflowed = match data {
         Some(data) => {
             ctx.arm(TimerKind::BodyRead, now);
-            !sink_data(ctx, sink, data)
+            match (coding.as_mut(), &*sink) {
+                (Some(decoder), Sink::Deliver) => {
+                    decoder.decode(data, &mut |piece| ctx.event(Event::Data(piece)))?;
+                    false
+                }
+                _ => !sink_data(ctx, sink, data),
+            }
         }
         None => false,
     };
+    if done && matches!(sink, Sink::Deliver) {
+        if let Some(decoder) = coding {
+            decoder.finish(&mut |piece| ctx.event(Event::Data(piece)))?;
+        }
+    }
     if done || overflowed {
         let sink = mem::replace(sink, Sink::Deliver);
         return Ok(Flow::End(conclude(
@@ -1396,7 +1438,9 @@ fn on_head<T: Timestamp>(
         Framing::Chunked => BodyReader::Chunked(chunked::Decoder::new()),
         Framing::UntilClose => BodyReader::UntilClose,
     };
-    ex.recv = Recv::Body { reader, sink, sem };
+    let coding = (!sem.codings.is_empty())
+        .then(|| Box::new(CodingDecoder::new(sem.codings, ctx.config.limits.max_decoded_body)));
+    ex.recv = Recv::Body { reader, sink, sem, coding };
     ctx.arm(TimerKind::BodyRead, now);
     Ok(Flow::More)
 }
@@ -1485,7 +1529,7 @@ fn release<T: Timestamp>(ctx: &mut Ctx<T>, ex: &mut Exchange, now: T) {
 
 /// Sends the request again with the head a 407 asked for.
 fn resend<T: Timestamp>(ctx: &mut Ctx<T>, ex: &mut Exchange, now: T, head: Bytes) {
-    ex.recv = Recv::Head { discard: false };
+    ex.recv = Recv::Head { discard: false, parser: HeadParser::new() };
     ex.upload = Upload::Sent;
     ex.informational = 0;
     ctx.handed_any = false;

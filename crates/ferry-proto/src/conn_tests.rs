@@ -1335,3 +1335,127 @@ impl ForwardedWith for Request {
         self.via(&route)
     }
 }
+
+// ---- transfer codings and long heads through the connection (issue 8, RFC gaps) -------------
+
+/// A gzip member (RFC 1952): a minimal header, raw deflate, CRC-32 and length.
+fn gzip(data: &[u8]) -> alloc::vec::Vec<u8> {
+    let mut out = alloc::vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+    out.extend_from_slice(&miniz_oxide::deflate::compress_to_vec(data, 6));
+    let mut crc = flate2::Crc::new();
+    crc.update(data);
+    out.extend_from_slice(&crc.sum().to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out
+}
+
+/// A zlib stream (RFC 1950), what HTTP's `deflate` means.
+fn zlib(data: &[u8]) -> alloc::vec::Vec<u8> {
+    miniz_oxide::deflate::compress_to_vec_zlib(data, 6)
+}
+
+/// Feeds raw bytes (not text) and drains, data joined.
+fn feed_bytes(
+    h: &mut Harness,
+    bytes: &[u8],
+) -> (alloc::string::String, Rest, alloc::vec::Vec<Seen>) {
+    h.input.extend_from_slice(bytes);
+    h.conn.handle_input(h.now, &mut h.input);
+    let (seen, rest) = h.drain();
+    let data = seen
+        .iter()
+        .filter_map(|s| if let Seen::Data(d) = s { Some(d.as_str()) } else { None })
+        .collect();
+    (data, rest, seen)
+}
+
+#[test]
+fn a_gzip_transfer_coding_below_chunked_is_decoded_before_the_caller_sees_it() {
+    // RFC 9112 §6.1, §7: the caller never receives transfer-coded bytes as content.
+    let coded = gzip(b"hello, gzip");
+    let mut wire = alloc::format!(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n{:x}\r\n",
+        coded.len()
+    )
+    .into_bytes();
+    wire.extend_from_slice(&coded);
+    wire.extend_from_slice(b"\r\n0\r\n\r\n");
+    let mut h = Harness::new();
+    h.request(get("http://h/"));
+    let (data, rest, seen) = feed_bytes(&mut h, &wire);
+    assert_eq!(data, "hello, gzip", "{seen:?}");
+    assert_eq!(rest, Rest::Idle, "{seen:?}");
+    assert!(seen.contains(&Seen::End(End::Done { reusable: true })), "{seen:?}");
+}
+
+#[test]
+fn a_deflate_body_read_to_a_clean_close_is_decoded() {
+    let coded = zlib(b"deflated until close");
+    let mut wire = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: deflate\r\n\r\n".to_vec();
+    wire.extend_from_slice(&coded);
+    let mut h = Harness::new();
+    h.request(get("http://h/"));
+    let (data, _, _) = feed_bytes(&mut h, &wire);
+    let (seen, _) = h.eof();
+    let tail: alloc::string::String = seen
+        .iter()
+        .filter_map(|s| if let Seen::Data(d) = s { Some(d.as_str()) } else { None })
+        .collect();
+    assert_eq!(alloc::format!("{data}{tail}"), "deflated until close");
+    assert!(
+        seen.contains(&Seen::End(End::MustClose { reason: CloseReason::ReadToEof })),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn a_truncated_gzip_body_is_an_error_not_a_short_body() {
+    let coded = gzip(&[b'x'; 5000]);
+    let cut = &coded[..coded.len() - 6];
+    let mut wire = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n".to_vec();
+    wire.extend_from_slice(cut);
+    let mut h = Harness::new();
+    h.request(get("http://h/"));
+    let _ = feed_bytes(&mut h, &wire);
+    let (seen, rest) = h.eof();
+    assert!(
+        matches!(seen.last(), Some(Seen::Error(ErrorKind::InvalidCodedBody { .. }))),
+        "{seen:?}"
+    );
+    assert_eq!(rest, Rest::Closed);
+}
+
+#[test]
+fn an_unknown_transfer_coding_is_refused() {
+    let mut h = Harness::new();
+    h.request(get("http://h/"));
+    let (seen, rest) = h.feed("HTTP/1.1 200 OK\r\nTransfer-Encoding: br, chunked\r\n\r\n0\r\n\r\n");
+    assert!(
+        matches!(seen.last(), Some(Seen::Error(ErrorKind::UnsupportedTransferCoding { coding })) if coding == "br"),
+        "{seen:?}"
+    );
+    assert_eq!(rest, Rest::Closed);
+}
+
+#[test]
+fn a_long_head_fed_a_byte_at_a_time_is_parsed_once_it_ends() {
+    // Issue 8: each read used to re-parse the head from its start.
+    let mut head = alloc::string::String::from("HTTP/1.1 200 OK\r\n");
+    for i in 0..500 {
+        head.push_str(&alloc::format!("X-Field-{i}: {}\r\n", "v".repeat(40)));
+    }
+    head.push_str("Content-Length: 0\r\n\r\n");
+    let mut config = Config::default();
+    config.limits.max_headers = 600;
+    let mut h = Harness::with(config);
+    h.request(get("http://h/"));
+    for b in head.as_bytes()[..head.len() - 1].iter() {
+        h.input.extend_from_slice(&[*b]);
+        h.conn.handle_input(h.now, &mut h.input);
+        assert!(matches!(h.conn.poll_output(), Output::NeedInput));
+    }
+    let scanned = h.conn.head_scanned().expect("reading a head");
+    assert!(scanned + 4 >= head.len() - 1, "the parser remembers how far it looked: {scanned}");
+    let (seen, _) = h.feed("\n");
+    assert_eq!(seen[0], Seen::Head(200));
+}

@@ -10,6 +10,7 @@ use core::fmt;
 
 use bytes::Bytes;
 
+use crate::coding::Coding;
 use crate::conn::Phase;
 use crate::response::ResponseHead;
 use crate::time::TimerKind;
@@ -151,6 +152,46 @@ pub enum Part {
     Trailer,
 }
 
+/// What [`ErrorKind::InvalidHead`] found wrong with a response head (RFC 9112 §2, §4, §5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HeadFault {
+    /// The bytes do not start with `HTTP/`: not an HTTP response at all.
+    NotHttp,
+    /// The status line is not `HTTP-version SP 3DIGIT [SP reason-phrase]` (RFC 9112 §4).
+    StatusLine,
+    /// A field line whose name is not a token, or with whitespace before the colon
+    /// (RFC 9112 §5.1), or a line starting with whitespace where no field precedes it.
+    HeaderName,
+    /// A field value with a control byte (RFC 9110 §5.5).
+    HeaderValue,
+    /// A token that is not one (httparse's `Token`).
+    Token,
+    /// An empty line before the status line, refused by
+    /// [`Profile::Strict`](crate::Profile) (RFC 9112 §2.2 allows it to servers reading requests).
+    EmptyLineBeforeStatus,
+    /// An obs-fold in `Content-Length` or `Transfer-Encoding`: a smuggling shape, never
+    /// unfolded (RFC 9112 §5.2).
+    FoldedFramingField,
+    /// A status code outside what a conversion (the `http` crate's 100 to 999) can represent.
+    StatusOutOfRange,
+}
+
+impl fmt::Display for HeadFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HeadFault::NotHttp => "no HTTP version",
+            HeadFault::StatusLine => "invalid status line",
+            HeadFault::HeaderName => "invalid header name",
+            HeadFault::HeaderValue => "invalid header value",
+            HeadFault::Token => "invalid token",
+            HeadFault::EmptyLineBeforeStatus => "empty line before the status line",
+            HeadFault::FoldedFramingField => "obs-fold in content-length or transfer-encoding",
+            HeadFault::StatusOutOfRange => "status code out of range",
+        })
+    }
+}
+
 /// What went wrong, with its typed facts.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -158,8 +199,8 @@ pub enum ErrorKind {
     // ---- the peer broke HTTP -------------------------------------------------------------
     /// The response head is not valid HTTP/1.1 (RFC 9112 §4, §5).
     InvalidHead {
-        /// What httparse or the strict checks rejected.
-        what: &'static str,
+        /// What was rejected.
+        what: HeadFault,
     },
     /// The status line names a version other than HTTP/1.0 or HTTP/1.1.
     UnsupportedVersion,
@@ -169,16 +210,28 @@ pub enum ErrorKind {
         /// Where it was found.
         part: Part,
     },
-    /// The status line has no space after the status code (RFC 9112 §4).
-    MissingReasonPhrase,
     /// Both `Transfer-Encoding` and `Content-Length` (RFC 9112 §6.3 item 3): a smuggling shape.
     ContentLengthWithTransferEncoding,
     /// `Content-Length` values that differ (RFC 9112 §6.3 item 5).
     ConflictingContentLength,
     /// A `Content-Length` that is not `1*DIGIT` or overflows a `u64`.
     InvalidContentLength,
-    /// A `Transfer-Encoding` that applies `chunked` twice, or is empty (RFC 9112 §6.1).
+    /// A `Transfer-Encoding` that is empty, applies `chunked` twice or before another coding,
+    /// or stacks more than [`Codings::CAPACITY`](crate::Codings) other codings (RFC 9112 §6.1).
     InvalidTransferEncoding,
+    /// A transfer coding the core cannot decode (RFC 9112 §7: `compress`, `identity`, which is
+    /// not registered, or any unknown name). The content cannot be read, so the connection is
+    /// not reused.
+    UnsupportedTransferCoding {
+        /// The coding as the peer wrote it (lossily decoded, control bytes escaped).
+        coding: String,
+    },
+    /// Transfer-coded content that does not decode: corrupt, truncated, or with bytes after
+    /// its end (RFC 9112 §7.2, RFC 1950, RFC 1952).
+    InvalidCodedBody {
+        /// The coding whose stream is broken.
+        coding: Coding,
+    },
     /// A chunk-size line that is not `1*HEXDIG` or overflows a `u64` (RFC 9112 §7.1).
     InvalidChunkSize,
     /// A chunk extension with a control byte, or LF in it (RFC 9112 §7.1.1).
@@ -301,6 +354,12 @@ pub enum ErrorKind {
         /// The limit.
         limit: usize,
     },
+    /// Transfer-decoded content larger than
+    /// [`Limits::max_decoded_body`](crate::Limits).
+    DecodedBodyTooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// A deadline passed.
     Timeout {
         /// Which one.
@@ -343,11 +402,12 @@ impl ErrorKind {
             InvalidHead { .. }
             | UnsupportedVersion
             | BareLineEnding { .. }
-            | MissingReasonPhrase
             | ContentLengthWithTransferEncoding
             | ConflictingContentLength
             | InvalidContentLength
             | InvalidTransferEncoding
+            | UnsupportedTransferCoding { .. }
+            | InvalidCodedBody { .. }
             | InvalidChunkSize
             | InvalidChunkExtension
             | InvalidChunkData
@@ -375,6 +435,7 @@ impl ErrorKind {
             | ChunkExtensionsTooLarge { .. }
             | TrailersTooLarge { .. }
             | TooManyTrailers { .. }
+            | DecodedBodyTooLarge { .. }
             | Timeout { .. } => Blame::Limit,
         }
     }
@@ -488,13 +549,16 @@ impl fmt::Display for ErrorKind {
             BareLineEnding { part } => {
                 write!(f, "bare CR or LF line ending in {}", part_name(*part))
             }
-            MissingReasonPhrase => f.write_str("status line has no space after the status code"),
             ContentLengthWithTransferEncoding => {
                 f.write_str("response has both transfer-encoding and content-length")
             }
             ConflictingContentLength => f.write_str("response has differing content-length values"),
             InvalidContentLength => f.write_str("response has an invalid content-length"),
             InvalidTransferEncoding => f.write_str("response has an invalid transfer-encoding"),
+            UnsupportedTransferCoding { coding } => {
+                write!(f, "response uses the transfer coding {coding:?}, which cannot be decoded")
+            }
+            InvalidCodedBody { coding } => write!(f, "{} transfer coding does not decode", coding),
             InvalidChunkSize => f.write_str("invalid chunk size line"),
             InvalidChunkExtension => f.write_str("invalid chunk extension"),
             InvalidChunkData => f.write_str("chunk data not followed by CRLF"),
@@ -548,6 +612,9 @@ impl fmt::Display for ErrorKind {
             }
             TrailersTooLarge { limit } => write!(f, "trailer section larger than {limit} bytes"),
             TooManyTrailers { limit } => write!(f, "more than {limit} trailer fields"),
+            DecodedBodyTooLarge { limit } => {
+                write!(f, "transfer-decoded body larger than {limit} bytes")
+            }
             Timeout { timer } => write!(f, "timed out waiting for the {}", timer.describe()),
             InvalidProxyUrl { what } => write!(f, "invalid proxy URL: {what}"),
             UnsupportedProxyScheme { scheme } => {

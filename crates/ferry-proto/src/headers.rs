@@ -102,10 +102,6 @@ impl Span {
     fn get(self, buf: &[u8]) -> &[u8] {
         buf.get(self.start as usize..self.end as usize).unwrap_or_default()
     }
-
-    pub(crate) fn start(self) -> usize {
-        self.start as usize
-    }
 }
 
 /// The header fields of a parsed head (or trailer section), in the order they arrived.

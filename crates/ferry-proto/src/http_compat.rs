@@ -90,7 +90,7 @@ impl ResponseHead {
     pub fn to_http(&self) -> Result<http::Response<()>> {
         let mut resp = http::Response::new(());
         *resp.status_mut() = http::StatusCode::from_u16(self.status())
-            .map_err(|_| ErrorKind::InvalidHead { what: "status code out of range" })?;
+            .map_err(|_| ErrorKind::InvalidHead { what: crate::HeadFault::StatusOutOfRange })?;
         *resp.version_mut() = match self.version() {
             Version::Http10 => http::Version::HTTP_10,
             Version::Http11 => http::Version::HTTP_11,

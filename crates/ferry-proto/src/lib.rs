@@ -65,7 +65,8 @@
 //!
 //! - [`Connection`]: the state machine, its theory of operation and state diagram.
 //! - [`encode_request`], [`Request`], [`Connect`]: what goes on the wire.
-//! - [`parse_response_head`], [`ResponseHead::semantics`]: heads, framing, keep-alive.
+//! - [`HeadParser`], [`parse_response_head`], [`ResponseHead::semantics`]: heads, framing,
+//!   keep-alive, the transfer codings; [`Decoder`] undoes `gzip` / `deflate` ([`Codings`]).
 //! - [`ProxyConfig`], [`Proxies`], [`EnvProxies`], [`NoProxy`], [`Route`]: which way a
 //!   request goes; [`Pool`]: idle connections by [`RouteKey`].
 //! - [`Error`]: one error type, with [`Blame`] and the facts a retry decision needs.
@@ -79,6 +80,7 @@ extern crate std;
 
 mod auth;
 mod chunked;
+mod coding;
 mod config;
 mod conn;
 #[cfg(test)]
@@ -98,16 +100,17 @@ mod time;
 mod url;
 
 pub use auth::{Challenge, Credentials, ProxyAuth, ProxyAuthenticator};
+pub use coding::{Coding, Codings, Decoder};
 pub use config::{Config, Limits, Profile, Timeouts};
 pub use conn::{CloseReason, Connection, End, Eof, Event, Output, Phase, SetupPhase, Transmit};
 pub use connect::Connect;
 pub use error::{
-    Blame, Call, Error, ErrorKind, Expected, Part, RequestSent, Result, TransportError,
+    Blame, Call, Error, ErrorKind, Expected, HeadFault, Part, RequestSent, Result, TransportError,
 };
 pub use headers::{Headers, check_field, is_token, is_valid_value, list_contains};
 pub use pool::{Pool, PoolConfig, Put};
 pub use request::{BodyFraming, HeadInfo, Method, Request, chunk_size_line, encode_request};
-pub use response::{Framing, ResponseHead, Semantics, Version, parse_response_head};
+pub use response::{Framing, HeadParser, ResponseHead, Semantics, Version, parse_response_head};
 pub use route::{
     Diagnostic, EnvProxies, InvalidNoProxyEntry, NoProxy, NoProxyEntry, NoProxyEntryError,
     NoProxyMatch, NoProxyRule, NoProxySource, Proxies, Proxy, ProxyConfig, ProxyDecision, ProxyKey,

@@ -299,7 +299,9 @@ fn check(opts: &Options, stream: &[u8], run: &Run) {
             }
             (Phase::Head, Seen::Head(h)) => {
                 assert!(
-                    h.status() >= 200 || (h.status() == 101 && opts.kind == Kind::Upgrade),
+                    // Codes below 100 are invalid and read as final (RFC 9110 §15).
+                    !(100..200).contains(&h.status())
+                        || (h.status() == 101 && opts.kind == Kind::Upgrade),
                     "final head {}",
                     h.status()
                 );
@@ -441,6 +443,8 @@ fn check_body(opts: &Options, stream: &[u8], seen: &[Seen], ended: bool) {
     let clean = ended && !seen.iter().any(|s| matches!(s, Seen::Error(_)));
     let is_head = opts.kind == Kind::Head;
     let framing = oracle::framing(&head, is_head);
+    let codings = oracle::codings(&head);
+    let cap = opts.config.limits.max_decoded_body;
     let not_drained = Seen::End(End::MustClose { reason: CloseReason::BodyNotDrained });
     if seen.contains(&not_drained) {
         // Only an unwanted body longer than the drain budget may end this way.
@@ -461,10 +465,23 @@ fn check_body(opts: &Options, stream: &[u8], seen: &[Seen], ended: bool) {
                 assert_eq!(data.len(), n, "ended cleanly with {} of {n} bytes", data.len());
             }
         }
+        Framing::UntilClose if !codings.is_empty() => {
+            let (decoded, _) = oracle::decode(body, &codings, cap);
+            assert!(decoded.starts_with(&data), "decoded data is not the decoded body's start");
+        }
         Framing::UntilClose => {
             assert!(body.starts_with(&data), "data is not the body's start");
             if clean && !opts.discard {
                 assert_eq!(data.len(), body.len(), "read to EOF, yet not all of it");
+            }
+        }
+        Framing::Chunked if !codings.is_empty() => {
+            let naive = oracle::chunked(body);
+            let (decoded, whole) = oracle::decode(&naive.data, &codings, cap);
+            assert!(decoded.starts_with(&data), "decoded data is not the decoded body's start");
+            if clean && !opts.discard {
+                assert!(naive.end.is_some() && whole, "a coded body ended cleanly, yet it is cut");
+                assert_eq!(data, decoded, "decoded chunked data");
             }
         }
         Framing::Chunked => {

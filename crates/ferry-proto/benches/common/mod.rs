@@ -71,6 +71,20 @@ pub(crate) fn response_chunked() -> Vec<u8> {
     r
 }
 
+/// [`HEAD_CHUNKED`] with the same 1 KiB body in `n` chunks (`n` divides 1024), for the cost of
+/// one chunk's framing: compare two counts of chunks.
+#[allow(dead_code)] // used by examples/parse_cost.rs, not by the divan bench
+pub(crate) fn response_chunks(n: usize) -> Vec<u8> {
+    let mut r = HEAD_CHUNKED.to_vec();
+    for _ in 0..n {
+        r.extend_from_slice(format!("{:x}\r\n", BODY_LEN / n).as_bytes());
+        r.resize(r.len() + BODY_LEN / n, b'x');
+        r.extend_from_slice(b"\r\n");
+    }
+    r.extend_from_slice(b"0\r\n\r\n");
+    r
+}
+
 /// Bare httparse as a typical user calls it: a fresh `[EMPTY_HEADER; N]`, `Response::parse`.
 /// Returns the head length and status.
 #[inline(never)]
