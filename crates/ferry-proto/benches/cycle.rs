@@ -24,7 +24,7 @@ fn main() {
 
 /// One cycle: `send_request`, drain, reads fed to `handle_input` and drained to `End::Done`.
 #[divan::bench(args = ["small-get", "head20-1k", "length-1mib", "chunked-1mib"])]
-fn cycle(bencher: Bencher<'_, '_>, scenario: &str) {
+fn keep_alive(bencher: Bencher<'_, '_>, scenario: &str) {
     let scenario = Scenario::from_name(scenario).expect("a scenario of common/cycle.rs");
     let mut driver = Driver::new(scenario);
     // The buffer and the output queue at their steady size.
