@@ -9,10 +9,15 @@
 //!                     and fuzz/corpus/<target>/ (with fuzz/dicts/<target>.dict if present),
 //!                     then minimizes fuzz/corpus/<target>/ to what the seeds do not cover;
 //!                     copies crashes to fuzz/regressions/<target>/
+//! cargo xtask mutants [--file PATH]... [--jobs N] [--timeout SECS] [--report]
+//!                     runs cargo-mutants on ferry-proto's main files (or the --file ones) and
+//!                     prints caught, missed, unviable and timed-out mutants per file; not in ci
 //! ```
 //!
 //! Every task runs cargo from the workspace root with the toolchain that runs the xtask.
 #![allow(clippy::print_stdout, reason = "a command-line tool reports on stdout")]
+
+mod mutants;
 
 use std::collections::BTreeSet;
 use std::env;
@@ -41,7 +46,14 @@ tasks:
   demo    cargo run --release -p ferry-proto --example exchange
   fuzz [TARGET] [--time SECS] [--jobs N] [--sanitizer address|none]
           fuzz TARGET (default: every target of `cargo fuzz list`) for SECS seconds each
-          (default 60) on the stable toolchain, then minimize its corpus against its seeds";
+          (default 60) on the stable toolchain, then minimize its corpus against its seeds
+  mutants [--file PATH]... [--jobs N] [--timeout SECS] [--report]
+          cargo-mutants on ferry-proto's conn.rs, chunked.rs, response.rs, request.rs,
+          route/no_proxy.rs and pool.rs (or each --file, relative to crates/ferry-proto/src),
+          N jobs (default 1), SECS per mutant's tests (default: cargo-mutants' own); prints
+          per file: mutants, caught, missed, unviable, timeout, caught %, then the missed ones.
+          Exclusions are in .cargo/mutants.toml. Installs cargo-mutants if needed.
+          --report only prints the last run's results (also of a run that was stopped)";
 
 type Result<T = ()> = std::result::Result<T, String>;
 
@@ -51,6 +63,9 @@ fn main() -> ExitCode {
         Some("ci") if args.len() == 1 => ci(),
         Some("demo") if args.len() == 1 => demo(),
         Some("fuzz") => FuzzArgs::parse(&args[1..]).and_then(|a| fuzz(&a)),
+        Some("mutants") => {
+            mutants::MutantsArgs::parse(&args[1..]).and_then(|a| mutants::mutants(&a))
+        }
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
