@@ -108,7 +108,7 @@ pub use error::{
     Blame, Call, Error, ErrorKind, Expected, HeadFault, Part, RequestSent, Result, TransportError,
 };
 pub use headers::{Headers, check_field, is_token, is_valid_value, list_contains};
-pub use pool::{Pool, PoolConfig, Put};
+pub use pool::{Pool, PoolConfig, Put, Reusable, Take};
 pub use request::{BodyFraming, HeadInfo, Method, Request, chunk_size_line, encode_request};
 pub use response::{Framing, HeadParser, ResponseHead, Semantics, Version, parse_response_head};
 pub use route::{
