@@ -196,7 +196,7 @@ fn serve<S: Conn>(stream: S, state: &State) {
     loop {
         let mut req = match wire::read_request_head(&mut r) {
             Ok(Some(req)) => req,
-            Ok(None) | Err(WireError::Io(_)) => return,
+            Ok(None) | Err(WireError::Io) => return,
             Err(WireError::TooLarge) => return refuse(r.get_mut(), 431, "head too large\n"),
             Err(WireError::Malformed(why)) => return refuse(r.get_mut(), 400, why),
         };
@@ -214,7 +214,7 @@ fn serve<S: Conn>(stream: S, state: &State) {
         }
         match wire::read_body(&mut r, framing, &mut io::sink(), true) {
             Ok(body) => (req.body, req.trailers) = (body.data, body.trailers),
-            Err(WireError::Io(_)) => return,
+            Err(WireError::Io) => return,
             Err(WireError::TooLarge) => return refuse(r.get_mut(), 413, "body too large\n"),
             Err(WireError::Malformed(why)) => return refuse(r.get_mut(), 400, why),
         }

@@ -83,7 +83,7 @@ fn strip_absolute(target: &str) -> &str {
 #[derive(Debug)]
 pub(crate) enum WireError {
     /// The socket failed or closed mid-message.
-    Io(io::Error),
+    Io,
     /// The bytes are not HTTP/1.1 (the reason is for humans).
     Malformed(&'static str),
     /// A head, line or body is over its limit.
@@ -91,8 +91,8 @@ pub(crate) enum WireError {
 }
 
 impl From<io::Error> for WireError {
-    fn from(e: io::Error) -> WireError {
-        WireError::Io(e)
+    fn from(_: io::Error) -> WireError {
+        WireError::Io
     }
 }
 
@@ -119,14 +119,14 @@ fn read_head_bytes<R: BufRead>(r: &mut R) -> Result<Option<Vec<u8>>, WireError> 
             return Err(if head.len() > MAX_HEAD {
                 WireError::TooLarge
             } else {
-                WireError::Io(io::ErrorKind::UnexpectedEof.into())
+                WireError::Io
             });
         }
         if head.len() > MAX_HEAD {
             return Err(WireError::TooLarge);
         }
         if !head.ends_with(b"\n") {
-            return Err(WireError::Io(io::ErrorKind::UnexpectedEof.into()));
+            return Err(WireError::Io);
         }
         let line = &head[before..];
         if line == b"\r\n" || line == b"\n" {
@@ -170,7 +170,7 @@ pub(crate) fn read_request_head<R: BufRead>(r: &mut R) -> Result<Option<SeenRequ
 /// Reads and parses one response head; a closed connection before it is an error.
 pub(crate) fn read_response_head<R: BufRead>(r: &mut R) -> Result<ResponseHead, WireError> {
     let Some(bytes) = read_head_bytes(r)? else {
-        return Err(WireError::Io(io::ErrorKind::UnexpectedEof.into()));
+        return Err(WireError::Io);
     };
     let mut slots = [httparse::EMPTY_HEADER; MAX_FIELDS];
     let mut resp = httparse::Response::new(&mut slots);
@@ -357,7 +357,7 @@ fn copy_exact<R: BufRead>(
     while n > 0 {
         let buf = r.fill_buf()?;
         if buf.is_empty() {
-            return Err(WireError::Io(io::ErrorKind::UnexpectedEof.into()));
+            return Err(WireError::Io);
         }
         let len = buf.len().min(usize::try_from(n).unwrap_or(usize::MAX));
         raw.write_all(&buf[..len])?;
@@ -378,7 +378,7 @@ fn read_line<R: BufRead>(r: &mut R) -> Result<Vec<u8>, WireError> {
         return Err(WireError::TooLarge);
     }
     if !line.ends_with(b"\n") {
-        return Err(WireError::Io(io::ErrorKind::UnexpectedEof.into()));
+        return Err(WireError::Io);
     }
     Ok(line)
 }
