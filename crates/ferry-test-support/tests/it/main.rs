@@ -1,0 +1,7 @@
+//! Loopback tests of the test-support servers, with plain std and rustls clients (no ferry
+//! crate): the origin's routes, the proxy's forwarding and tunnels, and the real proxies.
+
+mod origin;
+mod proxy;
+mod real;
+mod util;
