@@ -62,7 +62,9 @@ fn chunked_request_bodies_are_decoded_with_their_trailers() {
 fn statuses() {
     let origin = Origin::http();
     let mut c = BufReader::new(connect(origin.addr()));
-    for (code, body) in [(201, "status 201\n"), (204, ""), (304, ""), (404, "status 404\n"), (503, "status 503\n")] {
+    for (code, body) in
+        [(201, "status 201\n"), (204, ""), (304, ""), (404, "status 404\n"), (503, "status 503\n")]
+    {
         let reply = exchange(&mut c, &format!("GET /status/{code} HTTP/1.1\r\nHost: h\r\n\r\n"));
         assert_eq!((reply.code, reply.text().as_str()), (code, body));
     }
@@ -79,7 +81,8 @@ fn sized_and_chunked_bodies() {
     assert_eq!(sized.header("content-length"), Some("3000"));
     assert_eq!(sized.body, pattern(3000));
 
-    let chunked = exchange(&mut c, "GET /chunked/2500?chunk=1000&trailer HTTP/1.1\r\nHost: h\r\n\r\n");
+    let chunked =
+        exchange(&mut c, "GET /chunked/2500?chunk=1000&trailer HTTP/1.1\r\nHost: h\r\n\r\n");
     assert_eq!(chunked.header("transfer-encoding"), Some("chunked"));
     assert_eq!(chunked.header("trailer"), Some("x-trailer"));
     assert_eq!(chunked.body, pattern(2500));
@@ -122,7 +125,9 @@ fn close_responds_then_closes() {
 #[test]
 fn clients_asking_to_close_are_closed() {
     let origin = Origin::http();
-    for request in ["GET /echo HTTP/1.0\r\n\r\n", "GET /echo HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"] {
+    for request in
+        ["GET /echo HTTP/1.0\r\n\r\n", "GET /echo HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"]
+    {
         let mut c = BufReader::new(connect(origin.addr()));
         let reply = exchange(&mut c, request);
         assert_eq!((reply.code, reply.header("connection")), (200, Some("close")));
@@ -137,7 +142,11 @@ fn redirects() {
     for (target, code, location) in [
         ("/redirect/3", 302, "/redirect/2"),
         ("/redirect/1", 302, "/echo"),
-        ("/redirect-to?url=http%3A%2F%2Fexample.invalid%2Fa%3Fb%3D1&status=307", 307, "http://example.invalid/a?b=1"),
+        (
+            "/redirect-to?url=http%3A%2F%2Fexample.invalid%2Fa%3Fb%3D1&status=307",
+            307,
+            "http://example.invalid/a?b=1",
+        ),
         ("/redirect-to?url=/echo", 302, "/echo"),
     ] {
         let reply = exchange(&mut c, &format!("GET {target} HTTP/1.1\r\nHost: h\r\n\r\n"));
@@ -164,7 +173,9 @@ fn gzip_is_gzip() {
     let reply = exchange(&mut c, "GET /gzip HTTP/1.1\r\nHost: h\r\n\r\n");
     assert_eq!(reply.header("content-encoding"), Some("gzip"));
     let mut text = String::new();
-    flate2::read::GzDecoder::new(reply.body.as_slice()).read_to_string(&mut text).expect("valid gzip");
+    flate2::read::GzDecoder::new(reply.body.as_slice())
+        .read_to_string(&mut text)
+        .expect("valid gzip");
     assert_eq!(text, GZIP_TEXT);
 }
 
@@ -174,7 +185,10 @@ fn cookies_are_set_and_echoed() {
     let mut c = BufReader::new(connect(origin.addr()));
     let set = exchange(&mut c, "GET /set-cookie?a=1&b=two HTTP/1.1\r\nHost: h\r\n\r\n");
     assert_eq!(set.header_all("set-cookie"), ["a=1; Path=/", "b=two; Path=/"]);
-    let echoed = exchange(&mut c, "GET /cookies HTTP/1.1\r\nHost: h\r\nCookie: a=1\r\nCookie: b=two\r\n\r\n");
+    let echoed = exchange(
+        &mut c,
+        "GET /cookies HTTP/1.1\r\nHost: h\r\nCookie: a=1\r\nCookie: b=two\r\n\r\n",
+    );
     assert_eq!(echoed.text(), "a=1; b=two");
     let none = exchange(&mut c, "GET /cookies HTTP/1.1\r\nHost: h\r\n\r\n");
     assert_eq!(none.text(), "");
@@ -186,10 +200,25 @@ fn basic_auth_route() {
     let origin = Origin::http();
     let mut c = BufReader::new(connect(origin.addr()));
     let missing = exchange(&mut c, "GET /basic-auth/u/p HTTP/1.1\r\nHost: h\r\n\r\n");
-    assert_eq!((missing.code, missing.header("www-authenticate")), (401, Some("Basic realm=\"ferry\"")));
-    let wrong = exchange(&mut c, &format!("GET /basic-auth/u/p HTTP/1.1\r\nHost: h\r\nAuthorization: {}\r\n\r\n", basic("u", "q")));
+    assert_eq!(
+        (missing.code, missing.header("www-authenticate")),
+        (401, Some("Basic realm=\"ferry\""))
+    );
+    let wrong = exchange(
+        &mut c,
+        &format!(
+            "GET /basic-auth/u/p HTTP/1.1\r\nHost: h\r\nAuthorization: {}\r\n\r\n",
+            basic("u", "q")
+        ),
+    );
     assert_eq!(wrong.code, 401);
-    let right = exchange(&mut c, &format!("GET /basic-auth/u/p HTTP/1.1\r\nHost: h\r\nAuthorization: {}\r\n\r\n", basic("u", "p")));
+    let right = exchange(
+        &mut c,
+        &format!(
+            "GET /basic-auth/u/p HTTP/1.1\r\nHost: h\r\nAuthorization: {}\r\n\r\n",
+            basic("u", "p")
+        ),
+    );
     assert_eq!((right.code, right.text().as_str()), (200, "authenticated u\n"));
 }
 
@@ -198,7 +227,10 @@ fn basic_auth_route() {
 fn expect_continue_gets_100_first() {
     let origin = Origin::http();
     let mut c = BufReader::new(connect(origin.addr()));
-    send(c.get_mut(), b"PUT /echo HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n");
+    send(
+        c.get_mut(),
+        b"PUT /echo HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n",
+    );
     assert_eq!(read_reply(&mut c, "PUT").code, 100);
     send(c.get_mut(), b"ok");
     let reply = read_reply(&mut c, "PUT");

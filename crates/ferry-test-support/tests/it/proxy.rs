@@ -12,13 +12,24 @@ fn forwards_with_keep_alive_on_both_sides() {
     let proxy = Proxy::start(ProxyOptions::default());
     let mut c = BufReader::new(connect(proxy.addr()));
     let host = format!("127.0.0.1:{}", origin.port());
-    let first = exchange(&mut c, &format!("GET {} HTTP/1.1\r\nHost: {host}\r\nProxy-Connection: keep-alive\r\n\r\n", origin.url("/bytes/3")));
-    let second = exchange(&mut c, &format!("GET {} HTTP/1.1\r\nHost: {host}\r\nX-Mine: 1\r\n\r\n", origin.url("/echo?q")));
+    let first = exchange(
+        &mut c,
+        &format!(
+            "GET {} HTTP/1.1\r\nHost: {host}\r\nProxy-Connection: keep-alive\r\n\r\n",
+            origin.url("/bytes/3")
+        ),
+    );
+    let second = exchange(
+        &mut c,
+        &format!("GET {} HTTP/1.1\r\nHost: {host}\r\nX-Mine: 1\r\n\r\n", origin.url("/echo?q")),
+    );
     assert_eq!((first.code, first.body.as_slice()), (200, &b"abc"[..]));
     assert_eq!(second.code, 200);
     assert_eq!(
         second.text(),
-        format!("GET /echo?q HTTP/1.1\r\nHost: {host}\r\nX-Mine: 1\r\nVia: 1.1 ferry-test-proxy\r\n\r\n"),
+        format!(
+            "GET /echo?q HTTP/1.1\r\nHost: {host}\r\nX-Mine: 1\r\nVia: 1.1 ferry-test-proxy\r\n\r\n"
+        ),
         "origin-form, hop-by-hop fields dropped, Via added",
     );
     assert_eq!((proxy.connections(), proxy.forwarded(), proxy.connects()), (1, 2, 0));
@@ -34,21 +45,43 @@ fn forwards_bodies_with_their_framing() {
     let proxy = Proxy::start(ProxyOptions::default());
     let mut c = BufReader::new(connect(proxy.addr()));
     let url = origin.url("/echo");
-    let chunked = exchange(&mut c, &format!("POST {url} HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n"));
-    let sized = exchange(&mut c, &format!("POST {url} HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nxyz"));
+    let chunked = exchange(
+        &mut c,
+        &format!(
+            "POST {url} HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n"
+        ),
+    );
+    let sized = exchange(
+        &mut c,
+        &format!("POST {url} HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nxyz"),
+    );
     assert_eq!((chunked.code, sized.code), (200, 200));
     let seen = origin.seen();
-    assert_eq!((seen[0].header("transfer-encoding"), seen[0].body.as_slice()), (Some("chunked"), &b"ab"[..]));
-    assert_eq!((seen[1].header("content-length"), seen[1].body.as_slice()), (Some("3"), &b"xyz"[..]));
+    assert_eq!(
+        (seen[0].header("transfer-encoding"), seen[0].body.as_slice()),
+        (Some("chunked"), &b"ab"[..])
+    );
+    assert_eq!(
+        (seen[1].header("content-length"), seen[1].body.as_slice()),
+        (Some("3"), &b"xyz"[..])
+    );
     assert_eq!(proxy.seen()[0].body, b"ab");
 
-    let big = exchange(&mut c, &format!("GET {} HTTP/1.1\r\nHost: h\r\n\r\n", origin.url("/chunked/5000?trailer")));
+    let big = exchange(
+        &mut c,
+        &format!("GET {} HTTP/1.1\r\nHost: h\r\n\r\n", origin.url("/chunked/5000?trailer")),
+    );
     assert_eq!((big.header("transfer-encoding"), big.body.len()), (Some("chunked"), 5000));
     assert_eq!(big.body, pattern(5000));
     assert_eq!(big.trailers, vec![("x-trailer".to_owned(), "done".to_owned())]);
-    let head = exchange(&mut c, &format!("HEAD {} HTTP/1.1\r\nHost: h\r\n\r\n", origin.url("/bytes/9")));
+    let head =
+        exchange(&mut c, &format!("HEAD {} HTTP/1.1\r\nHost: h\r\n\r\n", origin.url("/bytes/9")));
     assert_eq!(head.header("content-length"), Some("9"));
-    assert_eq!(exchange(&mut c, &format!("GET {} HTTP/1.1\r\nHost: h\r\n\r\n", origin.url("/bytes/1"))).body, b"a");
+    assert_eq!(
+        exchange(&mut c, &format!("GET {} HTTP/1.1\r\nHost: h\r\n\r\n", origin.url("/bytes/1")))
+            .body,
+        b"a"
+    );
 }
 
 #[test]
@@ -56,11 +89,21 @@ fn an_upstream_close_is_passed_on_only_to_the_upstream_side() {
     let origin = Origin::http();
     let proxy = Proxy::start(ProxyOptions::default());
     let mut c = BufReader::new(connect(proxy.addr()));
-    let closing = exchange(&mut c, &format!("GET {} HTTP/1.1\r\nHost: h\r\n\r\n", origin.url("/close")));
-    assert_eq!((closing.code, closing.header("connection")), (200, None), "the client side stays open");
-    let after = exchange(&mut c, &format!("GET {} HTTP/1.1\r\nHost: h\r\n\r\n", origin.url("/bytes/2")));
+    let closing =
+        exchange(&mut c, &format!("GET {} HTTP/1.1\r\nHost: h\r\n\r\n", origin.url("/close")));
+    assert_eq!(
+        (closing.code, closing.header("connection")),
+        (200, None),
+        "the client side stays open"
+    );
+    let after =
+        exchange(&mut c, &format!("GET {} HTTP/1.1\r\nHost: h\r\n\r\n", origin.url("/bytes/2")));
     assert_eq!(after.body, b"ab");
-    assert_eq!((proxy.connections(), origin.connections()), (1, 2), "a new upstream after the close");
+    assert_eq!(
+        (proxy.connections(), origin.connections()),
+        (1, 2),
+        "a new upstream after the close"
+    );
 }
 
 /// RFC 9110 §11.7.1 and §7.6.1: 407 with a Basic challenge; Proxy-Authorization is the proxy's
@@ -75,7 +118,13 @@ fn forwarding_with_basic_auth_407_then_success() {
     assert_eq!(refused.code, 407);
     assert_eq!(refused.header("proxy-authenticate"), Some("Basic realm=\"ferry\""));
     assert_eq!(refused.text(), "proxy authentication required\n", "a framed body");
-    let wrong = exchange(&mut c, &format!("GET {url} HTTP/1.1\r\nHost: h\r\nProxy-Authorization: {}\r\n\r\n", basic("pu", "nope")));
+    let wrong = exchange(
+        &mut c,
+        &format!(
+            "GET {url} HTTP/1.1\r\nHost: h\r\nProxy-Authorization: {}\r\n\r\n",
+            basic("pu", "nope")
+        ),
+    );
     assert_eq!(wrong.code, 407);
     let right = exchange(
         &mut c,
@@ -98,16 +147,28 @@ fn a_407_with_a_body_to_discard_keeps_the_connection_in_step() {
     let proxy = Proxy::start(ProxyOptions::with_basic_auth("u", "p"));
     let mut c = BufReader::new(connect(proxy.addr()));
     let url = origin.url("/echo");
-    let refused = exchange(&mut c, &format!("POST {url} HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nbody"));
+    let refused = exchange(
+        &mut c,
+        &format!("POST {url} HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nbody"),
+    );
     assert_eq!(refused.code, 407);
-    let right = exchange(&mut c, &format!("POST {url} HTTP/1.1\r\nHost: h\r\nProxy-Authorization: {}\r\nContent-Length: 2\r\n\r\nok", basic("u", "p")));
+    let right = exchange(
+        &mut c,
+        &format!(
+            "POST {url} HTTP/1.1\r\nHost: h\r\nProxy-Authorization: {}\r\nContent-Length: 2\r\n\r\nok",
+            basic("u", "p")
+        ),
+    );
     assert!(right.text().ends_with("\r\n\r\nok"), "{}", right.text());
     assert_eq!(origin.requests(), 1);
 }
 
 #[test]
 fn close_after_407_closes() {
-    let proxy = Proxy::start(ProxyOptions { close_after_407: true, ..ProxyOptions::with_basic_auth("u", "p") });
+    let proxy = Proxy::start(ProxyOptions {
+        close_after_407: true,
+        ..ProxyOptions::with_basic_auth("u", "p")
+    });
     let mut c = BufReader::new(connect(proxy.addr()));
     let refused = exchange(&mut c, "CONNECT localhost:9 HTTP/1.1\r\nHost: localhost:9\r\n\r\n");
     assert_eq!((refused.code, refused.header("connection")), (407, Some("close")));
@@ -144,19 +205,32 @@ fn connect_with_auth_then_tls_to_the_origin() {
     let proxy = Proxy::start(ProxyOptions::with_basic_auth("pu", "pp"));
     let mut c = BufReader::new(connect(proxy.addr()));
     let authority = format!("localhost:{}", origin.port());
-    let refused = exchange(&mut c, &format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n"));
+    let refused =
+        exchange(&mut c, &format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n"));
     assert_eq!(refused.code, 407);
-    let open = exchange(&mut c, &format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\nProxy-Authorization: {}\r\n\r\n", basic("pu", "pp")));
+    let open = exchange(
+        &mut c,
+        &format!(
+            "CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\nProxy-Authorization: {}\r\n\r\n",
+            basic("pu", "pp")
+        ),
+    );
     assert_eq!(open.code, 200);
     assert!(c.buffer().is_empty());
     let config = client_config(&ca);
     let mut inner = BufReader::new(tls(&config, "localhost", c.into_inner()));
-    let request = format!("GET /basic-auth/ou/op HTTP/1.1\r\nHost: {authority}\r\nAuthorization: {}\r\n\r\n", basic("ou", "op"));
+    let request = format!(
+        "GET /basic-auth/ou/op HTTP/1.1\r\nHost: {authority}\r\nAuthorization: {}\r\n\r\n",
+        basic("ou", "op")
+    );
     for _ in 0..2 {
         let reply = exchange(&mut inner, &request);
         assert_eq!((reply.code, reply.text().as_str()), (200, "authenticated ou\n"));
     }
-    assert_eq!((proxy.connections(), proxy.connects(), proxy.tunnels(), proxy.auth_failures()), (1, 2, 1, 1));
+    assert_eq!(
+        (proxy.connections(), proxy.connects(), proxy.tunnels(), proxy.auth_failures()),
+        (1, 2, 1, 1)
+    );
     assert!(proxy.seen().iter().all(|r| !r.has_header("authorization")));
     assert!(origin.seen().iter().all(|r| !r.has_header("proxy-authorization")));
     assert_eq!((origin.connections(), origin.requests()), (1, 2));
@@ -168,7 +242,10 @@ fn tls_proxy_forwards_and_tunnels_tls_inside_tls() {
     let leaf = ca.leaf(&["localhost", "127.0.0.1"]);
     let origin = Origin::https(&leaf);
     let plain_origin = Origin::http();
-    let proxy = Proxy::start(ProxyOptions { tls: Some(leaf.clone()), ..ProxyOptions::with_basic_auth("u", "p") });
+    let proxy = Proxy::start(ProxyOptions {
+        tls: Some(leaf.clone()),
+        ..ProxyOptions::with_basic_auth("u", "p")
+    });
     assert!(proxy.url().starts_with("https://localhost:"));
     let config = client_config(&ca);
 
@@ -177,17 +254,33 @@ fn tls_proxy_forwards_and_tunnels_tls_inside_tls() {
     let url = plain_origin.url("/bytes/3");
     let refused = exchange(&mut outer, &format!("GET {url} HTTP/1.1\r\nHost: h\r\n\r\n"));
     assert_eq!(refused.code, 407);
-    let forwarded = exchange(&mut outer, &format!("GET {url} HTTP/1.1\r\nHost: h\r\nProxy-Authorization: {}\r\n\r\n", basic("u", "p")));
+    let forwarded = exchange(
+        &mut outer,
+        &format!(
+            "GET {url} HTTP/1.1\r\nHost: h\r\nProxy-Authorization: {}\r\n\r\n",
+            basic("u", "p")
+        ),
+    );
     assert_eq!(forwarded.body, b"abc");
 
     // CONNECT on the same TLS connection, then TLS to the origin inside it.
     let authority = format!("localhost:{}", origin.port());
-    let open = exchange(&mut outer, &format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\nProxy-Authorization: {}\r\n\r\n", basic("u", "p")));
+    let open = exchange(
+        &mut outer,
+        &format!(
+            "CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\nProxy-Authorization: {}\r\n\r\n",
+            basic("u", "p")
+        ),
+    );
     assert_eq!(open.code, 200);
     let mut inner = BufReader::new(tls(&config, "localhost", outer.into_inner()));
-    let big = exchange(&mut inner, &format!("GET /bytes/100000 HTTP/1.1\r\nHost: {authority}\r\n\r\n"));
+    let big =
+        exchange(&mut inner, &format!("GET /bytes/100000 HTTP/1.1\r\nHost: {authority}\r\n\r\n"));
     assert_eq!(big.body, pattern(100_000));
-    let echoed = exchange(&mut inner, &format!("POST /echo HTTP/1.1\r\nHost: {authority}\r\nContent-Length: 5\r\n\r\nhello"));
+    let echoed = exchange(
+        &mut inner,
+        &format!("POST /echo HTTP/1.1\r\nHost: {authority}\r\nContent-Length: 5\r\n\r\nhello"),
+    );
     assert!(echoed.text().ends_with("\r\n\r\nhello"));
     let last = exchange(&mut inner, &format!("GET /close HTTP/1.1\r\nHost: {authority}\r\n\r\n"));
     assert_eq!(last.code, 200);
@@ -217,7 +310,11 @@ fn unreachable_and_unsupported_targets() {
         let reply = exchange(&mut c, request);
         assert_eq!(reply.code, *code, "{request:?}");
     }
-    assert_eq!((proxy.connections(), proxy.tunnels(), proxy.forwarded()), (1, 0, 0), "one connection for all");
+    assert_eq!(
+        (proxy.connections(), proxy.tunnels(), proxy.forwarded()),
+        (1, 0, 0),
+        "one connection for all"
+    );
 }
 
 #[test]

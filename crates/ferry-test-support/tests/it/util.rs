@@ -62,7 +62,11 @@ pub(crate) fn client_config(ca: &Ca) -> Arc<ClientConfig> {
 }
 
 /// TLS as a client over any byte stream (a socket, or another TLS stream: TLS inside TLS).
-pub(crate) fn tls<S: Read + Write>(config: &Arc<ClientConfig>, name: &str, io: S) -> StreamOwned<ClientConnection, S> {
+pub(crate) fn tls<S: Read + Write>(
+    config: &Arc<ClientConfig>,
+    name: &str,
+    io: S,
+) -> StreamOwned<ClientConnection, S> {
     let name = ServerName::try_from(name.to_owned()).expect("a valid server name");
     let conn = ClientConnection::new(Arc::clone(config), name).expect("a client session");
     StreamOwned::new(conn, io)
@@ -79,7 +83,11 @@ pub(crate) fn read_reply<R: BufRead>(r: &mut R, method: &str) -> Reply {
     let mut head = Vec::new();
     loop {
         let n = r.read_until(b'\n', &mut head).expect("read the response head");
-        assert!(n > 0, "the connection closed before a complete head: {:?}", String::from_utf8_lossy(&head));
+        assert!(
+            n > 0,
+            "the connection closed before a complete head: {:?}",
+            String::from_utf8_lossy(&head)
+        );
         if head.ends_with(b"\r\n\r\n") {
             break;
         }
@@ -103,7 +111,10 @@ pub(crate) fn read_reply<R: BufRead>(r: &mut R, method: &str) -> Reply {
     if no_body {
         return reply;
     }
-    if reply.header("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().ends_with("chunked")) {
+    if reply
+        .header("transfer-encoding")
+        .is_some_and(|v| v.to_ascii_lowercase().ends_with("chunked"))
+    {
         loop {
             let line = line(r);
             let size = usize::from_str_radix(line.split(';').next().unwrap_or_default().trim(), 16)
