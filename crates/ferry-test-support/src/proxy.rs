@@ -38,7 +38,7 @@
 use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
 
@@ -248,23 +248,21 @@ impl ClientConn for TcpStream {
 impl ClientConn for StreamOwned<ServerConnection, TcpStream> {
     fn tunnel(self, leftover: &[u8], mut upstream: TcpStream) {
         let StreamOwned { conn, sock } = self;
-        if upstream.write_all(leftover).is_err() {
-            return;
-        }
-        let conn = Arc::new(Mutex::new(conn));
-        let (Ok(sock_in), Ok(upstream_out)) = (sock.try_clone(), upstream.try_clone()) else {
+        let (Ok(sock_in), Ok(mut upstream_out)) = (sock.try_clone(), upstream.try_clone()) else {
             return;
         };
-        let mut sock_out = sock;
-        // Plaintext the session decrypted already but nobody read yet.
-        let open = drain_plaintext(&mut lock(&conn), &mut &upstream_out).unwrap_or(false);
+        let side = Arc::new(TlsSide { conn: Mutex::new(conn), out: Mutex::new(sock) });
+        // What the client sent past the CONNECT head: read already, or decrypted and unread.
+        let mut first = leftover.to_vec();
+        let open = drain_plaintext(&mut lock(&side.conn), &mut first);
+        if upstream_out.write_all(&first).is_err() {
+            return;
+        }
         let up = {
-            let (conn, mut sock_out) = (Arc::clone(&conn), sock_out.try_clone());
+            let side = Arc::clone(&side);
             thread::spawn(move || {
                 if open {
-                    if let Ok(sock_out) = sock_out.as_mut() {
-                        tls_to_plain(&conn, sock_in, sock_out, &upstream_out);
-                    }
+                    tls_to_plain(&side, sock_in, &mut upstream_out);
                 }
                 let _ = upstream_out.shutdown(Shutdown::Write);
             })
@@ -275,77 +273,86 @@ impl ClientConn for StreamOwned<ServerConnection, TcpStream> {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
-            let mut conn = lock(&conn);
-            if conn.writer().write_all(&buf[..n]).is_err()
-                || write_records(&mut conn, &mut sock_out).is_err()
-            {
+            let mut conn = lock(&side.conn);
+            if conn.writer().write_all(&buf[..n]).is_err() || side.send_records(conn).is_err() {
                 break;
             }
         }
-        {
-            let mut conn = lock(&conn);
-            conn.send_close_notify();
-            let _ = write_records(&mut conn, &mut sock_out);
-        }
-        let _ = sock_out.shutdown(Shutdown::Write);
+        let mut conn = lock(&side.conn);
+        conn.send_close_notify();
+        let _ = side.send_records(conn);
+        let _ = lock(&side.out).shutdown(Shutdown::Write);
         let _ = up.join();
     }
 }
 
-/// Client to upstream through the TLS session: reads records from the socket (without holding
-/// the lock while blocked), decrypts, writes the plaintext on.
-fn tls_to_plain(
-    conn: &Mutex<ServerConnection>,
-    mut sock_in: TcpStream,
-    sock_out: &mut TcpStream,
-    mut upstream_out: &TcpStream,
-) {
+/// The client half of a tunnel behind the proxy's TLS listener, shared by its two directions.
+///
+/// Records are written in the order the session made them: `send_records` takes the `out`
+/// lock before it lets go of the `conn` lock. Neither direction holds `conn` while blocked on
+/// a socket, so a client that stops reading stalls only the direction towards it.
+struct TlsSide {
+    conn: Mutex<ServerConnection>,
+    out: Mutex<TcpStream>,
+}
+
+impl TlsSide {
+    /// Writes every TLS record the session has queued, releasing the session first.
+    fn send_records(&self, mut conn: MutexGuard<'_, ServerConnection>) -> io::Result<()> {
+        let mut records = Vec::new();
+        while conn.wants_write() {
+            conn.write_tls(&mut records)?;
+        }
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut out = lock(&self.out);
+        drop(conn);
+        out.write_all(&records)
+    }
+}
+
+/// Client to upstream through the TLS session: reads records from the socket, decrypts them
+/// (holding the session only for that), writes the plaintext on.
+fn tls_to_plain(side: &TlsSide, mut sock_in: TcpStream, upstream_out: &mut TcpStream) {
     let mut buf = vec![0; 16 * 1024];
     loop {
         let n = match sock_in.read(&mut buf) {
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
-        let mut conn = lock(conn);
+        let mut plain = Vec::new();
         let mut records = &buf[..n];
-        while !records.is_empty() {
+        let mut conn = lock(&side.conn);
+        let mut open = true;
+        while open && !records.is_empty() {
             if conn.read_tls(&mut records).is_err() {
                 return;
             }
             if conn.process_new_packets().is_err() {
-                let _ = write_records(&mut conn, sock_out);
+                // rustls queued an alert: send it, then give up.
+                let _ = side.send_records(conn);
                 return;
             }
-            match drain_plaintext(&mut conn, &mut upstream_out) {
-                Ok(true) => {}
-                Ok(false) | Err(_) => return,
-            }
+            open = drain_plaintext(&mut conn, &mut plain);
         }
-        if write_records(&mut conn, sock_out).is_err() {
+        if side.send_records(conn).is_err() || upstream_out.write_all(&plain).is_err() || !open {
             return;
         }
     }
 }
 
-/// Writes out the plaintext the session holds; `Ok(false)` once the peer sent `close_notify`.
-fn drain_plaintext(conn: &mut ServerConnection, out: &mut dyn Write) -> io::Result<bool> {
+/// Moves the plaintext the session holds into `out`; false once the peer sent `close_notify`
+/// (or the session cannot be read).
+fn drain_plaintext(conn: &mut ServerConnection, out: &mut Vec<u8>) -> bool {
     let mut buf = [0; 16 * 1024];
     loop {
         match conn.reader().read(&mut buf) {
-            Ok(0) => return Ok(false),
-            Ok(n) => out.write_all(&buf[..n])?,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
-            Err(e) => return Err(e),
+            Ok(0) => return false,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) => return e.kind() == io::ErrorKind::WouldBlock,
         }
     }
-}
-
-/// Writes every TLS record the session has queued.
-fn write_records(conn: &mut ServerConnection, sock: &mut TcpStream) -> io::Result<()> {
-    while conn.wants_write() {
-        conn.write_tls(sock)?;
-    }
-    Ok(())
 }
 
 /// The upstream connection a client connection keeps between forwarded requests.

@@ -282,11 +282,21 @@ fn tls_proxy_forwards_and_tunnels_tls_inside_tls() {
         &format!("POST /echo HTTP/1.1\r\nHost: {authority}\r\nContent-Length: 5\r\n\r\nhello"),
     );
     assert!(echoed.text().ends_with("\r\n\r\nhello"));
+    let upload = pattern(300_000);
+    let mut request = format!(
+        "PUT /echo HTTP/1.1\r\nHost: {authority}\r\nContent-Length: {}\r\n\r\n",
+        upload.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(&upload);
+    send(inner.get_mut(), &request);
+    let echoed = read_reply(&mut inner, "PUT");
+    assert!(echoed.body.ends_with(&upload), "a large upload crossed both TLS layers whole");
     let last = exchange(&mut inner, &format!("GET /close HTTP/1.1\r\nHost: {authority}\r\n\r\n"));
     assert_eq!(last.code, 200);
     assert!(closed(&mut inner), "the origin's close_notify came through the tunnel");
     assert_eq!((proxy.connections(), proxy.tunnels(), proxy.forwarded()), (1, 1, 1));
-    assert_eq!(origin.requests(), 3);
+    assert_eq!(origin.requests(), 4);
 }
 
 #[test]
