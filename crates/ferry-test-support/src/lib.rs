@@ -6,7 +6,8 @@
 //!   for raw behaviour, counters and a log of the requests it saw.
 //! - [`proxy`]: an in-process HTTP proxy (plain or behind TLS) that forwards absolute-form
 //!   requests and tunnels CONNECT, with optional Basic auth, counters and a log.
-//! - [`real`]: tinyproxy and squid, the Debian binaries, configured and started per test.
+//! - `real` (Unix only): tinyproxy and squid, the Debian binaries, configured and started per
+//!   test.
 //!
 //! Everything binds `127.0.0.1` only, runs on background threads with blocking std sockets,
 //! and stops on drop. Keys are generated fresh in memory on every run and never written
@@ -17,6 +18,7 @@
 pub mod certs;
 pub mod origin;
 pub mod proxy;
+#[cfg(unix)]
 pub mod real;
 mod server;
 mod wire;

@@ -154,6 +154,9 @@ impl Origin {
 
     /// The URL of `path` here: `http://127.0.0.1:port/path`, or `https://localhost:port/path`
     /// for HTTPS (the name its leaf is for). A missing leading `/` is added.
+    ///
+    /// The origin listens on `127.0.0.1` only: a client that resolves `localhost` to `::1`
+    /// first must go on to its IPv4 address.
     #[must_use]
     pub fn url(&self, path: &str) -> String {
         let slash = if path.starts_with('/') { "" } else { "/" };

@@ -503,8 +503,10 @@ fn forward<'r, S: Conn>(
         }
         if close { Forwarded::Close } else { Forwarded::KeepOpen }
     };
-    let Some(rest) = req.target.strip_prefix("http://") else {
-        if req.target.starts_with("https://") {
+    let scheme =
+        |name: &str| req.target.get(..name.len()).is_some_and(|s| s.eq_ignore_ascii_case(name));
+    let Some(rest) = req.target.get(7..).filter(|_| scheme("http://")) else {
+        if scheme("https://") {
             return reply(r, req, 501, "this proxy forwards http:// only; use CONNECT\n");
         }
         return reply(r, req, 400, "a proxy needs an absolute-form target\n");

@@ -3,5 +3,6 @@
 
 mod origin;
 mod proxy;
+#[cfg(unix)]
 mod real;
 mod util;
