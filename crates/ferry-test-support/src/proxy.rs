@@ -35,7 +35,7 @@
 //!   short framed body; the connection stays open, or closes with
 //!   [`ProxyOptions::close_after_407`].
 
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -57,6 +57,10 @@ pub(crate) const USERINFO: &AsciiSet =
 
 /// How long the proxy waits for an upstream to accept.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long the proxy waits for an upstream's `100 Continue` before sending the body anyway
+/// (RFC 9110 §10.1.1: the upstream may never send one).
+const EXPECT_WAIT: Duration = Duration::from_secs(1);
 
 /// How a [`Proxy`] behaves.
 #[derive(Clone, Debug, Default)]
@@ -544,7 +548,7 @@ fn forward<'r, S: Conn>(
     }
     let expecting = framing != Framing::None && has_token(&req.headers, "expect", "100-continue");
     let mut early = None;
-    if expecting {
+    if expecting && upstream_answers_soon(&mut up.reader) {
         match wire::read_response_head(&mut up.reader) {
             Ok(head) if head.code == 100 => {
                 if r.get_mut().write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
@@ -622,6 +626,19 @@ fn forward<'r, S: Conn>(
         *upstream = None;
     }
     if close { Forwarded::Close } else { Forwarded::KeepOpen }
+}
+
+/// Whether the upstream starts a response within [`EXPECT_WAIT`] (nothing is consumed: a
+/// timeout leaves the reader as it was). An upstream that closed counts as answering, so
+/// that reading its response fails at once.
+fn upstream_answers_soon(reader: &mut BufReader<TcpStream>) -> bool {
+    let _ = reader.get_ref().set_read_timeout(Some(EXPECT_WAIT));
+    let answered = match reader.fill_buf() {
+        Ok(_) => true,
+        Err(e) => !matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut),
+    };
+    let _ = reader.get_ref().set_read_timeout(Some(IDLE));
+    answered
 }
 
 /// Whether a final response came before the body of a request that expected 100 Continue

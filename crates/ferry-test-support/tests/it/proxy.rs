@@ -1,4 +1,4 @@
-use std::io::BufReader;
+use std::io::{BufRead, BufReader, Read, Write};
 
 use ferry_test_support::certs::Ca;
 use ferry_test_support::origin::{Origin, pattern};
@@ -337,4 +337,43 @@ fn credentials_in_the_url_are_percent_encoded() {
     let proxy = Proxy::start(ProxyOptions::default());
     let url = proxy.url_with_credentials("a@b", "p:w d");
     assert_eq!(url, format!("http://a%40b:p%3Aw%20d@127.0.0.1:{}", proxy.port()));
+}
+
+/// RFC 9110 §10.1.1: an upstream that never sends 100 Continue still gets the body, after a
+/// short wait, and the client its response.
+#[test]
+fn expect_continue_through_the_proxy() {
+    let origin = Origin::http();
+    let silent = Origin::raw(|stream| {
+        let mut r = BufReader::new(stream);
+        let mut line = String::new();
+        while r.read_line(&mut line).is_ok_and(|n| n > 0) && !line.ends_with("\r\n\r\n") {}
+        let mut body = [0; 2];
+        if r.read_exact(&mut body).is_ok() {
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+                String::from_utf8_lossy(&body)
+            );
+            let _ = r.get_mut().write_all(reply.as_bytes());
+        }
+    });
+    let proxy = Proxy::start(ProxyOptions::default());
+    let mut c = BufReader::new(connect(proxy.addr()));
+    let head = |url: String| {
+        format!(
+            "PUT {url} HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"
+        )
+    };
+    send(c.get_mut(), head(origin.url("/echo")).as_bytes());
+    assert_eq!(read_reply(&mut c, "PUT").code, 100, "the origin's 100 is relayed");
+    send(c.get_mut(), b"ok");
+    assert!(read_reply(&mut c, "PUT").text().ends_with("\r\n\r\nok"));
+
+    // A client may send its body without waiting; the silent upstream answers after it.
+    let mut c = BufReader::new(connect(proxy.addr()));
+    let mut request = head(format!("http://127.0.0.1:{}/", silent.port())).into_bytes();
+    request.extend_from_slice(b"hi");
+    send(c.get_mut(), &request);
+    let reply = read_reply(&mut c, "PUT");
+    assert_eq!((reply.code, reply.text().as_str()), (200, "hi"));
 }
