@@ -1,0 +1,261 @@
+//! One TLS client session as a sans-I/O layer.
+
+use std::io::{self, Read as _, Write as _};
+
+use bytes::{BufMut as _, Bytes, BytesMut};
+use rustls::ClientConnection;
+use rustls::pki_types::ServerName;
+
+use crate::config::{HTTP_1_1, TlsConfig};
+use crate::error::{Error, ErrorKind};
+
+/// How the peer ended the TLS stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Closed {
+    /// With a close_notify alert: every byte it sent has arrived.
+    Clean,
+    /// The transport ended without close_notify: the data may have been cut short by anyone
+    /// on the path.
+    Unclean,
+}
+
+/// What the layer below (the socket, or an outer TLS session) should do next.
+#[derive(Debug, PartialEq, Eq)]
+#[must_use]
+pub enum Output {
+    /// Write these ciphertext bytes.
+    Transmit(Bytes),
+    /// The handshake finished: the server is verified, ALPN agreed (or not negotiated).
+    Established,
+    /// The peer ended the stream; the plaintext before it is in [`Tls::plaintext`].
+    Closed(Closed),
+    /// The session failed; it is closed for good.
+    Error(Error),
+    /// Nothing to write: waiting for ciphertext from the peer.
+    NeedInput,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Handshaking,
+    Established,
+    Closed,
+}
+
+/// One TLS client session: ciphertext in and out below, plaintext in and out above.
+///
+/// The contract: after [`Tls::handle_input`], [`Tls::handle_eof`], [`Tls::send`] or
+/// [`Tls::close`], drain [`Tls::poll_output`] until it answers [`Output::NeedInput`],
+/// [`Output::Closed`] or [`Output::Error`]; take the plaintext that arrived from the front of
+/// [`Tls::plaintext`]. Plaintext sent before the handshake ends is held and encrypted when it
+/// does. After an error every call is a no-op and `poll_output` answers `Closed` (unclean).
+pub struct Tls {
+    conn: ClientConnection,
+    phase: Phase,
+    /// Plaintext from the peer, not yet taken by the layer above.
+    plaintext: BytesMut,
+    /// Ciphertext to hand out, gathered from rustls; split off and frozen, never copied again.
+    transmit: BytesMut,
+    /// The first bytes the peer sent, to tell plain HTTP from TLS.
+    first: [u8; 5],
+    first_len: usize,
+    events: std::collections::VecDeque<Output>,
+    peer_closed: Option<Closed>,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tls")
+            .field("phase", &self.phase)
+            .field("plaintext", &self.plaintext.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tls {
+    /// A session to `server`: a DNS name (sent as SNI and verified against the certificate), or
+    /// an IP literal, IPv6 without brackets (no SNI; verified against the certificate's IP
+    /// SANs). The ClientHello is ready in [`Tls::poll_output`] at once.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidServerName`] for a name that is neither.
+    pub fn new(config: &TlsConfig, server: &str) -> Result<Tls, Error> {
+        let name = ServerName::try_from(server.to_owned())
+            .map_err(|_| Error::new(ErrorKind::InvalidServerName { name: server.to_owned() }))?;
+        let conn =
+            ClientConnection::new(config.rustls().clone(), name).map_err(Error::from_rustls)?;
+        Ok(Tls {
+            conn,
+            phase: Phase::Handshaking,
+            plaintext: BytesMut::new(),
+            transmit: BytesMut::new(),
+            first: [0; 5],
+            first_len: 0,
+            events: std::collections::VecDeque::new(),
+            peer_closed: None,
+        })
+    }
+
+    /// Whether the handshake is still under way.
+    #[must_use]
+    pub fn is_handshaking(&self) -> bool {
+        self.phase == Phase::Handshaking
+    }
+
+    /// Whether the session is over (closed by the peer, or failed).
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    /// Plaintext from the peer, in order; the layer above takes what it consumes off the front
+    /// (`split_to`), exactly as from a socket's read buffer.
+    pub fn plaintext(&mut self) -> &mut BytesMut {
+        &mut self.plaintext
+    }
+
+    /// Feeds ciphertext read from the layer below; all of it is consumed.
+    pub fn handle_input(&mut self, ciphertext: &mut BytesMut) {
+        if self.phase == Phase::Closed {
+            ciphertext.clear();
+            return;
+        }
+        let take = (self.first.len() - self.first_len).min(ciphertext.len());
+        self.first[self.first_len..self.first_len + take].copy_from_slice(&ciphertext[..take]);
+        self.first_len += take;
+        while !ciphertext.is_empty() && self.phase != Phase::Closed {
+            let mut slice: &[u8] = ciphertext;
+            match self.conn.read_tls(&mut slice) {
+                Ok(0) => {
+                    // close_notify already received: what follows is not part of the stream.
+                    ciphertext.clear();
+                    break;
+                }
+                Ok(n) => {
+                    let _ = ciphertext.split_to(n);
+                }
+                Err(_) => {
+                    // The plaintext buffer is full: drained below, then read on.
+                }
+            }
+            if !self.process() {
+                ciphertext.clear();
+                return;
+            }
+        }
+    }
+
+    /// The layer below ended (a read returned 0).
+    pub fn handle_eof(&mut self) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        let _ = self.conn.read_tls(&mut io::empty());
+        if !self.process() {
+            return;
+        }
+        if self.peer_closed.is_none() {
+            if self.phase == Phase::Handshaking {
+                self.fail(Error::new(ErrorKind::Protocol {
+                    what: "connection closed during the TLS handshake".into(),
+                }));
+                return;
+            }
+            self.peer_closed = Some(Closed::Unclean);
+            self.events.push_back(Output::Closed(Closed::Unclean));
+            self.phase = Phase::Closed;
+        }
+    }
+
+    /// Queues plaintext for the peer; held until the handshake ends, then encrypted.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Closed`] after the session ended.
+    pub fn send(&mut self, plaintext: &[u8]) -> Result<(), Error> {
+        if self.phase == Phase::Closed {
+            return Err(Error::new(ErrorKind::Closed));
+        }
+        // rustls buffers without limit unless told; the layer above bounds what it sends.
+        self.conn.writer().write_all(plaintext).map_err(|_| Error::new(ErrorKind::Closed))
+    }
+
+    /// Sends close_notify: nothing more will be sent.
+    pub fn close(&mut self) {
+        if self.phase != Phase::Closed {
+            self.conn.send_close_notify();
+        }
+    }
+
+    /// The next thing for the layer below to do.
+    pub fn poll_output(&mut self) -> Output {
+        if let Some(o) = self.events.pop_front() {
+            return o;
+        }
+        if self.conn.wants_write() {
+            let mut out = (&mut self.transmit).writer();
+            while self.conn.wants_write() {
+                if self.conn.write_tls(&mut out).is_err() {
+                    break;
+                }
+            }
+            if !self.transmit.is_empty() {
+                return Output::Transmit(self.transmit.split().freeze());
+            }
+        }
+        match (self.phase, self.peer_closed) {
+            (Phase::Closed, Some(c)) => Output::Closed(c),
+            (Phase::Closed, None) => Output::Closed(Closed::Unclean),
+            _ => Output::NeedInput,
+        }
+    }
+
+    /// Runs rustls over what it buffered; `false` when the session failed.
+    fn process(&mut self) -> bool {
+        let state = match self.conn.process_new_packets() {
+            Ok(state) => state,
+            Err(e) => {
+                let err = if self.first[..self.first_len].starts_with(b"HTTP/")
+                    || (self.first_len < 5 && b"HTTP/".starts_with(&self.first[..self.first_len]))
+                {
+                    Error::new(ErrorKind::PlainHttp)
+                } else {
+                    Error::from_rustls(e)
+                };
+                self.fail(err);
+                return false;
+            }
+        };
+        if self.phase == Phase::Handshaking && !self.conn.is_handshaking() {
+            if let Some(p) = self.conn.alpn_protocol() {
+                if p != HTTP_1_1 {
+                    let selected = String::from_utf8_lossy(p).into_owned();
+                    self.fail(Error::new(ErrorKind::AlpnMismatch { selected }));
+                    return false;
+                }
+            }
+            self.phase = Phase::Established;
+            self.events.push_back(Output::Established);
+        }
+        if state.plaintext_bytes_to_read() > 0 {
+            let n = state.plaintext_bytes_to_read();
+            let start = self.plaintext.len();
+            self.plaintext.resize(start + n, 0);
+            match self.conn.reader().read(&mut self.plaintext[start..]) {
+                Ok(got) => self.plaintext.truncate(start + got),
+                Err(_) => self.plaintext.truncate(start),
+            }
+        }
+        if state.peer_has_closed() && self.peer_closed.is_none() {
+            self.peer_closed = Some(Closed::Clean);
+            self.events.push_back(Output::Closed(Closed::Clean));
+            self.phase = Phase::Closed;
+        }
+        true
+    }
+
+    fn fail(&mut self, err: Error) {
+        // Whatever rustls wants to send now (an alert) still goes out first.
+        self.events.push_back(Output::Error(err));
+        self.phase = Phase::Closed;
+    }
+}
