@@ -99,7 +99,7 @@ pub use config::{Config, Limits, Profile, Timeouts};
 pub use conn::{CloseReason, Connection, End, Event, Output, Transmit};
 pub use error::{Blame, Error, ErrorKind, Part, RequestSent, Result};
 pub use headers::{Headers, check_field, is_token, is_valid_value, list_contains};
-pub use pool::{Pool, PoolConfig, Put};
+pub use pool::{Pool, PoolConfig, Put, Reusable, Take};
 pub use request::{
     Body, Connect, HeadInfo, Method, Request, TargetForm, chunk_size_line, encode_request,
 };

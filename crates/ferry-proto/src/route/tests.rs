@@ -463,8 +463,8 @@ proptest! {
         let d2 = by_env.proxy_for(&url).unwrap();
         prop_assert_eq!(d1.proxy().map(Proxy::auth), Some(proxy.auth()));
         prop_assert_eq!(d2.proxy().map(Proxy::auth), Some(proxy.auth()));
-        let mut pool: crate::Pool<u8, core::time::Duration> = crate::Pool::new(crate::PoolConfig::default());
-        let _ = pool.put(key.clone(), 0, true, core::time::Duration::ZERO);
+        let mut pool: crate::Pool<AlwaysReusable, core::time::Duration> = crate::Pool::new(crate::PoolConfig::default());
+        let _ = pool.put(key.clone(), AlwaysReusable, core::time::Duration::ZERO);
         let bad = Proxy::parse(&format!("{proxy_scheme}://{user}:{encoded}@{host}/path")).unwrap_err();
         let bad_env = ProxyConfig::new()
             .with_env(EnvProxies::from_vars([("all_proxy", format!("socks5://{user}:{encoded}@{host}"))]))
@@ -497,5 +497,16 @@ proptest! {
         let env = EnvProxies::from_vars([("http_proxy", value.as_str()), ("NO_PROXY", list.as_str())]);
         let url = Url::parse(&format!("http://{target}/")).unwrap();
         let _ = ProxyConfig::new().with_env(env).proxy_for(&url);
+    }
+}
+/// A pooled stand-in that is always reusable and never expires.
+struct AlwaysReusable;
+
+impl crate::pool::Reusable<core::time::Duration> for AlwaysReusable {
+    fn is_reusable(&self, _: core::time::Duration) -> bool {
+        true
+    }
+    fn idle_deadline(&self) -> Option<core::time::Duration> {
+        None
     }
 }
