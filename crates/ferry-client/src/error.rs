@@ -101,7 +101,9 @@ impl Error {
         match &self.kind {
             ErrorKind::Timeout => true,
             ErrorKind::Http(e) => e.is_timeout(),
-            ErrorKind::Io(e) => matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock),
+            ErrorKind::Io(e) => {
+                matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock)
+            }
             ErrorKind::Tls(_) | ErrorKind::Request(_) => false,
         }
     }

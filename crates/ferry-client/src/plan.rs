@@ -26,7 +26,7 @@ pub enum Form {
 }
 
 /// One layer of a route, listed bottom-up above the transport the driver dials.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum Layer {
     /// A TLS session to `server` (a DNS name, or an IP literal without brackets), with the
     /// settings of `peer`.
@@ -67,7 +67,7 @@ pub enum Layer {
 /// assert!(matches!(&plan.layers()[1], Layer::Connect(c) if c.target().to_string() == "example.com:443"));
 /// assert!(matches!(&plan.layers()[2], Layer::Tls { peer: Peer::Origin, .. }));
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Plan {
     route: Route,
     dial: Authority,
@@ -96,7 +96,8 @@ impl Plan {
             layers.push(Layer::Connect(connect));
         }
         if route.origin_tls() {
-            layers.push(Layer::Tls { server: server_name(&route.origin().host), peer: Peer::Origin });
+            layers
+                .push(Layer::Tls { server: server_name(&route.origin().host), peer: Peer::Origin });
         }
         layers.push(Layer::Http(if route.is_forwarded() { Form::Forwarded } else { Form::Origin }));
         let fingerprint = tls.fingerprint();

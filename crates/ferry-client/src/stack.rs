@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use ferry_proto::{
-    Config, Connection, End, Event, Headers, Output as HttpOutput, Request, ResponseHead,
-    Timestamp,
+    Config, Connection, End, Event, Headers, Output as HttpOutput, Request, ResponseHead, Timestamp,
 };
 use ferry_tls::Tls;
 
@@ -62,7 +61,6 @@ struct TlsLayer {
 }
 
 /// The deadlines the stack owns itself; the core's machines own theirs.
-#[derive(Default)]
 struct Deadlines<T> {
     connect: Option<T>,
     /// The TLS handshake of the layer at this index.
@@ -180,7 +178,7 @@ impl<T: Timestamp> Stack<T> {
             return Phase::Tunnel;
         }
         match self.http.request_sent() {
-            ferry_proto::RequestSent::Fully => Phase::Receive,
+            ferry_proto::RequestSent::Fully if !self.http.is_idle() => Phase::Receive,
             _ => Phase::Send,
         }
     }
@@ -425,7 +423,8 @@ impl<T: Timestamp> Stack<T> {
                         Ok(tls) => {
                             self.tls.push(TlsLayer { tls, peer });
                             self.eof_passed.push(false);
-                            let at = self.config.timeouts.tls_handshake.and_then(|d| now.checked_add(d));
+                            let at =
+                                self.config.timeouts.tls_handshake.and_then(|d| now.checked_add(d));
                             self.deadlines.handshake = at.map(|at| (at, self.tls.len() - 1));
                         }
                         Err(e) => {
@@ -671,11 +670,10 @@ impl<T: Timestamp> Stack<T> {
         if self.closed {
             return;
         }
-        let err = Error::new(phase, kind)
-            .with_progress(self.http.request_sent(), false);
+        let err = Error::new(phase, kind).with_progress(self.http.request_sent(), false);
         self.queue.retain(|o| !matches!(o, Output::Transmit(_)));
         self.queue.push_back(Output::Error(err));
         self.closed = true;
-        self.deadlines = Deadlines::default();
+        self.deadlines = Deadlines { connect: None, handshake: None };
     }
 }
