@@ -55,6 +55,13 @@ pub enum ErrorKind {
     Timeout,
     /// The request cannot be sent on this connection (the route's settings refuse it).
     Request(ferry_proto::Error),
+    /// Reading the caller's request body failed.
+    Body(Arc<io::Error>),
+    /// A call the connection's state does not allow (a response asked for with no request).
+    Misuse {
+        /// What was wrong.
+        what: &'static str,
+    },
 }
 
 /// The error of the stack and of every ferry driver.
@@ -67,12 +74,26 @@ pub struct Error {
 }
 
 impl Error {
-    pub(crate) fn new(phase: Phase, kind: ErrorKind) -> Error {
+    /// An error of this kind in this phase (for drivers; the stack makes its own).
+    #[must_use]
+    pub fn new(phase: Phase, kind: ErrorKind) -> Error {
         let (sent, response_started) = match &kind {
             ErrorKind::Http(e) => (e.request_sent(), e.response_started()),
             _ => (RequestSent::No, false),
         };
         Error { phase, kind, sent, response_started }
+    }
+
+    /// Reading the caller's request body failed.
+    #[must_use]
+    pub fn body(e: io::Error) -> Error {
+        Error::new(Phase::Send, ErrorKind::Body(Arc::new(e)))
+    }
+
+    /// A call the connection's state does not allow.
+    #[must_use]
+    pub fn misuse(phase: Phase, what: &'static str) -> Error {
+        Error::new(phase, ErrorKind::Misuse { what })
     }
 
     pub(crate) fn with_progress(mut self, sent: RequestSent, response_started: bool) -> Error {
@@ -104,7 +125,10 @@ impl Error {
             ErrorKind::Io(e) => {
                 matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock)
             }
-            ErrorKind::Tls(_) | ErrorKind::Request(_) => false,
+            ErrorKind::Tls(_)
+            | ErrorKind::Request(_)
+            | ErrorKind::Body(_)
+            | ErrorKind::Misuse { .. } => false,
         }
     }
 
@@ -166,7 +190,7 @@ impl Error {
     pub fn is_retryable(&self, idempotent: bool) -> bool {
         match &self.kind {
             ErrorKind::Http(e) => e.is_retryable(idempotent),
-            ErrorKind::Request(_) => false,
+            ErrorKind::Request(_) | ErrorKind::Body(_) | ErrorKind::Misuse { .. } => false,
             _ => {
                 self.sent == RequestSent::No
                     || (idempotent
@@ -196,6 +220,8 @@ impl fmt::Display for Error {
             ErrorKind::Tls(e) => write!(f, "{phase}: {e}"),
             ErrorKind::Io(e) => write!(f, "{phase}: {e}"),
             ErrorKind::Timeout => write!(f, "{phase}: timed out"),
+            ErrorKind::Body(e) => write!(f, "{phase}: reading the request body failed: {e}"),
+            ErrorKind::Misuse { what } => write!(f, "{phase}: {what}"),
         }
     }
 }
@@ -205,8 +231,8 @@ impl std::error::Error for Error {
         match &self.kind {
             ErrorKind::Http(e) | ErrorKind::Request(e) => Some(e),
             ErrorKind::Tls(e) => Some(e),
-            ErrorKind::Io(e) => Some(&**e),
-            ErrorKind::Timeout => None,
+            ErrorKind::Io(e) | ErrorKind::Body(e) => Some(&**e),
+            ErrorKind::Timeout | ErrorKind::Misuse { .. } => None,
         }
     }
 }

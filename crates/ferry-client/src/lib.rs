@@ -14,10 +14,12 @@
 
 mod error;
 mod plan;
+mod retry;
 mod settings;
 mod stack;
 
 pub use error::{Error, ErrorKind, Phase};
 pub use plan::{Form, Layer, Peer, Plan};
+pub use retry::may_retry;
 pub use settings::TlsSettings;
 pub use stack::{Output, Stack, TransportOp};

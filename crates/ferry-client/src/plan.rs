@@ -104,6 +104,18 @@ impl Plan {
         Plan { route: route.clone(), dial, layers, key: route.key(fingerprint) }
     }
 
+    /// Adds a header field to the CONNECT request of a tunnelled plan (a `User-Agent` for the
+    /// proxy, say); a plan without a tunnel is unchanged. Checked when the CONNECT is encoded.
+    #[must_use]
+    pub fn with_tunnel_header(mut self, name: &str, value: &str) -> Plan {
+        for layer in &mut self.layers {
+            if let Layer::Connect(c) = layer {
+                *c = c.clone().header(name.to_owned(), value.to_owned());
+            }
+        }
+        self
+    }
+
     /// The route this plan carries out.
     #[must_use]
     pub fn route(&self) -> &Route {
