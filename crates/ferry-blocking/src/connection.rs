@@ -249,7 +249,8 @@ impl Connection {
     /// # Errors
     /// As [`Connection::http`].
     pub fn builder(scheme: Scheme, host: &str, port: u16) -> Result<ConnectionBuilder, Error> {
-        let host = Host::parse(host).map_err(|e| Error::new(Phase::Connect, ferry_client::ErrorKind::Request(e)))?;
+        let host = Host::parse(host)
+            .map_err(|e| Error::new(Phase::Connect, ferry_client::ErrorKind::Request(e)))?;
         Ok(ConnectionBuilder {
             scheme,
             host,
@@ -269,7 +270,8 @@ impl Connection {
     /// CPython cannot do; plain HTTP forwarded in absolute-form. Closes the current connection.
     pub fn set_tunnel(&mut self, proxy: Proxy, headers: &[(&str, &str)]) {
         self.proxy = Some(proxy);
-        self.tunnel_headers = headers.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect();
+        self.tunnel_headers =
+            headers.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect();
         self.close();
     }
 
@@ -300,7 +302,15 @@ impl Connection {
             let reused = self.open();
             let result = self.send(request.clone(), &mut body);
             match result {
-                Err(e) if ferry_client::may_retry(&e, attempt, reused, replayable, request.method()) => {
+                Err(e)
+                    if ferry_client::may_retry(
+                        &e,
+                        attempt,
+                        reused,
+                        replayable,
+                        request.method(),
+                    ) =>
+                {
                     attempt += 1;
                     self.close();
                 }
@@ -564,4 +574,3 @@ impl Drop for Response<'_> {
         while let Ok(Some(_)) = self.next_chunk() {}
     }
 }
-

@@ -12,6 +12,12 @@ use crate::error::Error;
 /// request cannot have been acted on twice: nothing of it went out, or the connection broke
 /// before any response byte and `method` is idempotent (RFC 9110 §9.2.2).
 #[must_use]
-pub fn may_retry(error: &Error, attempt: u32, reused: bool, replayable: bool, method: &Method) -> bool {
+pub fn may_retry(
+    error: &Error,
+    attempt: u32,
+    reused: bool,
+    replayable: bool,
+    method: &Method,
+) -> bool {
     attempt == 0 && reused && replayable && error.is_retryable(method.is_idempotent())
 }

@@ -259,7 +259,9 @@ fn route(req: &SeenRequest) -> (Response, bool) {
             _ => Response::text(400, "a status from 200 to 999\n"),
         },
         ["bytes", n] => match number(n).and_then(|n| usize::try_from(n).ok()) {
-            Some(n) if n <= MAX_BYTES => Response::full(200, "application/octet-stream", pattern(n)),
+            Some(n) if n <= MAX_BYTES => {
+                Response::full(200, "application/octet-stream", pattern(n))
+            }
             _ => Response::text(400, "a size up to 64 MiB\n"),
         },
         ["chunked", n] => chunked(number(n), &query),

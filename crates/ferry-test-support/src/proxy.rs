@@ -49,12 +49,11 @@ use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
 use crate::certs::Leaf;
 use crate::server::{Conn, Handler, IDLE, Registry, Server, Tracked, lock};
-use crate::wire::{
-    self, Framing, Response, SeenRequest, WireError, client_wants_close, has_token,
-};
+use crate::wire::{self, Framing, Response, SeenRequest, WireError, client_wants_close, has_token};
 
 /// Characters kept as they are in a URL's userinfo: RFC 3986's unreserved set.
-pub(crate) const USERINFO: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+pub(crate) const USERINFO: &AsciiSet =
+    &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// How long the proxy waits for an upstream to accept.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -75,7 +74,10 @@ impl ProxyOptions {
     /// Options requiring Basic auth with this user and password, the rest default.
     #[must_use]
     pub fn with_basic_auth(user: &str, pass: &str) -> ProxyOptions {
-        ProxyOptions { basic_auth: Some((user.to_owned(), pass.to_owned())), ..ProxyOptions::default() }
+        ProxyOptions {
+            basic_auth: Some((user.to_owned(), pass.to_owned())),
+            ..ProxyOptions::default()
+        }
     }
 }
 
@@ -274,7 +276,9 @@ impl ClientConn for StreamOwned<ServerConnection, TcpStream> {
                 Ok(n) => n,
             };
             let mut conn = lock(&conn);
-            if conn.writer().write_all(&buf[..n]).is_err() || write_records(&mut conn, &mut sock_out).is_err() {
+            if conn.writer().write_all(&buf[..n]).is_err()
+                || write_records(&mut conn, &mut sock_out).is_err()
+            {
                 break;
             }
         }
@@ -392,7 +396,8 @@ fn serve<S: ClientConn>(stream: S, state: &State, registry: &Registry) {
         if !authorized(state, &req) {
             state.auth_failures.fetch_add(1, Ordering::SeqCst);
             // A client waiting for 100 Continue may or may not send its body: close after.
-            let expecting = framing != Framing::None && has_token(&req.headers, "expect", "100-continue");
+            let expecting =
+                framing != Framing::None && has_token(&req.headers, "expect", "100-continue");
             if !expecting {
                 match wire::read_body(&mut r, framing, &mut io::sink(), true) {
                     Ok(body) => (req.body, req.trailers) = (body.data, body.trailers),
@@ -499,7 +504,8 @@ fn forward<'r, S: Conn>(
     };
     let split = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(split);
-    let path = if path.starts_with('?') || path.is_empty() { format!("/{path}") } else { path.to_owned() };
+    let path =
+        if path.starts_with('?') || path.is_empty() { format!("/{path}") } else { path.to_owned() };
     let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host).to_owned();
     if upstream.as_ref().is_none_or(|up| up.authority != authority || !up.is_usable()) {
         *upstream = None;
@@ -560,7 +566,11 @@ fn forward<'r, S: Conn>(
                 Ok(head) => head,
                 Err(_) => {
                     *upstream = None;
-                    let _ = r.get_mut().write_all(&Response::text(502, "upstream failed\n").with("Connection", "close").encode(false));
+                    let _ = r.get_mut().write_all(
+                        &Response::text(502, "upstream failed\n")
+                            .with("Connection", "close")
+                            .encode(false),
+                    );
                     return Forwarded::Close;
                 }
             },
@@ -574,9 +584,12 @@ fn forward<'r, S: Conn>(
         }
         break head;
     };
-    let Ok(body_framing) = wire::response_framing(&req.method, response.code, &response.headers) else {
+    let Ok(body_framing) = wire::response_framing(&req.method, response.code, &response.headers)
+    else {
         *upstream = None;
-        let _ = r.get_mut().write_all(&Response::text(502, "upstream framing\n").with("Connection", "close").encode(false));
+        let _ = r.get_mut().write_all(
+            &Response::text(502, "upstream framing\n").with("Connection", "close").encode(false),
+        );
         return Forwarded::Close;
     };
     let close = client_wants_close(req)
@@ -629,7 +642,8 @@ fn upstream_head(req: &SeenRequest, path: &str, authority: &str) -> Vec<u8> {
 /// A response head as relayed to the client: hop-by-hop fields removed, `Connection: close`
 /// added when the proxy closes after it.
 fn encode_response_head(head: &wire::ResponseHead, close: bool) -> Vec<u8> {
-    let reason = if head.reason.is_empty() { wire::reason(head.code) } else { head.reason.as_str() };
+    let reason =
+        if head.reason.is_empty() { wire::reason(head.code) } else { head.reason.as_str() };
     let mut out = format!("HTTP/1.1 {} {reason}\r\n", head.code).into_bytes();
     for (name, value) in &head.headers {
         if !is_hop_by_hop(&head.headers, name) {
@@ -653,9 +667,9 @@ fn is_hop_by_hop(headers: &[(String, String)], name: &str) -> bool {
 /// Whether the request carries the credentials the proxy wants (always, without auth).
 fn authorized(state: &State, req: &SeenRequest) -> bool {
     let Some(token) = &state.token else { return true };
-    req.header("proxy-authorization")
-        .and_then(|v| v.trim().split_once(' '))
-        .is_some_and(|(scheme, given)| scheme.eq_ignore_ascii_case("basic") && given.trim() == token)
+    req.header("proxy-authorization").and_then(|v| v.trim().split_once(' ')).is_some_and(
+        |(scheme, given)| scheme.eq_ignore_ascii_case("basic") && given.trim() == token,
+    )
 }
 
 /// `host:port`, `[v6]:port`, or `host` (with a default port) split.
@@ -681,8 +695,10 @@ fn split_authority(authority: &str, default_port: Option<u16>) -> Result<(String
 
 /// Connects to a loopback address of `host:port`: 403 if it has none, 502 if none accepts.
 fn dial((host, port): (String, u16)) -> Result<TcpStream, u16> {
-    let addrs: Vec<SocketAddr> = (host.as_str(), port).to_socket_addrs().map_err(|_| 502_u16)?.collect();
-    let mut loopback: Vec<SocketAddr> = addrs.into_iter().filter(|a| a.ip().is_loopback()).collect();
+    let addrs: Vec<SocketAddr> =
+        (host.as_str(), port).to_socket_addrs().map_err(|_| 502_u16)?.collect();
+    let mut loopback: Vec<SocketAddr> =
+        addrs.into_iter().filter(|a| a.ip().is_loopback()).collect();
     if loopback.is_empty() {
         return Err(403);
     }
@@ -741,7 +757,13 @@ mod tests {
     #[test]
     fn hop_by_hop_fields() {
         let headers = vec![("Connection".to_owned(), "x-private, close".to_owned())];
-        for (name, hop) in [("X-Private", true), ("Keep-Alive", true), ("Proxy-Authorization", true), ("Authorization", false), ("Host", false)] {
+        for (name, hop) in [
+            ("X-Private", true),
+            ("Keep-Alive", true),
+            ("Proxy-Authorization", true),
+            ("Authorization", false),
+            ("Host", false),
+        ] {
             assert_eq!(is_hop_by_hop(&headers, name), hop, "{name}");
         }
     }

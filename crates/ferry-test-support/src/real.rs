@@ -88,7 +88,9 @@ impl fmt::Display for RealProxyError {
                 write!(f, "{binary} is not installed (apt-get install tinyproxy squid)")
             }
             RealProxyError::BadOptions { reason } => write!(f, "bad real proxy options: {reason}"),
-            RealProxyError::Failed { reason } => write!(f, "the real proxy did not start: {reason}"),
+            RealProxyError::Failed { reason } => {
+                write!(f, "the real proxy did not start: {reason}")
+            }
         }
     }
 }
@@ -147,11 +149,9 @@ impl RealProxy {
         let helper = match &options.basic_auth {
             None => None,
             Some(_) => Some(
-                NCSA_HELPERS
-                    .iter()
-                    .map(PathBuf::from)
-                    .find(|p| p.is_file())
-                    .ok_or_else(|| RealProxyError::NotInstalled { binary: "squid's basic_ncsa_auth".to_owned() })?,
+                NCSA_HELPERS.iter().map(PathBuf::from).find(|p| p.is_file()).ok_or_else(|| {
+                    RealProxyError::NotInstalled { binary: "squid's basic_ncsa_auth".to_owned() }
+                })?,
             ),
         };
         start("squid", 3, |dir, port| {
@@ -272,7 +272,9 @@ fn find_binary(name: &str) -> Result<PathBuf, RealProxyError> {
 /// Credentials both config formats take as they are.
 fn check(options: &RealProxyOptions) -> Result<(), RealProxyError> {
     let Some((user, pass)) = &options.basic_auth else { return Ok(()) };
-    let plain = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic() && !b"\"#%\\".contains(&b));
+    let plain = |s: &str| {
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic() && !b"\"#%\\".contains(&b))
+    };
     if !plain(user) || user.contains(':') || !plain(pass) {
         return Err(RealProxyError::BadOptions {
             reason: "user and password must be printable ASCII without spaces, quotes, #, % or \\ (and no : in the user)".to_owned(),
@@ -288,7 +290,9 @@ fn squid_user() -> &'static str {
 }
 
 fn write_file(path: &Path, text: &str) -> Result<(), RealProxyError> {
-    let failed = |e: std::io::Error| RealProxyError::Failed { reason: format!("writing {}: {e}", path.display()) };
+    let failed = |e: std::io::Error| RealProxyError::Failed {
+        reason: format!("writing {}: {e}", path.display()),
+    };
     let mut file = fs::File::create(path).map_err(failed)?;
     file.write_all(text.as_bytes()).map_err(failed)?;
     fs::set_permissions(path, fs::Permissions::from_mode(0o644)).map_err(failed)
@@ -303,7 +307,9 @@ fn start(
 ) -> Result<RealProxy, RealProxyError> {
     let mut last = None;
     for _ in 0..tries {
-        let failed = |what: &str, e: std::io::Error| RealProxyError::Failed { reason: format!("{what}: {e}") };
+        let failed = |what: &str, e: std::io::Error| RealProxyError::Failed {
+            reason: format!("{what}: {e}"),
+        };
         let dir = tempfile::Builder::new()
             .prefix(&format!("ferry-{name}-"))
             .tempdir()
@@ -313,7 +319,8 @@ fn start(
             .map_err(|e| failed("opening the temporary directory", e))?;
         let port = free_port().map_err(|e| failed("a free port", e))?;
         let mut command = configure(dir.path(), port)?;
-        let out = fs::File::create(dir.path().join("output.log")).map_err(|e| failed("a log file", e))?;
+        let out =
+            fs::File::create(dir.path().join("output.log")).map_err(|e| failed("a log file", e))?;
         let err = out.try_clone().map_err(|e| failed("a log file", e))?;
         command.stdin(Stdio::null()).stdout(out).stderr(err);
         let child = command.spawn().map_err(|e| failed(&format!("spawning {name}"), e))?;
@@ -340,7 +347,11 @@ fn wait_ready(proxy: &mut RealProxy) -> Result<(), RealProxyError> {
         }
         if Instant::now() >= deadline {
             return Err(RealProxyError::Failed {
-                reason: format!("{} did not listen within {STARTUP:?}:\n{}", proxy.name, tail(&proxy.log())),
+                reason: format!(
+                    "{} did not listen within {STARTUP:?}:\n{}",
+                    proxy.name,
+                    tail(&proxy.log())
+                ),
             });
         }
         thread::sleep(Duration::from_millis(25));

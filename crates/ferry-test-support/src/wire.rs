@@ -116,11 +116,7 @@ fn read_head_bytes<R: BufRead>(r: &mut R) -> Result<Option<Vec<u8>>, WireError> 
             if head.is_empty() {
                 return Ok(None);
             }
-            return Err(if head.len() > MAX_HEAD {
-                WireError::TooLarge
-            } else {
-                WireError::Io
-            });
+            return Err(if head.len() > MAX_HEAD { WireError::TooLarge } else { WireError::Io });
         }
         if head.len() > MAX_HEAD {
             return Err(WireError::TooLarge);
@@ -229,7 +225,8 @@ fn content_length(headers: &[(String, String)]) -> Result<Option<u64>, WireError
             if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(WireError::Malformed("invalid Content-Length"));
             }
-            let n: u64 = part.parse().map_err(|_| WireError::Malformed("Content-Length overflows"))?;
+            let n: u64 =
+                part.parse().map_err(|_| WireError::Malformed("Content-Length overflows"))?;
             if found.is_some_and(|f| f != n) {
                 return Err(WireError::Malformed("conflicting Content-Length values"));
             }
@@ -245,7 +242,9 @@ pub(crate) fn request_framing(headers: &[(String, String)]) -> Result<Framing, W
     let coding = last_coding(headers);
     let length = content_length(headers)?;
     match (coding, length) {
-        (Some(_), Some(_)) => Err(WireError::Malformed("both Transfer-Encoding and Content-Length")),
+        (Some(_), Some(_)) => {
+            Err(WireError::Malformed("both Transfer-Encoding and Content-Length"))
+        }
         (Some(c), None) if c == "chunked" => Ok(Framing::Chunked),
         (Some(_), None) => Err(WireError::Malformed("a request coding other than chunked last")),
         (None, Some(0) | None) => Ok(Framing::None),
@@ -293,13 +292,14 @@ pub(crate) fn read_body<R: BufRead>(
 ) -> Result<Body, WireError> {
     let mut body = Body::default();
     let mut total: u64 = 0;
-    let mut take = |r: &mut R, n: u64, body: &mut Body, raw: &mut dyn Write| -> Result<(), WireError> {
-        total = total.saturating_add(n);
-        if keep && total > MAX_BODY as u64 {
-            return Err(WireError::TooLarge);
-        }
-        copy_exact(r, n, raw, keep.then_some(&mut body.data))
-    };
+    let mut take =
+        |r: &mut R, n: u64, body: &mut Body, raw: &mut dyn Write| -> Result<(), WireError> {
+            total = total.saturating_add(n);
+            if keep && total > MAX_BODY as u64 {
+                return Err(WireError::TooLarge);
+            }
+            copy_exact(r, n, raw, keep.then_some(&mut body.data))
+        };
     match framing {
         Framing::None => {}
         Framing::Length(n) => take(r, n, &mut body, raw)?,
