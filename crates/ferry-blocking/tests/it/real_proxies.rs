@@ -69,16 +69,26 @@ fn plain_http_forwarded_by_a_real_proxy_with_basic_auth() {
 fn an_https_proxy_url_pointing_at_a_real_plain_proxy_says_so() {
     let origin = Origin::https(leaf());
     let options = RealProxyOptions { basic_auth: None, connect_ports: vec![origin.port()] };
+    // squid answers the ClientHello with a 400 at once; tinyproxy waits for a line that never
+    // ends, so the handshake's deadline names the phase instead.
     for (name, f) in PROXIES {
         let Some(proxy) = start(name, f, &options) else { continue };
         let url = proxy.url().replace("http://", "https://");
-        let mut conn = connect(Scheme::Https, origin.port(), Some(&url));
+        let mut conn =
+            ferry_blocking::Connection::builder(Scheme::Https, "localhost", origin.port())
+                .unwrap()
+                .tls(crate::trusting())
+                .timeout(std::time::Duration::from_secs(2))
+                .proxy(ferry_blocking::Proxy::parse(&url).unwrap())
+                .build()
+                .unwrap();
         let err = conn.request("GET", "/", "", &[]).unwrap_err();
         assert_eq!(err.phase(), Phase::ProxyTls, "{name}: {err}");
-        assert_eq!(
-            err.tls().map(|e| e.kind().clone()),
-            Some(ferry_tls::ErrorKind::PlainHttp),
-            "{name}: {err}"
-        );
+        let plain_http =
+            err.tls().map(|e| e.kind().clone()) == Some(ferry_tls::ErrorKind::PlainHttp);
+        match name {
+            "squid" => assert!(plain_http, "{name}: {err}"),
+            _ => assert!(err.is_timeout(), "{name}: {err}"),
+        }
     }
 }
