@@ -12,7 +12,7 @@
 //! `fuzz/corpus/<name>/` (minimized, hash names). A function checks properties by panicking;
 //! returning is a pass.
 //!
-//! The stream targets ([`response_stream`], [`connect_reply`]) read their input as a small
+//! The stream targets ([`response_stream`], [`connect_reply`], [`tunnel_tls`]) read their input as a small
 //! header and a byte stream (see `stream.rs`): a mode byte, a count of cuts, the cuts, then the
 //! bytes the peer sends. [`request_encoder`] takes structured input through `arbitrary`;
 //! [`proxy_url`] and [`no_proxy`] take text.
@@ -26,12 +26,14 @@ mod proxy_url;
 mod request_encoder;
 mod response_stream;
 mod stream;
+mod tunnel_tls;
 
 pub use connect_reply::connect_reply;
 pub use no_proxy::no_proxy;
 pub use proxy_url::proxy_url;
 pub use request_encoder::request_encoder;
 pub use response_stream::response_stream;
+pub use tunnel_tls::tunnel_tls;
 
 /// A fuzz target's logic: panics when a property fails.
 pub type Target = fn(&[u8]);
@@ -43,6 +45,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("proxy_url", proxy_url),
     ("request_encoder", request_encoder),
     ("response_stream", response_stream),
+    ("tunnel_tls", tunnel_tls),
     ("url", url),
 ];
 

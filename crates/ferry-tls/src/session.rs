@@ -175,8 +175,19 @@ impl Tls {
         if self.phase == Phase::Closed {
             return Err(Error::new(ErrorKind::Closed));
         }
-        // rustls buffers without limit unless told; the layer above bounds what it sends.
-        self.conn.writer().write_all(plaintext).map_err(|_| Error::new(ErrorKind::Closed))
+        let mut rest = plaintext;
+        while !rest.is_empty() {
+            let n = self.conn.writer().write(rest).map_err(|_| Error::new(ErrorKind::Closed))?;
+            if n == 0 {
+                // rustls's own buffer of records is full: move them out, then go on.
+                if !self.conn.wants_write() {
+                    return Err(Error::new(ErrorKind::Closed));
+                }
+                self.take_ciphertext();
+            }
+            rest = &rest[n..];
+        }
+        Ok(())
     }
 
     /// Sends close_notify: nothing more will be sent.
@@ -191,21 +202,24 @@ impl Tls {
         if let Some(o) = self.events.pop_front() {
             return o;
         }
-        if self.conn.wants_write() {
-            let mut out = (&mut self.transmit).writer();
-            while self.conn.wants_write() {
-                if self.conn.write_tls(&mut out).is_err() {
-                    break;
-                }
-            }
-            if !self.transmit.is_empty() {
-                return Output::Transmit(self.transmit.split().freeze());
-            }
+        self.take_ciphertext();
+        if !self.transmit.is_empty() {
+            return Output::Transmit(self.transmit.split().freeze());
         }
         match (self.phase, self.peer_closed) {
             (Phase::Closed, Some(c)) => Output::Closed(c),
             (Phase::Closed, None) => Output::Closed(Closed::Unclean),
             _ => Output::NeedInput,
+        }
+    }
+
+    /// Moves every record rustls has ready into `transmit`.
+    fn take_ciphertext(&mut self) {
+        let mut out = (&mut self.transmit).writer();
+        while self.conn.wants_write() {
+            if self.conn.write_tls(&mut out).is_err() {
+                break;
+            }
         }
     }
 

@@ -374,3 +374,23 @@ impl ErrorKindOf for Output {
         }
     }
 }
+
+#[test]
+fn plaintext_larger_than_rustls_buffers_goes_out_whole() {
+    // Before the handshake, after it, and after a small exchange: 1 MiB in one `send` each
+    // time (rustls holds 64 KiB of records on its own).
+    let leaf = ca().leaf(&["localhost"]);
+    let big: Vec<u8> = (0..1_048_576u32).map(|i| (i % 253) as u8).collect();
+    let mut p = Pair::new(&trusting(ca()), "localhost", &leaf, &[]);
+    p.client.send(&big).unwrap();
+    p.run();
+    assert_eq!(p.server_got.len(), big.len());
+    p.client.send(&big).unwrap();
+    p.run();
+    assert_eq!(p.server_got.len(), 2 * big.len());
+    p.client.send(b"head").unwrap();
+    p.client.send(&big).unwrap();
+    p.run();
+    assert_eq!(p.server_got.len(), 3 * big.len() + 4);
+    assert!(p.server_got[2 * big.len() + 4..] == big[..]);
+}

@@ -1,0 +1,575 @@
+//! An `http.client`-like connection to one origin, over a route the stack carries out.
+
+use std::collections::VecDeque;
+use std::io::{self, Read};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use ferry_client::{Error, Output, Phase, Plan, Stack, TlsSettings};
+use ferry_proto::{
+    Config, End, Event, Headers, Host, Method, Proxy, Request, ResponseHead, Route, Scheme,
+    Timeouts, Url, Version,
+};
+use ferry_tls::TlsConfig;
+
+use crate::driver::Driver;
+
+/// How much of a reader body is read per piece.
+const BODY_PIECE: usize = 64 * 1024;
+
+/// The next piece of a reader body; `None` at its end.
+fn read_piece(reader: &mut dyn Read) -> Result<Option<Bytes>, Error> {
+    let mut buf = BytesMut::zeroed(BODY_PIECE);
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => return Ok(None),
+            Ok(n) => {
+                buf.truncate(n);
+                return Ok(Some(buf.freeze()));
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::body(e)),
+        }
+    }
+}
+
+/// A request body.
+pub enum Body {
+    /// No body.
+    Empty,
+    /// These bytes, sent with `Content-Length`; replayable, so a request on a stale pooled
+    /// connection can be sent again.
+    Bytes(Bytes),
+    /// A reader: of known length (`Content-Length`) or not (chunked).
+    Reader {
+        /// Where the bytes come from.
+        reader: Box<dyn Read + Send>,
+        /// How many bytes it gives, when known.
+        len: Option<u64>,
+    },
+}
+
+impl Body {
+    /// A reader of known or unknown length.
+    pub fn reader(reader: impl Read + Send + 'static, len: Option<u64>) -> Body {
+        Body::Reader { reader: Box::new(reader), len }
+    }
+
+    fn framing(&self) -> ferry_proto::BodyFraming {
+        match self {
+            Body::Empty => ferry_proto::BodyFraming::Empty,
+            Body::Bytes(b) => ferry_proto::BodyFraming::Length(b.len() as u64),
+            Body::Reader { len: Some(n), .. } => ferry_proto::BodyFraming::Length(*n),
+            Body::Reader { len: None, .. } => ferry_proto::BodyFraming::Chunked,
+        }
+    }
+}
+
+impl From<Bytes> for Body {
+    fn from(b: Bytes) -> Body {
+        Body::Bytes(b)
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(b: Vec<u8>) -> Body {
+        Body::Bytes(b.into())
+    }
+}
+
+impl From<&'static [u8]> for Body {
+    fn from(b: &'static [u8]) -> Body {
+        Body::Bytes(Bytes::from_static(b))
+    }
+}
+
+impl From<&'static str> for Body {
+    fn from(s: &'static str) -> Body {
+        Body::Bytes(Bytes::from_static(s.as_bytes()))
+    }
+}
+
+impl From<String> for Body {
+    fn from(s: String) -> Body {
+        Body::Bytes(s.into())
+    }
+}
+
+/// Builds a [`Connection`].
+#[derive(Clone, Debug)]
+pub struct ConnectionBuilder {
+    scheme: Scheme,
+    host: Host,
+    port: u16,
+    proxy: Option<Proxy>,
+    tunnel_headers: Vec<(String, String)>,
+    origin_tls: Option<TlsConfig>,
+    proxy_tls: Option<TlsConfig>,
+    config: Config,
+}
+
+impl ConnectionBuilder {
+    /// Bounds every wait (connect, each TLS handshake, the response head, each read of the
+    /// body) by `timeout`, as `http.client`'s `timeout` does.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        let t = Some(timeout);
+        self.config = self.config.with_timeouts(
+            self.config
+                .timeouts
+                .with_connect(t)
+                .with_tls_handshake(t)
+                .with_response_head(t)
+                .with_body_read(t)
+                .with_tunnel_setup(t),
+        );
+        self
+    }
+
+    /// Every deadline and limit of the core, in full.
+    #[must_use]
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The timeouts alone.
+    #[must_use]
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.config = self.config.with_timeouts(timeouts);
+        self
+    }
+
+    /// TLS settings for the origin (default: Mozilla's roots, verified).
+    #[must_use]
+    pub fn tls(mut self, config: TlsConfig) -> Self {
+        self.origin_tls = Some(config);
+        self
+    }
+
+    /// TLS settings for an `https://` proxy alone (default: the origin's).
+    #[must_use]
+    pub fn proxy_tls(mut self, config: TlsConfig) -> Self {
+        self.proxy_tls = Some(config);
+        self
+    }
+
+    /// Goes through `proxy` (see [`Connection::set_tunnel`]).
+    #[must_use]
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.proxy = Some(proxy);
+        self
+    }
+
+    /// The connection. Nothing is dialled until the first request.
+    ///
+    /// # Errors
+    /// When the default TLS settings cannot be made (no root certificates compiled in).
+    pub fn build(self) -> Result<Connection, Error> {
+        let tls_error = |e| Error::new(Phase::Connect, ferry_client::ErrorKind::Tls(e));
+        let origin = match self.origin_tls {
+            Some(c) => c,
+            None => TlsConfig::builder().build().map_err(tls_error)?,
+        };
+        let proxy = self.proxy_tls.unwrap_or_else(|| origin.clone());
+        Ok(Connection {
+            scheme: self.scheme,
+            host: self.host,
+            port: self.port,
+            proxy: self.proxy,
+            tunnel_headers: self.tunnel_headers,
+            tls: TlsSettings { proxy, origin },
+            config: self.config,
+            driver: None,
+            pending: VecDeque::new(),
+        })
+    }
+}
+
+/// One HTTP/1.1 connection to one origin, after Python's `http.client.HTTPConnection`:
+/// [`Connection::request`], then [`Connection::response`], whose body is read to its end before
+/// the next request; the connection is kept alive and reopened transparently when the server
+/// closed it while idle.
+///
+/// ```no_run
+/// use std::io::Read;
+/// let mut conn = ferry_blocking::Connection::https("example.com", 443)?;
+/// conn.request("GET", "/", "", &[("Accept", "text/html")])?;
+/// let mut response = conn.response()?;
+/// let mut body = String::new();
+/// response.read_to_string(&mut body)?;
+/// println!("{} {}: {} bytes", response.status(), response.reason(), body.len());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Connection {
+    scheme: Scheme,
+    host: Host,
+    port: u16,
+    proxy: Option<Proxy>,
+    tunnel_headers: Vec<(String, String)>,
+    tls: TlsSettings,
+    config: Config,
+    driver: Option<Driver>,
+    /// Outputs that arrived while the request was being sent.
+    pending: VecDeque<Output>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("scheme", &self.scheme)
+            .field("host", &format_args!("{}", self.host))
+            .field("port", &self.port)
+            .field("proxy", &self.proxy.as_ref().map(|p| p.to_string()))
+            .field("open", &self.driver.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// A plain-HTTP connection to `host:port`.
+    ///
+    /// # Errors
+    /// [`Phase::Connect`] with the core's error when `host` is not a valid host.
+    pub fn http(host: &str, port: u16) -> Result<Connection, Error> {
+        Connection::builder(Scheme::Http, host, port)?.build()
+    }
+
+    /// An HTTPS connection to `host:port`, verified against Mozilla's roots.
+    ///
+    /// # Errors
+    /// As [`Connection::http`].
+    pub fn https(host: &str, port: u16) -> Result<Connection, Error> {
+        Connection::builder(Scheme::Https, host, port)?.build()
+    }
+
+    /// A builder for a connection to `host:port` over `scheme`.
+    ///
+    /// # Errors
+    /// As [`Connection::http`].
+    pub fn builder(scheme: Scheme, host: &str, port: u16) -> Result<ConnectionBuilder, Error> {
+        let host = Host::parse(host)
+            .map_err(|e| Error::new(Phase::Connect, ferry_client::ErrorKind::Request(e)))?;
+        Ok(ConnectionBuilder {
+            scheme,
+            host,
+            port,
+            proxy: None,
+            tunnel_headers: Vec::new(),
+            origin_tls: None,
+            proxy_tls: None,
+            config: Config::default(),
+        })
+    }
+
+    /// Sends every later request through `proxy` (`http://` or `https://`, credentials in its
+    /// URL or set with [`Proxy::basic_auth`]): HTTPS (and any target in
+    /// [`ProxyMode::Tunnel`](ferry_proto::ProxyMode)) through a CONNECT tunnel to this
+    /// connection's host and port, with `headers` on the CONNECT request and the 407 retry
+    /// CPython cannot do; plain HTTP forwarded in absolute-form. Closes the current connection.
+    pub fn set_tunnel(&mut self, proxy: Proxy, headers: &[(&str, &str)]) {
+        self.proxy = Some(proxy);
+        self.tunnel_headers =
+            headers.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect();
+        self.close();
+    }
+
+    /// Sends a request: `target` is the path and query (`/search?q=x`). Returns once the whole
+    /// request went out and the response began (or the server answered early). A request
+    /// whose connection turns out stale (closed by the server while idle) is sent again on a
+    /// new one when that is safe ([`ferry_client::may_retry`]).
+    ///
+    /// # Errors
+    /// Any [`Error`]; the connection is closed then and reopens on the next request.
+    pub fn request(
+        &mut self,
+        method: &str,
+        target: &str,
+        body: impl Into<Body>,
+        headers: &[(&str, &str)],
+    ) -> Result<(), Error> {
+        let mut body = body.into();
+        let url = Url::from_parts(self.scheme, self.host.clone(), Some(self.port), target)
+            .map_err(|e| Error::new(Phase::Send, ferry_client::ErrorKind::Request(e)))?;
+        let mut request = Request::new(Method::new(method.to_owned()), url).body(body.framing());
+        for (name, value) in headers {
+            request = request.header((*name).to_owned(), (*value).to_owned());
+        }
+        let replayable = !matches!(body, Body::Reader { .. });
+        let mut attempt = 0;
+        loop {
+            let reused = self.open();
+            let result = self.send(request.clone(), &mut body);
+            match result {
+                Err(e)
+                    if ferry_client::may_retry(
+                        &e,
+                        attempt,
+                        reused,
+                        replayable,
+                        request.method(),
+                    ) =>
+                {
+                    attempt += 1;
+                    self.close();
+                }
+                Err(e) => {
+                    self.close();
+                    return Err(e);
+                }
+                Ok(()) => return Ok(()),
+            }
+        }
+    }
+
+    /// The response to the last request: its head now, its body as [`Read`].
+    ///
+    /// # Errors
+    /// Any [`Error`] before the final head; the connection is closed then.
+    pub fn response(&mut self) -> Result<Response<'_>, Error> {
+        let mut interim = Vec::new();
+        loop {
+            match self.next_output() {
+                Output::Event(Event::Informational(head)) => interim.push(head),
+                Output::Event(Event::ResponseHead(head)) => {
+                    let driver = self.driver.as_ref();
+                    let proxy_reply = driver.and_then(|d| d.stack.tunnel_reply().cloned());
+                    let remote = driver.and_then(Driver::remote_addr);
+                    return Ok(Response {
+                        head,
+                        interim,
+                        proxy_reply,
+                        remote,
+                        trailers: None,
+                        chunk: Bytes::new(),
+                        done: false,
+                        conn: self,
+                    });
+                }
+                Output::Error(e) => {
+                    self.close();
+                    return Err(e);
+                }
+                // No request is outstanding (`Idle`), or the connection ended without a
+                // response.
+                _ => {
+                    self.close();
+                    return Err(Error::misuse(Phase::Receive, "no response is coming"));
+                }
+            }
+        }
+    }
+
+    /// Closes the connection; the next request opens a new one.
+    pub fn close(&mut self) {
+        self.driver = None;
+        self.pending.clear();
+    }
+
+    /// Makes sure a connection is open; `true` when an idle one is reused.
+    fn open(&mut self) -> bool {
+        if let Some(driver) = &mut self.driver {
+            driver.probe();
+            if driver.stack.is_idle() {
+                return true;
+            }
+        }
+        let url = Url::from_parts(self.scheme, self.host.clone(), Some(self.port), "/");
+        let route = match url {
+            Ok(url) => Route::new(&url, self.proxy.clone()),
+            // The host was parsed at construction: the URL cannot fail.
+            Err(_) => return false,
+        };
+        let mut plan = Plan::new(&route, &self.tls);
+        for (name, value) in &self.tunnel_headers {
+            plan = plan.with_tunnel_header(name, value);
+        }
+        self.pending.clear();
+        self.driver =
+            Some(Driver::new(Stack::new(Instant::now(), plan, self.tls.clone(), self.config)));
+        false
+    }
+
+    /// Sends the request and its body, until the response begins (kept for
+    /// [`Connection::response`]); interim responses are kept too, and a `100 Continue`
+    /// releases the body.
+    fn send(&mut self, request: Request, body: &mut Body) -> Result<(), Error> {
+        let Some(driver) = &mut self.driver else {
+            return Err(Error::misuse(Phase::Send, "the connection is closed"));
+        };
+        driver.stack.send_request(Instant::now(), request)?;
+        loop {
+            match driver.next() {
+                Output::NeedBody => match body {
+                    // Never asked for: an empty body is complete at once.
+                    Body::Empty => driver.stack.finish_body(Instant::now(), None)?,
+                    // A `Content-Length` body ends with its last byte.
+                    Body::Bytes(b) => driver.stack.send_body(Instant::now(), b.clone())?,
+                    // At the reader's end: a chunked body ends, a short one is an error.
+                    Body::Reader { reader, .. } => match read_piece(reader.as_mut())? {
+                        Some(piece) => driver.stack.send_body(Instant::now(), piece)?,
+                        None => driver.stack.finish_body(Instant::now(), None)?,
+                    },
+                },
+                Output::Error(e) => return Err(e),
+                informational @ Output::Event(Event::Informational(_)) => {
+                    self.pending.push_back(informational);
+                }
+                // The response began (the core abandons a body it no longer wants), or the
+                // connection ended: `response` reports it.
+                other => {
+                    self.pending.push_back(other);
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn next_output(&mut self) -> Output {
+        if let Some(o) = self.pending.pop_front() {
+            return o;
+        }
+        match &mut self.driver {
+            Some(d) => d.next(),
+            None => Output::Closed,
+        }
+    }
+}
+
+/// A response: status, reason, version, headers, the interim responses before it, for a
+/// tunnelled connection the proxy's CONNECT reply, and the body as [`Read`]. Dropping it
+/// before the end discards the rest of the body (up to
+/// [`Limits::max_drain_bytes`](ferry_proto::Limits); past it the connection closes).
+pub struct Response<'c> {
+    head: ResponseHead,
+    interim: Vec<ResponseHead>,
+    proxy_reply: Option<ResponseHead>,
+    remote: Option<SocketAddr>,
+    trailers: Option<Headers>,
+    chunk: Bytes,
+    done: bool,
+    conn: &'c mut Connection,
+}
+
+impl std::fmt::Debug for Response<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.head.status())
+            .field("version", &self.head.version())
+            .field("headers", self.head.headers())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Response<'_> {
+    /// The status code.
+    #[must_use]
+    pub fn status(&self) -> u16 {
+        self.head.status()
+    }
+
+    /// The reason phrase.
+    #[must_use]
+    pub fn reason(&self) -> &str {
+        self.head.reason()
+    }
+
+    /// The HTTP version the server answered with.
+    #[must_use]
+    pub fn version(&self) -> Version {
+        self.head.version()
+    }
+
+    /// The header fields.
+    #[must_use]
+    pub fn headers(&self) -> &Headers {
+        self.head.headers()
+    }
+
+    /// The whole head.
+    #[must_use]
+    pub fn head(&self) -> &ResponseHead {
+        &self.head
+    }
+
+    /// The interim (1xx) responses that came first, in order.
+    #[must_use]
+    pub fn interim(&self) -> &[ResponseHead] {
+        &self.interim
+    }
+
+    /// For a tunnelled connection, the proxy's reply to CONNECT (status and headers).
+    #[must_use]
+    pub fn proxy_reply(&self) -> Option<&ResponseHead> {
+        self.proxy_reply.as_ref()
+    }
+
+    /// The address the connection is open to (the proxy's, through a proxy).
+    #[must_use]
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.remote
+    }
+
+    /// The trailer fields, once the body was read to its end.
+    #[must_use]
+    pub fn trailers(&self) -> Option<&Headers> {
+        self.trailers.as_ref()
+    }
+
+    /// The next piece of body, uncopied; `None` at the end.
+    ///
+    /// # Errors
+    /// Any [`Error`] of the stack; the connection is closed then.
+    pub fn next_chunk(&mut self) -> Result<Option<Bytes>, Error> {
+        if !self.chunk.is_empty() {
+            return Ok(Some(std::mem::take(&mut self.chunk)));
+        }
+        while !self.done {
+            match self.conn.next_output() {
+                Output::Event(Event::Data(data)) => return Ok(Some(data)),
+                Output::Event(Event::Trailers(t)) => self.trailers = Some(t),
+                Output::End(end) => {
+                    self.done = true;
+                    if !matches!(end, End::Done { reusable: true }) {
+                        self.conn.close();
+                    }
+                }
+                Output::Error(e) => {
+                    self.done = true;
+                    self.conn.close();
+                    return Err(e);
+                }
+                _ => self.done = true,
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl Read for Response<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.chunk.is_empty() {
+            match self.next_chunk() {
+                Ok(Some(c)) => self.chunk = c,
+                Ok(None) => return Ok(0),
+                Err(e) => return Err(io::Error::other(e)),
+            }
+        }
+        let n = buf.len().min(self.chunk.len());
+        buf[..n].copy_from_slice(&self.chunk.split_to(n));
+        Ok(n)
+    }
+}
+
+impl Drop for Response<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        if let Some(driver) = &mut self.conn.driver {
+            driver.stack.discard_body(Instant::now());
+        }
+        while let Ok(Some(_)) = self.next_chunk() {}
+    }
+}

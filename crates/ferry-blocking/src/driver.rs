@@ -1,0 +1,216 @@
+//! The driver: dials, moves bytes between a socket and the stack, waits. It makes no protocol
+//! decision; every `if` here is on an I/O result. `ferry-smol` and `ferry-mem` are this file
+//! with other sockets.
+
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use ferry_client::{Output, Stack, TransportOp};
+
+/// Bytes read per `read` call.
+const READ_SIZE: usize = 16 * 1024;
+
+/// A stack and the socket it runs over.
+pub(crate) struct Driver {
+    pub(crate) stack: Stack<Instant>,
+    stream: Option<TcpStream>,
+    /// The one read buffer: socket reads are appended, the stack takes what it consumes.
+    input: BytesMut,
+    scratch: Box<[u8; READ_SIZE]>,
+    /// Transmits gathered for one vectored write.
+    writes: Vec<Bytes>,
+    /// The address the socket is connected to.
+    remote: Option<SocketAddr>,
+}
+
+impl Driver {
+    /// A driver for `stack`, not yet connected: the first [`Driver::next`] dials.
+    pub(crate) fn new(stack: Stack<Instant>) -> Driver {
+        Driver {
+            stack,
+            stream: None,
+            input: BytesMut::with_capacity(READ_SIZE),
+            scratch: Box::new([0; READ_SIZE]),
+            writes: Vec::new(),
+            remote: None,
+        }
+    }
+
+    /// The peer's address, once connected.
+    pub(crate) fn remote_addr(&self) -> Option<SocketAddr> {
+        self.remote
+    }
+
+    /// Runs the stack until it has something for the user: an event, an end, `NeedBody`,
+    /// `Idle`, an error or `Closed`.
+    pub(crate) fn next(&mut self) -> Output {
+        if self.stream.is_none() && !self.stack.is_closed() {
+            self.dial();
+        }
+        loop {
+            match self.stack.poll_output() {
+                Output::Transmit(bytes) => self.writes.push(bytes),
+                Output::NeedInput => {
+                    if self.flush() {
+                        self.read();
+                    }
+                }
+                Output::Reconnect => {
+                    self.stream = None;
+                    self.writes.clear();
+                    self.input.clear();
+                    self.dial();
+                }
+                other => {
+                    // A failed write has been reported to the stack, which says what follows
+                    // at the next poll; what it handed out already still goes to the user.
+                    self.flush();
+                    return other;
+                }
+            }
+        }
+    }
+
+    /// Checks, without blocking, whether the peer spoke or hung up while the connection sat
+    /// idle, and tells the stack (which then closes itself).
+    pub(crate) fn probe(&mut self) {
+        let Some(stream) = &mut self.stream else { return };
+        if stream.set_nonblocking(true).is_err() {
+            return;
+        }
+        let result = stream.read(&mut self.scratch[..]);
+        let _ = stream.set_nonblocking(false);
+        match result {
+            Ok(0) => self.stack.handle_eof(Instant::now()),
+            Ok(n) => {
+                self.input.extend_from_slice(&self.scratch[..n]);
+                self.stack.handle_input(Instant::now(), &mut self.input);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => self.stack.handle_transport_error(Instant::now(), TransportOp::Read, e),
+        }
+    }
+
+    /// Resolves the first hop and tries each address in turn within the connect deadline.
+    fn dial(&mut self) {
+        self.stack.handle_dialing(Instant::now());
+        let plan = self.stack.plan();
+        let target = (plan.dial_host(), plan.dial().port());
+        let addrs: Vec<SocketAddr> = match target.to_socket_addrs() {
+            Ok(addrs) => addrs.collect(),
+            Err(e) => {
+                return self.stack.handle_transport_error(Instant::now(), TransportOp::Resolve, e);
+            }
+        };
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "the name resolved to no address");
+        for addr in addrs {
+            let Some(budget) = self.remaining() else {
+                last = io::Error::new(io::ErrorKind::TimedOut, "connect timed out");
+                break;
+            };
+            let attempt = match budget {
+                Some(t) => TcpStream::connect_timeout(&addr, t),
+                None => TcpStream::connect(addr),
+            };
+            match attempt {
+                Ok(stream) => {
+                    let _ = stream.set_nodelay(true);
+                    self.stream = Some(stream);
+                    self.remote = Some(addr);
+                    self.stack.handle_connected(Instant::now());
+                    return;
+                }
+                Err(e) => last = e,
+            }
+        }
+        self.stack.handle_transport_error(Instant::now(), TransportOp::Connect, last);
+    }
+
+    /// Time left until the stack's next deadline: `Some(None)` when there is none, `None`
+    /// when it has passed.
+    fn remaining(&self) -> Option<Option<Duration>> {
+        match self.stack.poll_timeout() {
+            None => Some(None),
+            Some(at) => {
+                let left = at.saturating_duration_since(Instant::now());
+                (!left.is_zero()).then_some(Some(left))
+            }
+        }
+    }
+
+    /// Writes the gathered transmits in vectored calls; `false` when the write failed (the
+    /// stack has been told).
+    fn flush(&mut self) -> bool {
+        let Some(stream) = &mut self.stream else {
+            self.writes.clear();
+            return true;
+        };
+        let mut done = 0; // whole pieces written
+        let mut offset = 0; // bytes of `writes[done]` written
+        while done < self.writes.len() {
+            let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(self.writes.len() - done);
+            slices.push(IoSlice::new(&self.writes[done][offset..]));
+            slices.extend(self.writes[done + 1..].iter().map(|b| IoSlice::new(b)));
+            match stream.write_vectored(&slices) {
+                Ok(0) => {
+                    let e = io::Error::new(io::ErrorKind::WriteZero, "the socket took no bytes");
+                    return self.write_failed(e);
+                }
+                Ok(mut n) => {
+                    while n > 0 && done < self.writes.len() {
+                        let left = self.writes[done].len() - offset;
+                        if n >= left {
+                            n -= left;
+                            done += 1;
+                            offset = 0;
+                        } else {
+                            offset += n;
+                            n = 0;
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return self.write_failed(e),
+            }
+        }
+        self.writes.clear();
+        true
+    }
+
+    fn write_failed(&mut self, e: io::Error) -> bool {
+        self.writes.clear();
+        self.stack.handle_transport_error(Instant::now(), TransportOp::Write, e);
+        false
+    }
+
+    /// One read, bounded by the stack's next deadline.
+    fn read(&mut self) {
+        let Some(stream) = &mut self.stream else {
+            return self.stack.handle_eof(Instant::now());
+        };
+        let timeout = match self.stack.poll_timeout() {
+            None => None,
+            Some(at) => match at.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => Some(left),
+                _ => return self.stack.handle_timeout(Instant::now()),
+            },
+        };
+        if stream.set_read_timeout(timeout).is_err() {
+            return;
+        }
+        match stream.read(&mut self.scratch[..]) {
+            Ok(0) => self.stack.handle_eof(Instant::now()),
+            Ok(n) => {
+                self.input.extend_from_slice(&self.scratch[..n]);
+                self.stack.handle_input(Instant::now(), &mut self.input);
+            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                self.stack.handle_timeout(Instant::now());
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => self.stack.handle_transport_error(Instant::now(), TransportOp::Read, e),
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! `Connection` against the in-process origin and proxy.
+
+use std::io::{Read as _, Write as _};
+use std::time::Duration;
+
+use ferry_blocking::{Body, Connection, Phase, Proxy, Scheme, TlsConfig};
+use ferry_test_support::origin::{Origin, pattern};
+use ferry_test_support::proxy::{Proxy as TestProxy, ProxyOptions};
+use ferry_tls::CertificateProblem;
+
+use crate::{ca, connect, get, leaf, trusting};
+
+fn header<'a>(seen: &'a ferry_test_support::SeenRequest, name: &str) -> Option<&'a str> {
+    seen.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn https_direct() {
+    let origin = Origin::https(leaf());
+    let mut conn = connect(Scheme::Https, origin.port(), None);
+    assert_eq!(get(&mut conn, "/bytes/5"), (200, "abcde".into()));
+    assert_eq!(origin.seen()[0].target, "/bytes/5");
+    assert_eq!(
+        header(&origin.seen()[0], "host"),
+        Some(format!("localhost:{}", origin.port()).as_str())
+    );
+}
+
+#[test]
+fn a_hundred_requests_on_one_connection_open_one_tcp_connection() {
+    let origin = Origin::https(leaf());
+    let mut conn = connect(Scheme::Https, origin.port(), None);
+    for i in 0..100 {
+        let (status, body) = get(&mut conn, &format!("/bytes/{}", i % 7));
+        assert_eq!((status, body.len()), (200, i % 7), "request {i}");
+    }
+    assert_eq!((origin.connections(), origin.requests()), (1, 100));
+}
+
+#[test]
+fn plain_http_through_a_proxy_in_absolute_form() {
+    let origin = Origin::http();
+    let proxy = TestProxy::start(ProxyOptions::default());
+    let mut conn = connect(Scheme::Http, origin.port(), Some(&proxy.url()));
+    assert_eq!(get(&mut conn, "/bytes/3"), (200, "abc".into()));
+    assert_eq!(proxy.seen()[0].target, format!("http://127.0.0.1:{}/bytes/3", origin.port()));
+    assert_eq!((proxy.forwarded(), proxy.connects()), (1, 0));
+}
+
+#[test]
+fn https_through_connect_with_credentials_that_need_encoding() {
+    let origin = Origin::https(leaf());
+    let (user, pass) = ("us@r", "p:ss%w@rd");
+    let proxy = TestProxy::start(ProxyOptions::with_basic_auth(user, pass));
+    let mut conn =
+        connect(Scheme::Https, origin.port(), Some(&proxy.url_with_credentials(user, pass)));
+    conn.request("GET", "/echo", "", &[("Authorization", "Bearer origin-secret")]).unwrap();
+    let mut response = conn.response().unwrap();
+    let mut body = String::new();
+    response.read_to_string(&mut body).unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.proxy_reply().map(ferry_proto::ResponseHead::status), Some(200));
+    drop(response);
+    assert_eq!((proxy.connects(), proxy.tunnels(), proxy.auth_failures()), (1, 1, 0));
+    // Each side saw only its own credentials.
+    let connect = &proxy.seen()[0];
+    assert_eq!(connect.method, "CONNECT");
+    assert!(header(connect, "proxy-authorization").is_some());
+    assert_eq!(header(connect, "authorization"), None);
+    let seen = &origin.seen()[0];
+    assert_eq!(header(seen, "authorization"), Some("Bearer origin-secret"));
+    assert_eq!(header(seen, "proxy-authorization"), None);
+}
+
+#[test]
+fn tls_inside_tls_through_an_https_proxy() {
+    let origin = Origin::https(leaf());
+    let proxy =
+        TestProxy::start(ProxyOptions { tls: Some(leaf().clone()), ..ProxyOptions::default() });
+    assert!(proxy.url().starts_with("https://localhost:"));
+    let mut conn = connect(Scheme::Https, origin.port(), Some(&proxy.url()));
+    assert_eq!(get(&mut conn, "/bytes/4"), (200, "abcd".into()));
+    assert_eq!(get(&mut conn, "/bytes/2"), (200, "ab".into()));
+    assert_eq!((proxy.connections(), proxy.tunnels(), origin.connections()), (1, 1, 1));
+}
+
+#[test]
+fn a_407_without_credentials_is_an_error_with_the_status_and_challenge() {
+    let origin = Origin::https(leaf());
+    let proxy = TestProxy::start(ProxyOptions::with_basic_auth("u", "p"));
+    let mut conn = connect(Scheme::Https, origin.port(), Some(&proxy.url()));
+    let err = conn.request("GET", "/", "", &[]).unwrap_err();
+    assert_eq!((err.phase(), err.status()), (Phase::Tunnel, Some(407)), "{err}");
+    let Some(ferry_proto::ErrorKind::ProxyRefused { head, .. }) =
+        err.http().map(ferry_proto::Error::kind)
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(head.headers().get_str("proxy-authenticate"), Some("Basic realm=\"ferry\""));
+    assert_eq!(origin.connections(), 0);
+}
+
+#[test]
+fn a_proxy_that_closes_after_407_gets_the_credentials_on_a_new_connection() {
+    let origin = Origin::https(leaf());
+    let proxy = TestProxy::start(ProxyOptions {
+        close_after_407: true,
+        ..ProxyOptions::with_basic_auth("u", "p")
+    });
+    let auth =
+        ferry_proto::ProxyAuth::basic(ferry_proto::Credentials::new("u", "p")).preemptive(false);
+    let mut conn = Connection::builder(Scheme::Https, "localhost", origin.port())
+        .unwrap()
+        .tls(trusting())
+        .proxy(Proxy::parse(&proxy.url()).unwrap().with_auth(auth))
+        .build()
+        .unwrap();
+    assert_eq!(get(&mut conn, "/bytes/1"), (200, "a".into()));
+    assert_eq!((proxy.connections(), proxy.auth_failures(), proxy.tunnels()), (2, 1, 1));
+}
+
+#[test]
+fn certificate_failures_have_the_right_kind() {
+    let cases = [
+        (
+            "unknown issuer",
+            ferry_test_support::certs::Ca::new("stranger").leaf(&["localhost"]),
+            CertificateProblem::UnknownIssuer,
+        ),
+        ("expired", ca().expired_leaf(&["localhost"]), CertificateProblem::Expired),
+        ("wrong name", ca().leaf(&["elsewhere.test"]), CertificateProblem::NameMismatch),
+    ];
+    for (what, leaf, problem) in cases {
+        let origin = Origin::https(&leaf);
+        let mut conn = connect(Scheme::Https, origin.port(), None);
+        let err = conn.request("GET", "/", "", &[]).unwrap_err();
+        assert!(err.is_tls(), "{what}: {err}");
+        assert_eq!(err.phase(), Phase::OriginTls, "{what}");
+        assert_eq!(
+            err.tls().and_then(ferry_tls::Error::certificate_problem),
+            Some(problem),
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn mozillas_roots_do_not_trust_the_test_ca_but_the_dangerous_switch_does() {
+    let origin = Origin::https(leaf());
+    let mut conn = Connection::https("localhost", origin.port()).unwrap();
+    let err = conn.request("GET", "/", "", &[]).unwrap_err();
+    assert_eq!(
+        err.tls().and_then(ferry_tls::Error::certificate_problem),
+        Some(CertificateProblem::UnknownIssuer)
+    );
+    let dangerous = TlsConfig::builder().danger_accept_invalid_certs(true).build().unwrap();
+    let mut conn = Connection::builder(Scheme::Https, "localhost", origin.port())
+        .unwrap()
+        .tls(dangerous)
+        .build()
+        .unwrap();
+    assert_eq!(get(&mut conn, "/bytes/2").0, 200);
+}
+
+#[test]
+fn a_connection_the_server_closed_is_reopened() {
+    let origin = Origin::http();
+    let mut conn = connect(Scheme::Http, origin.port(), None);
+    assert_eq!(get(&mut conn, "/close").0, 200);
+    assert_eq!(get(&mut conn, "/bytes/1"), (200, "a".into()));
+    assert_eq!(origin.connections(), 2);
+}
+
+#[test]
+fn an_idle_connection_closed_by_the_server_is_reopened_transparently() {
+    // A server that answers one request per connection, keep-alive in words, then closes.
+    let origin = Origin::raw(|mut s| {
+        let mut buf = [0u8; 4096];
+        let mut got = Vec::new();
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        let _ = s.shutdown(std::net::Shutdown::Both);
+    });
+    let mut conn = connect(Scheme::Http, origin.port(), None);
+    for _ in 0..3 {
+        assert_eq!(get(&mut conn, "/"), (200, "ok".into()));
+        // Let the close arrive, so the next request finds the connection stale.
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(origin.connections(), 3);
+}
+
+#[test]
+fn bodies_of_every_kind_go_out_whole() {
+    let origin = Origin::https(leaf());
+    let mut conn = connect(Scheme::Https, origin.port(), None);
+    let big = pattern(200_000);
+    let bodies: Vec<(&str, Body, Vec<u8>)> = vec![
+        ("bytes", Body::from(big.clone()), big.clone()),
+        (
+            "known-length reader",
+            Body::reader(std::io::Cursor::new(big.clone()), Some(big.len() as u64)),
+            big.clone(),
+        ),
+        ("chunked reader", Body::reader(std::io::Cursor::new(big.clone()), None), big.clone()),
+        ("empty", Body::Empty, Vec::new()),
+    ];
+    for (what, body, expected) in bodies {
+        conn.request("POST", "/echo", body, &[("Expect", "100-continue")])
+            .unwrap_or_else(|e| panic!("{what}: {e:?}"));
+        let mut r = conn.response().unwrap();
+        assert_eq!(r.status(), 200, "{what}");
+        let mut echoed = Vec::new();
+        r.read_to_end(&mut echoed).unwrap();
+        assert!(echoed.ends_with(&expected), "{what}");
+    }
+    let seen = origin.seen();
+    assert_eq!(header(&seen[2], "transfer-encoding"), Some("chunked"));
+    assert_eq!(header(&seen[0], "content-length"), Some("200000"));
+    assert_eq!(origin.connections(), 1);
+}
+
+#[test]
+fn interim_responses_are_kept() {
+    let origin = Origin::http();
+    let mut conn = connect(Scheme::Http, origin.port(), None);
+    conn.request("POST", "/echo", "hi", &[("Expect", "100-continue")]).unwrap();
+    let r = conn.response().unwrap();
+    assert_eq!(
+        r.interim().iter().map(ferry_proto::ResponseHead::status).collect::<Vec<_>>(),
+        [100]
+    );
+}
+
+#[test]
+fn a_read_timeout_fires() {
+    let origin = Origin::http();
+    let mut conn = Connection::builder(Scheme::Http, "127.0.0.1", origin.port())
+        .unwrap()
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let err = conn.request("GET", "/slow/5000", "", &[]).unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    assert_eq!(err.phase(), Phase::Receive, "{err}");
+}
+
+#[test]
+fn a_tls_handshake_timeout_fires() {
+    // Accepts and says nothing.
+    let origin = Origin::raw(|s| {
+        let mut buf = [0u8; 1024];
+        let _ = (&s).read(&mut buf);
+        std::thread::sleep(Duration::from_secs(3));
+    });
+    let mut conn = Connection::builder(Scheme::Https, "localhost", origin.port())
+        .unwrap()
+        .tls(trusting())
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let err = conn.request("GET", "/", "", &[]).unwrap_err();
+    assert_eq!((err.phase(), err.is_timeout()), (Phase::OriginTls, true), "{err}");
+}
+
+#[test]
+fn a_refused_connection_is_a_connect_error() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut conn = connect(Scheme::Http, port, None);
+    let err = conn.request("GET", "/", "", &[]).unwrap_err();
+    assert!(err.is_connect(), "{err}");
+    assert_eq!(err.phase(), Phase::Connect);
+}

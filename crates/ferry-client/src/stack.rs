@@ -1,0 +1,731 @@
+//! The layers of a route as one machine with the core's contract.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use ferry_proto::{
+    Config, Connection, End, Eof, Event, Headers, Output as HttpOutput, Request, ResponseHead,
+    Timestamp, TransportError,
+};
+use ferry_tls::Tls;
+
+use crate::error::{Error, ErrorKind, Phase};
+use crate::plan::{Layer, Peer, Plan};
+use crate::settings::TlsSettings;
+
+/// What the driver should do next: the core's [`Output`](ferry_proto::Output) for a whole
+/// route. See [`Stack`] for the loop.
+#[derive(Debug)]
+#[must_use]
+pub enum Output {
+    /// Write these bytes to the transport, in order.
+    Transmit(Bytes),
+    /// A response event of the HTTP layer.
+    Event(Event),
+    /// The exchange is over.
+    End(End),
+    /// The connection failed; it is closed for good. Close the transport.
+    Error(Error),
+    /// Ready for request body: [`Stack::send_body`] or [`Stack::finish_body`].
+    NeedBody,
+    /// Waiting for bytes from the transport (or [`Stack::poll_timeout`]).
+    NeedInput,
+    /// The connection is open and idle: it may take [`Stack::send_request`].
+    Idle,
+    /// Close the transport, dial [`Stack::dial`] again, then [`Stack::handle_dialing`] /
+    /// [`Stack::handle_connected`] as at the start.
+    Reconnect,
+    /// The connection is finished; close the transport.
+    Closed,
+}
+
+/// What the driver was doing when the transport failed, for [`Stack::handle_transport_error`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransportOp {
+    /// Resolving the name of [`Stack::dial`].
+    Resolve,
+    /// Opening the transport.
+    Connect,
+    /// Reading.
+    Read,
+    /// Writing.
+    Write,
+}
+
+/// One TLS session of the stack and whose it is.
+struct TlsLayer {
+    tls: Tls,
+    peer: Peer,
+}
+
+/// The deadlines the stack owns itself; the core's machines own theirs.
+struct Deadlines<T> {
+    connect: Option<T>,
+    /// The TLS handshake of the layer at this index.
+    handshake: Option<(T, usize)>,
+}
+
+/// A route's layers (TLS to an `https://` proxy, the CONNECT handshake, TLS to the origin,
+/// HTTP/1.1) offered to a driver as one machine.
+///
+/// # The driver's loop
+///
+/// ```text
+/// handle_dialing(now)  → dial stack.dial() (each address in turn, until poll_timeout())
+/// handle_connected(now)
+/// loop: poll_output() ─▶ Transmit → write        NeedInput → read → handle_input / handle_eof
+///                        Reconnect → close, dial again: handle_dialing, handle_connected
+///                        Event/End/Idle/NeedBody → the user     Error/Closed → close
+///       poll_timeout() ─▶ wait until then → handle_timeout(now)
+/// transport failure    ─▶ handle_transport_error(op, error), then poll_output() as ever
+/// ```
+///
+/// Bytes from the transport go to the bottom layer; each layer's output goes to the one above
+/// it; the top (the CONNECT machine while the tunnel is being opened, then HTTP) gets
+/// plaintext. Bytes the top sends go down the same way. When the tunnel opens, the bytes that
+/// came with the proxy's 2xx are fed to the origin's TLS layer, inside the stack: a driver
+/// never sees a layer change.
+pub struct Stack<T: Timestamp> {
+    plan: Plan,
+    settings: TlsSettings,
+    config: Config,
+    /// TLS sessions, bottom-up.
+    tls: Vec<TlsLayer>,
+    /// The CONNECT machine, while the tunnel is being opened.
+    connect: Option<Connection<T>>,
+    /// The plan's layers built so far.
+    built: usize,
+    http: Connection<T>,
+    /// Plaintext for the top machine, when TLS is below it (or bytes that came with a tunnel).
+    top_in: BytesMut,
+    queue: VecDeque<Output>,
+    deadlines: Deadlines<T>,
+    /// The proxy's reply to CONNECT, once the tunnel is open.
+    tunnel_reply: Option<ResponseHead>,
+    /// The I/O error behind a transport failure the HTTP layer is reporting.
+    io_cause: Option<Arc<io::Error>>,
+    /// A transport is connected (between `handle_connected` and a reconnect).
+    connected: bool,
+    /// Per TLS layer: its end was passed to the layer above.
+    eof_passed: Vec<bool>,
+    closed: bool,
+}
+
+impl<T: Timestamp> fmt::Debug for Stack<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stack")
+            .field("plan", &self.plan)
+            .field("phase", &self.phase())
+            .field("queued", &self.queue.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Timestamp> Stack<T> {
+    /// The machine for `plan`, with these TLS settings and the core's configuration (whose
+    /// [`Timeouts`](ferry_proto::Timeouts) bound every phase, the driver's included).
+    #[must_use]
+    pub fn new(now: T, plan: Plan, settings: TlsSettings, config: Config) -> Stack<T> {
+        Stack {
+            plan,
+            settings,
+            http: Connection::new(now, config),
+            config,
+            tls: Vec::new(),
+            connect: None,
+            built: 0,
+            top_in: BytesMut::new(),
+            queue: VecDeque::new(),
+            deadlines: Deadlines { connect: None, handshake: None },
+            tunnel_reply: None,
+            io_cause: None,
+            connected: false,
+            eof_passed: Vec::new(),
+            closed: false,
+        }
+    }
+
+    /// The plan being carried out.
+    #[must_use]
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Where the driver dials: host and port of the first hop.
+    #[must_use]
+    pub fn dial(&self) -> &ferry_proto::Authority {
+        self.plan.dial()
+    }
+
+    /// The proxy's reply to CONNECT (status and headers), once the tunnel is open.
+    #[must_use]
+    pub fn tunnel_reply(&self) -> Option<&ResponseHead> {
+        self.tunnel_reply.as_ref()
+    }
+
+    /// The phase the connection is in: where an error now would be reported.
+    #[must_use]
+    pub fn phase(&self) -> Phase {
+        if !self.connected {
+            return Phase::Connect;
+        }
+        if let Some(layer) = self.tls.iter().find(|l| l.tls.is_handshaking()) {
+            return match layer.peer {
+                Peer::Proxy => Phase::ProxyTls,
+                Peer::Origin => Phase::OriginTls,
+            };
+        }
+        if self.connect.is_some() {
+            return Phase::Tunnel;
+        }
+        match self.http.request_sent() {
+            ferry_proto::RequestSent::Fully if !self.http.is_idle() => Phase::Receive,
+            _ => Phase::Send,
+        }
+    }
+
+    /// Whether the connection is open and idle: it may take a request, or go to a pool.
+    #[must_use]
+    pub fn is_idle(&self) -> bool {
+        !self.closed && self.http.is_idle()
+    }
+
+    /// Whether the connection is finished.
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    // ---- the driver's inputs --------------------------------------------------------------
+
+    /// The driver starts dialing [`Stack::dial`] (at the start, or after
+    /// [`Output::Reconnect`]): the connect deadline ([`Timeouts::connect`](ferry_proto::Timeouts))
+    /// runs from `now`, reported by [`Stack::poll_timeout`].
+    pub fn handle_dialing(&mut self, now: T) {
+        self.connected = false;
+        self.deadlines.connect = self.config.timeouts.connect.and_then(|d| now.checked_add(d));
+    }
+
+    /// The transport is open: the layers are built and the first bytes (a ClientHello, a
+    /// CONNECT) queued.
+    pub fn handle_connected(&mut self, now: T) {
+        self.deadlines.connect = None;
+        self.connected = true;
+        if self.connect.is_some() {
+            // A reconnect asked for by the CONNECT machine (a 407 on a closing connection):
+            // the layers below it are new, the handshake goes on.
+            self.tls.clear();
+            self.eof_passed.clear();
+            self.top_in.clear();
+            self.built = 0;
+            self.build(now, true);
+            let result = self.connect.as_mut().map(|c| c.handle_reconnected(now));
+            if let Some(Err(e)) = result {
+                self.fail(Phase::Tunnel, ErrorKind::Http(e));
+            }
+            self.settle(now);
+            return;
+        }
+        self.build(now, false);
+        self.settle(now);
+    }
+
+    /// Bytes read from the transport; all of them are consumed.
+    pub fn handle_input(&mut self, now: T, input: &mut BytesMut) {
+        if self.closed {
+            input.clear();
+            return;
+        }
+        match self.tls.first_mut() {
+            Some(bottom) => {
+                bottom.tls.handle_input(input);
+                self.settle(now);
+            }
+            None if self.top_in.is_empty() => {
+                // The hot path of a plain-HTTP route: the driver's buffer goes straight to HTTP.
+                self.feed_top(now, input);
+                self.settle(now);
+            }
+            None => {
+                self.top_in.extend_from_slice(input);
+                input.clear();
+                self.settle(now);
+            }
+        }
+    }
+
+    /// The transport's read side ended (a read returned 0).
+    pub fn handle_eof(&mut self, now: T) {
+        if self.closed {
+            return;
+        }
+        match self.tls.first_mut() {
+            Some(bottom) => bottom.tls.handle_eof(),
+            None => {
+                self.settle(now);
+                // Plain TCP has no close_notify: its end is all the peer can say.
+                self.top_eof(now, Eof::Clean);
+            }
+        }
+        self.settle(now);
+    }
+
+    /// The transport failed; `op` says what the driver was doing. The connection is closed
+    /// and the error, with its phase and the core's retry facts, comes out of
+    /// [`Stack::poll_output`].
+    ///
+    /// A failed write of a request the server may already be answering (an early `413`,
+    /// say) does not end the connection at once: the HTTP layer stops sending and reads what
+    /// still arrives, so [`Stack::poll_output`] goes on as ever.
+    pub fn handle_transport_error(&mut self, now: T, op: TransportOp, error: io::Error) {
+        let phase = match op {
+            TransportOp::Resolve => Phase::Resolve,
+            TransportOp::Connect => Phase::Connect,
+            TransportOp::Read | TransportOp::Write => self.phase(),
+        };
+        let http_owns_it = matches!(phase, Phase::Send | Phase::Receive)
+            && !self.http.is_idle()
+            && self.connect.is_none();
+        match op {
+            TransportOp::Write if http_owns_it && self.tls.is_empty() => {
+                self.http.handle_send_failed(now);
+                self.settle(now);
+            }
+            TransportOp::Read | TransportOp::Write if http_owns_it => {
+                // The core's error carries what was sent and received: the retry facts.
+                let kind = match error.kind() {
+                    io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => {
+                        TransportError::Reset
+                    }
+                    io::ErrorKind::BrokenPipe => TransportError::BrokenPipe,
+                    _ => TransportError::Other,
+                };
+                self.http.handle_transport_error(now, kind);
+                self.io_cause = Some(Arc::new(error));
+                self.settle(now);
+            }
+            _ => self.fail(phase, ErrorKind::Io(Arc::new(error))),
+        }
+    }
+
+    /// Fires every deadline due at `now`; early or twice does nothing.
+    pub fn handle_timeout(&mut self, now: T) {
+        if self.closed {
+            return;
+        }
+        if self.deadlines.connect.is_some_and(|at| at <= now) {
+            self.deadlines.connect = None;
+            self.fail(Phase::Connect, ErrorKind::Timeout);
+            return;
+        }
+        if let Some((at, i)) = self.deadlines.handshake {
+            if at <= now {
+                self.deadlines.handshake = None;
+                let phase = self.tls_phase(i);
+                self.fail(phase, ErrorKind::Timeout);
+                return;
+            }
+        }
+        if let Some(c) = &mut self.connect {
+            c.handle_timeout(now);
+        }
+        self.http.handle_timeout(now);
+        self.settle(now);
+    }
+
+    // ---- the user's commands ---------------------------------------------------------------
+
+    /// Starts an exchange: the request is shaped for the route (origin- or absolute-form, the
+    /// proxy's credentials only towards a forwarding proxy) and queued. It goes out once the
+    /// layers below are ready.
+    ///
+    /// # Errors
+    /// The core's checks ([`ErrorKind::Request`]); nothing is queued then.
+    pub fn send_request(&mut self, now: T, request: Request) -> Result<(), Error> {
+        let request = request.via(self.plan.route());
+        self.http
+            .send_request(now, &request)
+            .map_err(|e| Error::new(Phase::Send, ErrorKind::Request(e)))
+    }
+
+    /// A piece of request body, handed on uncopied.
+    ///
+    /// # Errors
+    /// The core's checks; see [`Connection::send_body`].
+    pub fn send_body(&mut self, now: T, data: Bytes) -> Result<(), Error> {
+        self.http.send_body(now, data).map_err(|e| Error::new(Phase::Send, ErrorKind::Request(e)))
+    }
+
+    /// Ends the request body.
+    ///
+    /// # Errors
+    /// The core's checks; see [`Connection::finish_body`].
+    pub fn finish_body(&mut self, now: T, trailers: Option<&Headers>) -> Result<(), Error> {
+        self.http
+            .finish_body(now, trailers)
+            .map_err(|e| Error::new(Phase::Send, ErrorKind::Request(e)))
+    }
+
+    /// The rest of the response body is not wanted; see [`Connection::discard_body`].
+    pub fn discard_body(&mut self, now: T) {
+        self.http.discard_body(now);
+    }
+
+    // ---- outputs ---------------------------------------------------------------------------
+
+    /// The next thing for the driver to do. Never blocks.
+    pub fn poll_output(&mut self) -> Output {
+        loop {
+            if let Some(o) = self.queue.pop_front() {
+                return o;
+            }
+            if self.closed {
+                return Output::Closed;
+            }
+            if !self.connected {
+                return Output::NeedInput;
+            }
+            if let Some(connect) = &mut self.connect {
+                // `settle` took everything else: the machine is waiting.
+                return match connect.poll_output() {
+                    HttpOutput::Reconnect => Output::Reconnect,
+                    _ => Output::NeedInput,
+                };
+            }
+            match self.http.poll_output() {
+                HttpOutput::Transmit(t) => {
+                    let n = self.tls.len();
+                    self.send_down(n, t.into_bytes());
+                }
+                HttpOutput::Event(e) => return Output::Event(e),
+                HttpOutput::End(end) => return Output::End(end),
+                HttpOutput::Error(e) => {
+                    if let (Some(io), ferry_proto::ErrorKind::Transport { .. }) =
+                        (self.io_cause.take(), e.kind())
+                    {
+                        let err = Error::new(self.phase(), ErrorKind::Io(io))
+                            .with_progress(e.request_sent(), e.response_started());
+                        self.fail_with(err);
+                        continue;
+                    }
+                    let phase = if e.response_started()
+                        || e.request_sent() == ferry_proto::RequestSent::Fully
+                    {
+                        Phase::Receive
+                    } else {
+                        Phase::Send
+                    };
+                    self.fail(phase, ErrorKind::Http(e));
+                }
+                HttpOutput::NeedBody => return Output::NeedBody,
+                HttpOutput::NeedInput => return Output::NeedInput,
+                HttpOutput::Idle => return Output::Idle,
+                HttpOutput::Reconnect => return Output::Reconnect,
+                // An upgrade the caller asked for hands the transport on; this stack has no use
+                // for it then.
+                HttpOutput::Closed | HttpOutput::HandedOver => {
+                    self.close_transport();
+                    return Output::Closed;
+                }
+            }
+        }
+    }
+
+    /// The earliest deadline of every layer: call [`Stack::handle_timeout`] then. A blocking
+    /// driver sets its socket timeouts from it.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<T> {
+        [
+            self.deadlines.connect,
+            self.deadlines.handshake.map(|(at, _)| at),
+            self.connect.as_ref().and_then(Connection::poll_timeout),
+            self.http.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    // ---- transitions -----------------------------------------------------------------------
+
+    /// Builds the plan's layers from `built` up to and including the next CONNECT (or to the
+    /// top). `reconnect`: the CONNECT machine already exists and goes on.
+    fn build(&mut self, now: T, reconnect: bool) {
+        while let Some(layer) = self.plan.layers().get(self.built).cloned() {
+            self.built += 1;
+            match layer {
+                Layer::Tls { server, peer } => {
+                    let config = match peer {
+                        Peer::Proxy => &self.settings.proxy,
+                        Peer::Origin => &self.settings.origin,
+                    };
+                    match Tls::new(config, &server) {
+                        Ok(tls) => {
+                            self.tls.push(TlsLayer { tls, peer });
+                            self.eof_passed.push(false);
+                            let at =
+                                self.config.timeouts.tls_handshake.and_then(|d| now.checked_add(d));
+                            self.deadlines.handshake = at.map(|at| (at, self.tls.len() - 1));
+                        }
+                        Err(e) => {
+                            let phase = match peer {
+                                Peer::Proxy => Phase::ProxyTls,
+                                Peer::Origin => Phase::OriginTls,
+                            };
+                            self.fail(phase, ErrorKind::Tls(e));
+                            return;
+                        }
+                    }
+                }
+                Layer::Connect(connect) => {
+                    if !reconnect {
+                        let mut machine = Connection::new(now, self.config);
+                        if let Err(e) = machine.send_connect(now, &connect) {
+                            self.fail(Phase::Tunnel, ErrorKind::Http(e));
+                            return;
+                        }
+                        self.connect = Some(machine);
+                    }
+                    return;
+                }
+                Layer::Http(_) => return,
+            }
+        }
+    }
+
+    /// Runs every internal transition the last input allows: plaintext up through the TLS
+    /// layers to the top, their ciphertext down, handshakes finishing, a stream's end passed up,
+    /// the CONNECT machine's request, reply, tunnel or failure. What is left for the driver is
+    /// queued, or is the top machine's to say.
+    fn settle(&mut self, now: T) {
+        loop {
+            if self.closed {
+                return;
+            }
+            let mut changed = self.lift(now);
+            for level in 0..self.tls.len() {
+                changed |= self.drain_tls(now, level);
+                if self.closed {
+                    return;
+                }
+            }
+            changed |= self.settle_connect(now);
+            if !changed {
+                return;
+            }
+        }
+    }
+
+    /// Moves plaintext from each TLS layer into the one above it, and the top layer's into
+    /// the top machine; `true` when any byte moved.
+    fn lift(&mut self, now: T) -> bool {
+        let mut moved = false;
+        for i in 1..self.tls.len() {
+            let (below, above) = self.tls.split_at_mut(i);
+            let plain = below[i - 1].tls.plaintext();
+            if !plain.is_empty() {
+                moved = true;
+                above[0].tls.handle_input(plain);
+            }
+        }
+        if let Some(top) = self.tls.last_mut() {
+            let plain = top.tls.plaintext();
+            if !plain.is_empty() {
+                moved = true;
+                // O(1) when `top_in` is empty, as it is after every complete message.
+                self.top_in.unsplit(plain.split());
+            }
+        }
+        if !self.top_in.is_empty() {
+            let mut top_in = std::mem::take(&mut self.top_in);
+            let before = top_in.len();
+            self.feed_top(now, &mut top_in);
+            moved |= top_in.len() != before;
+            // What the top left (a partial head) waits for more.
+            if self.top_in.is_empty() {
+                self.top_in = top_in;
+            } else {
+                top_in.unsplit(std::mem::take(&mut self.top_in));
+                self.top_in = top_in;
+            }
+        }
+        moved
+    }
+
+    /// Feeds the top machine (CONNECT while the tunnel opens, else HTTP).
+    fn feed_top(&mut self, now: T, input: &mut BytesMut) {
+        match &mut self.connect {
+            Some(c) => c.handle_input(now, input),
+            None => self.http.handle_input(now, input),
+        }
+    }
+
+    fn top_eof(&mut self, now: T, eof: Eof) {
+        match &mut self.connect {
+            Some(c) => c.handle_eof(now, eof),
+            None => self.http.handle_eof(now, eof),
+        }
+    }
+
+    /// Sends `bytes` into TLS layer `level - 1` (or to the transport when `level` is 0), and
+    /// what that produces further down.
+    fn send_down(&mut self, level: usize, bytes: Bytes) {
+        if level == 0 {
+            self.queue.push_back(Output::Transmit(bytes));
+            return;
+        }
+        let i = level - 1;
+        if let Err(e) = self.tls[i].tls.send(&bytes) {
+            let phase = self.tls_phase(i);
+            self.fail(phase, ErrorKind::Tls(e));
+            return;
+        }
+        self.flush_tls(i);
+    }
+
+    /// Hands TLS layer `i`'s ciphertext to the layer below.
+    fn flush_tls(&mut self, i: usize) {
+        while let Some(layer) = self.tls.get_mut(i) {
+            match layer.tls.poll_output() {
+                ferry_tls::Output::Transmit(bytes) => self.send_down(i, bytes),
+                // Events are taken by `drain_tls`, which runs after every input; sending
+                // produces none (an error of `send` is returned by it).
+                _ => return,
+            }
+        }
+    }
+
+    /// Everything TLS layer `level` has to say; `true` when anything happened.
+    fn drain_tls(&mut self, now: T, level: usize) -> bool {
+        let mut acted = false;
+        while !self.closed {
+            let Some(layer) = self.tls.get_mut(level) else { return acted };
+            match layer.tls.poll_output() {
+                ferry_tls::Output::Transmit(bytes) => {
+                    acted = true;
+                    self.send_down(level, bytes);
+                }
+                ferry_tls::Output::Established => {
+                    acted = true;
+                    if self.deadlines.handshake.is_some_and(|(_, at)| at == level) {
+                        self.deadlines.handshake = None;
+                    }
+                }
+                ferry_tls::Output::Closed(closed) => {
+                    // The stream above this layer ends: what it decoded goes up, then the end.
+                    // The first time only: a closed layer keeps answering `Closed`.
+                    if self.eof_passed.get(level).copied().unwrap_or(true) {
+                        return acted;
+                    }
+                    self.eof_passed[level] = true;
+                    acted = true;
+                    self.lift(now);
+                    match self.tls.get_mut(level + 1) {
+                        Some(above) => above.tls.handle_eof(),
+                        None => self.top_eof(
+                            now,
+                            match closed {
+                                ferry_tls::Closed::Clean => Eof::Clean,
+                                ferry_tls::Closed::Unclean => Eof::Unclean,
+                            },
+                        ),
+                    }
+                    return acted;
+                }
+                ferry_tls::Output::Error(e) => {
+                    let phase = self.tls_phase(level);
+                    self.fail(phase, ErrorKind::Tls(e));
+                    return true;
+                }
+                ferry_tls::Output::NeedInput => return acted,
+            }
+        }
+        acted
+    }
+
+    /// Everything the CONNECT machine has to say short of waiting; `true` when anything
+    /// happened.
+    fn settle_connect(&mut self, now: T) -> bool {
+        let mut acted = false;
+        while let Some(connect) = self.connect.as_mut() {
+            match connect.poll_output() {
+                HttpOutput::Transmit(t) => {
+                    acted = true;
+                    let n = self.tls.len();
+                    self.send_down(n, t.into_bytes());
+                }
+                HttpOutput::Event(_) => acted = true,
+                HttpOutput::End(End::Tunnel { reply, leftover }) => {
+                    self.tunnel_reply = Some(reply);
+                    self.open_tunnel(now, leftover);
+                    return true;
+                }
+                HttpOutput::Error(e) => {
+                    self.fail(Phase::Tunnel, ErrorKind::Http(e));
+                    return true;
+                }
+                HttpOutput::End(_) | HttpOutput::Closed | HttpOutput::HandedOver => {
+                    // A CONNECT ends in a tunnel or an error; the core guarantees it.
+                    self.fail(
+                        Phase::Tunnel,
+                        ErrorKind::Http(ferry_proto::Error::new(
+                            ferry_proto::ErrorKind::UnexpectedEof {
+                                expected: ferry_proto::Expected::ProxyReply,
+                            },
+                        )),
+                    );
+                    return true;
+                }
+                HttpOutput::NeedInput
+                | HttpOutput::NeedBody
+                | HttpOutput::Idle
+                | HttpOutput::Reconnect => return acted,
+            }
+        }
+        acted
+    }
+
+    /// The proxy said 2xx: the CONNECT machine goes, the layers above the tunnel are built,
+    /// and the bytes that came with the reply are theirs.
+    fn open_tunnel(&mut self, now: T, leftover: Bytes) {
+        self.connect = None;
+        let below = self.tls.len();
+        self.build(now, false);
+        let mut rest = BytesMut::from(&leftover[..]);
+        match self.tls.get_mut(below) {
+            // TLS to the origin: the leftover is its first ciphertext.
+            Some(origin) => origin.tls.handle_input(&mut rest),
+            None => self.top_in.unsplit(rest),
+        }
+    }
+
+    fn tls_phase(&self, i: usize) -> Phase {
+        match self.tls.get(i).map(|l| l.peer) {
+            Some(Peer::Proxy) => Phase::ProxyTls,
+            _ => Phase::OriginTls,
+        }
+    }
+
+    fn close_transport(&mut self) {
+        self.closed = true;
+    }
+
+    /// Terminal: the error goes out after what was queued, the transport is to be closed.
+    fn fail(&mut self, phase: Phase, kind: ErrorKind) {
+        let err = Error::new(phase, kind).with_progress(self.http.request_sent(), false);
+        self.fail_with(err);
+    }
+
+    fn fail_with(&mut self, err: Error) {
+        if self.closed {
+            return;
+        }
+        self.queue.retain(|o| !matches!(o, Output::Transmit(_)));
+        self.queue.push_back(Output::Error(err));
+        self.closed = true;
+        self.deadlines = Deadlines { connect: None, handshake: None };
+    }
+}

@@ -1,0 +1,608 @@
+//! The stack without sockets: a client `Stack` against a remote end made of real rustls servers
+//! (for an `https://` proxy and for the origin), a scripted proxy and a scripted origin, every
+//! byte moved by hand.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+use std::collections::VecDeque;
+use std::io::{Read as _, Write as _};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use ferry_client::{ErrorKind, Layer, Output, Phase, Plan, Stack, TlsSettings};
+use ferry_proto::{Config, End, Event, Proxy, Request, Route, Url};
+use ferry_test_support::certs::{Ca, Leaf};
+use ferry_tls::{CertificateProblem, TlsConfig};
+use rustls::ServerConnection;
+
+fn ca() -> &'static Ca {
+    static CA: OnceLock<Ca> = OnceLock::new();
+    CA.get_or_init(|| Ca::new("ferry-client test CA"))
+}
+
+fn leaf() -> &'static Leaf {
+    static LEAF: OnceLock<Leaf> = OnceLock::new();
+    LEAF.get_or_init(|| ca().leaf(&["origin.test", "proxy.test", "127.0.0.1"]))
+}
+
+fn settings() -> TlsSettings {
+    TlsSettings::both(
+        TlsConfig::builder()
+            .webpki_roots(false)
+            .add_ca_pem(ca().pem().as_bytes())
+            .unwrap()
+            .build()
+            .unwrap(),
+    )
+}
+
+/// What the scripted proxy answers to each request head it reads, in turn.
+#[derive(Clone, Debug)]
+enum Reply {
+    /// These bytes; the connection stays.
+    Send(&'static [u8]),
+    /// These bytes, then the connection closes.
+    SendAndClose(&'static [u8]),
+    /// `200`, then a tunnel; `extra` rides in the same write as the 200.
+    Tunnel { extra: &'static [u8] },
+}
+
+#[derive(Default)]
+struct ScriptedProxy {
+    replies: VecDeque<Reply>,
+    buf: Vec<u8>,
+    heads: Vec<String>,
+    open: bool,
+}
+
+/// One connection's remote end: [proxy TLS] → [proxy] → [origin TLS] → origin.
+struct Remote {
+    proxy_tls: Option<ServerConnection>,
+    proxy: Option<ScriptedProxy>,
+    origin_tls: Option<ServerConnection>,
+    origin_buf: Vec<u8>,
+    origin_heads: Vec<String>,
+    response: &'static [u8],
+    closed: bool,
+}
+
+fn server(alpn: &[&[u8]]) -> ServerConnection {
+    ServerConnection::new(leaf().server_config(alpn)).unwrap()
+}
+
+/// Reads every head (up to the blank line) off the front of `buf`.
+fn heads(buf: &mut Vec<u8>) -> Vec<String> {
+    let mut out = Vec::new();
+    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+        out.push(String::from_utf8_lossy(&buf[..end + 4]).into_owned());
+        buf.drain(..end + 4);
+    }
+    out
+}
+
+fn tls_in(tls: &mut ServerConnection, data: &[u8]) -> Vec<u8> {
+    let mut slice = data;
+    while !slice.is_empty() {
+        tls.read_tls(&mut slice).unwrap();
+        if tls.process_new_packets().is_err() {
+            return Vec::new();
+        }
+    }
+    let mut plain = Vec::new();
+    let _ = tls.reader().read_to_end(&mut plain);
+    plain
+}
+
+fn tls_out(tls: &mut ServerConnection, plain: &[u8]) -> Vec<u8> {
+    tls.writer().write_all(plain).unwrap();
+    let mut wire = Vec::new();
+    while tls.wants_write() {
+        tls.write_tls(&mut wire).unwrap();
+    }
+    wire
+}
+
+impl Remote {
+    /// The client's bytes in; the bytes the remote sends back out.
+    fn receive(&mut self, data: &[u8]) -> Vec<u8> {
+        let plain = match &mut self.proxy_tls {
+            Some(tls) => tls_in(tls, data),
+            None => data.to_vec(),
+        };
+        let mut to_client = Vec::new();
+        let mut tunnel = Vec::new();
+        match &mut self.proxy {
+            Some(p) if !p.open => {
+                p.buf.extend_from_slice(&plain);
+                for head in heads(&mut p.buf) {
+                    p.heads.push(head);
+                    match p.replies.pop_front().expect("a reply for every head") {
+                        Reply::Send(b) => to_client.extend_from_slice(b),
+                        Reply::SendAndClose(b) => {
+                            to_client.extend_from_slice(b);
+                            self.closed = true;
+                        }
+                        Reply::Tunnel { extra } => {
+                            to_client
+                                .extend_from_slice(b"HTTP/1.1 200 Connection established\r\n\r\n");
+                            to_client.extend_from_slice(extra);
+                            p.open = true;
+                            tunnel = std::mem::take(&mut p.buf);
+                            break;
+                        }
+                    }
+                }
+            }
+            _ => tunnel = plain,
+        }
+        let through_proxy = self.proxy.is_some();
+        let open = self.proxy.as_ref().is_none_or(|p| p.open);
+        if open && (!tunnel.is_empty() || self.origin_tls.as_ref().is_some_and(|t| t.wants_write()))
+        {
+            let origin_plain = match &mut self.origin_tls {
+                Some(tls) => tls_in(tls, &tunnel),
+                None => tunnel,
+            };
+            self.origin_buf.extend_from_slice(&origin_plain);
+            let mut reply = Vec::new();
+            for head in heads(&mut self.origin_buf) {
+                self.origin_heads.push(head);
+                reply.extend_from_slice(self.response);
+            }
+            let wire = match &mut self.origin_tls {
+                Some(tls) => tls_out(tls, &reply),
+                None => reply,
+            };
+            to_client.extend_from_slice(&wire);
+        }
+        let _ = through_proxy;
+        match &mut self.proxy_tls {
+            Some(tls) => tls_out(tls, &to_client),
+            None => to_client,
+        }
+    }
+}
+
+/// A route, its remote end (fresh for each connection), and the stack.
+struct Case {
+    stack: Stack<Duration>,
+    remote: Remote,
+    /// Makes the remote end of the n-th connection (0 first).
+    make_remote: Box<dyn Fn(usize) -> Remote>,
+    now: Duration,
+    seen: Vec<Output>,
+    connections: usize,
+}
+
+impl Case {
+    fn new(
+        url: &str,
+        proxy: Option<&str>,
+        make_remote: impl Fn(usize) -> Remote + 'static,
+    ) -> Case {
+        Case::with(url, proxy.map(|p| Proxy::parse(p).unwrap()), settings(), make_remote)
+    }
+
+    fn with(
+        url: &str,
+        proxy: Option<Proxy>,
+        tls: TlsSettings,
+        make_remote: impl Fn(usize) -> Remote + 'static,
+    ) -> Case {
+        let url = Url::parse(url).unwrap();
+        let route = Route::new(&url, proxy);
+        let plan = Plan::new(&route, &tls);
+        let mut stack = Stack::new(Duration::ZERO, plan, tls, Config::default());
+        let now = Duration::ZERO;
+        stack.handle_dialing(now);
+        stack.handle_connected(now);
+        Case {
+            stack,
+            remote: make_remote(0),
+            make_remote: Box::new(make_remote),
+            now,
+            seen: Vec::new(),
+            connections: 1,
+        }
+    }
+
+    /// Runs until the stack rests (`Idle`, `NeedBody`, an end, an error or `Closed`).
+    fn run(&mut self) {
+        for _ in 0..200 {
+            match self.stack.poll_output() {
+                Output::Transmit(bytes) => {
+                    let back = self.remote.receive(&bytes);
+                    if !back.is_empty() {
+                        self.stack.handle_input(self.now, &mut BytesMut::from(&back[..]));
+                    }
+                    if self.remote.closed {
+                        self.stack.handle_eof(self.now);
+                    }
+                }
+                Output::NeedInput => {
+                    // Nothing more is coming unless the remote has something queued.
+                    let back = self.remote.receive(&[]);
+                    if back.is_empty() {
+                        return;
+                    }
+                    self.stack.handle_input(self.now, &mut BytesMut::from(&back[..]));
+                }
+                Output::Reconnect => {
+                    self.remote = (self.make_remote)(self.connections);
+                    self.connections += 1;
+                    self.stack.handle_dialing(self.now);
+                    self.stack.handle_connected(self.now);
+                }
+                o @ (Output::Idle | Output::NeedBody | Output::Closed) => {
+                    self.seen.push(o);
+                    return;
+                }
+                o @ Output::Error(_) => {
+                    self.seen.push(o);
+                    return;
+                }
+                o => self.seen.push(o),
+            }
+        }
+        panic!("the stack did not rest: {:?}", self.seen);
+    }
+
+    fn get(&mut self, path: &str) {
+        let url = Url::parse(&format!("{}{}", self.origin_prefix(), path)).unwrap();
+        self.stack.send_request(self.now, Request::get(url)).unwrap();
+        self.run();
+    }
+
+    fn origin_prefix(&self) -> String {
+        let route = self.stack.plan().route();
+        format!("{}://{}", route.scheme(), route.origin())
+    }
+
+    fn body(&self) -> Vec<u8> {
+        self.seen
+            .iter()
+            .filter_map(|o| match o {
+                Output::Event(Event::Data(d)) => Some(d.to_vec()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    fn status(&self) -> Option<u16> {
+        self.seen.iter().find_map(|o| match o {
+            Output::Event(Event::ResponseHead(h)) => Some(h.status()),
+            _ => None,
+        })
+    }
+
+    fn error(&self) -> Option<&ferry_client::Error> {
+        self.seen.iter().find_map(|o| match o {
+            Output::Error(e) => Some(e),
+            _ => None,
+        })
+    }
+}
+
+const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+const AUTH_407: &[u8] =
+    b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"ferry\"\r\nContent-Length: 4\r\n\r\ndeny";
+
+fn origin(tls: bool) -> Remote {
+    Remote {
+        proxy_tls: None,
+        proxy: None,
+        origin_tls: tls.then(|| server(&[b"http/1.1"])),
+        origin_buf: Vec::new(),
+        origin_heads: Vec::new(),
+        response: OK,
+        closed: false,
+    }
+}
+
+fn via_proxy(proxy_tls: bool, origin_tls: bool, replies: &[Reply]) -> Remote {
+    Remote {
+        proxy_tls: proxy_tls.then(|| server(&[])),
+        proxy: Some(ScriptedProxy {
+            replies: replies.iter().cloned().collect(),
+            ..ScriptedProxy::default()
+        }),
+        ..origin(origin_tls)
+    }
+}
+
+#[test]
+fn plans_list_the_layers_of_each_route() {
+    let names = |url: &str, proxy: Option<&str>| -> Vec<String> {
+        let url = Url::parse(url).unwrap();
+        let route = Route::new(&url, proxy.map(|p| Proxy::parse(p).unwrap()));
+        let plan = Plan::new(&route, &settings());
+        let mut v = vec![format!("dial {}", plan.dial())];
+        v.extend(plan.layers().iter().map(|l| match l {
+            Layer::Tls { server, peer } => format!("tls {peer:?} {server}"),
+            Layer::Connect(c) => format!("connect {}", c.target()),
+            Layer::Http(form) => format!("http {form:?}"),
+        }));
+        v
+    };
+    let cases: [(&str, Option<&str>, &[&str]); 6] = [
+        ("http://origin.test/", None, &["dial origin.test:80", "http Origin"]),
+        (
+            "https://origin.test/",
+            None,
+            &["dial origin.test:443", "tls Origin origin.test", "http Origin"],
+        ),
+        (
+            "http://origin.test/",
+            Some("http://proxy.test:3128"),
+            &["dial proxy.test:3128", "http Forwarded"],
+        ),
+        (
+            "http://origin.test/",
+            Some("https://proxy.test:3129"),
+            &["dial proxy.test:3129", "tls Proxy proxy.test", "http Forwarded"],
+        ),
+        (
+            "https://origin.test:8443/",
+            Some("http://proxy.test:3128"),
+            &[
+                "dial proxy.test:3128",
+                "connect origin.test:8443",
+                "tls Origin origin.test",
+                "http Origin",
+            ],
+        ),
+        (
+            "https://[::1]:8443/",
+            Some("https://127.0.0.1:3129"),
+            &[
+                "dial 127.0.0.1:3129",
+                "tls Proxy 127.0.0.1",
+                "connect [::1]:8443",
+                "tls Origin ::1",
+                "http Origin",
+            ],
+        ),
+    ];
+    for (url, proxy, expected) in cases {
+        assert_eq!(names(url, proxy), expected, "{url} via {proxy:?}");
+    }
+}
+
+#[test]
+fn plain_http_direct() {
+    let mut c = Case::new("http://origin.test/", None, |_| origin(false));
+    c.get("/a");
+    assert_eq!((c.status(), c.body()), (Some(200), b"hello".to_vec()));
+    assert!(matches!(c.seen.last(), Some(Output::Idle)), "{:?}", c.seen);
+    assert!(c.remote.origin_heads[0].starts_with("GET /a HTTP/1.1\r\nHost: origin.test\r\n"));
+}
+
+#[test]
+fn https_direct_then_reuse() {
+    let mut c = Case::new("https://origin.test/", None, |_| origin(true));
+    c.get("/1");
+    c.get("/2");
+    assert_eq!(c.body(), b"hellohello");
+    assert_eq!(c.remote.origin_heads.len(), 2);
+    assert_eq!(c.connections, 1);
+    assert_eq!(c.stack.phase(), Phase::Send, "idle again");
+}
+
+#[test]
+fn https_through_a_connect_tunnel() {
+    let mut c = Case::new("https://origin.test:8443/", Some("http://proxy.test:3128"), |_| {
+        via_proxy(false, true, &[Reply::Tunnel { extra: b"" }])
+    });
+    c.get("/t");
+    assert_eq!((c.status(), c.body()), (Some(200), b"hello".to_vec()));
+    let proxy = c.remote.proxy.as_ref().unwrap();
+    assert!(
+        proxy.heads[0]
+            .starts_with("CONNECT origin.test:8443 HTTP/1.1\r\nHost: origin.test:8443\r\n")
+    );
+    assert_eq!(c.stack.tunnel_reply().map(|h| h.status()), Some(200));
+    assert!(c.remote.origin_heads[0].starts_with("GET /t HTTP/1.1\r\n"));
+}
+
+#[test]
+fn tls_inside_tls_through_an_https_proxy() {
+    let mut c = Case::new("https://origin.test:8443/", Some("https://proxy.test:3129"), |_| {
+        via_proxy(true, true, &[Reply::Tunnel { extra: b"" }])
+    });
+    c.get("/in");
+    assert_eq!((c.status(), c.body()), (Some(200), b"hello".to_vec()));
+    assert_eq!(c.remote.proxy_tls.as_ref().unwrap().server_name(), Some("proxy.test"));
+    assert_eq!(c.remote.origin_tls.as_ref().unwrap().server_name(), Some("origin.test"));
+}
+
+#[test]
+fn plain_http_forwarded_through_an_https_proxy_carries_the_credentials_to_the_proxy_only() {
+    let mut c =
+        Case::new("http://origin.test/f", Some("https://user:pa%40ss@proxy.test:3129"), |_| {
+            Remote { response: OK, ..via_proxy(true, false, &[Reply::Send(OK)]) }
+        });
+    c.get("/f");
+    assert_eq!(c.body(), b"hello");
+    let head = &c.remote.proxy.as_ref().unwrap().heads[0];
+    assert!(head.starts_with("GET http://origin.test/f HTTP/1.1\r\n"), "{head}");
+    assert!(head.contains("Proxy-Authorization: Basic dXNlcjpwYUBzcw==\r\n"), "{head}");
+}
+
+fn lazy_proxy() -> Proxy {
+    let auth = ferry_proto::ProxyAuth::basic(ferry_proto::Credentials::new("user", "p@ss:w%rd"))
+        .preemptive(false);
+    Proxy::parse("http://proxy.test:3128").unwrap().with_auth(auth)
+}
+
+#[test]
+fn a_407_then_200_on_the_same_connection() {
+    let mut c = Case::with("https://origin.test:8443/", Some(lazy_proxy()), settings(), |_| {
+        via_proxy(false, true, &[Reply::Send(AUTH_407), Reply::Tunnel { extra: b"" }])
+    });
+    c.get("/");
+    let heads = &c.remote.proxy.as_ref().unwrap().heads;
+    assert_eq!(heads.len(), 2, "{heads:?}");
+    assert!(!heads[0].contains("Proxy-Authorization"), "not preemptive: {}", heads[0]);
+    // user:p@ss:w%rd, as Basic sends it (RFC 7617).
+    assert!(
+        heads[1].contains("Proxy-Authorization: Basic dXNlcjpwQHNzOnclcmQ=\r\n"),
+        "{}",
+        heads[1]
+    );
+    assert_eq!(c.body(), b"hello");
+    assert_eq!(c.connections, 1);
+    assert!(c.remote.origin_heads.iter().all(|h| !h.contains("Proxy-Authorization")));
+}
+
+#[test]
+fn preemptive_credentials_refused_by_a_407_fail_without_repeating_them() {
+    let mut c =
+        Case::new("https://origin.test:8443/", Some("http://user:pw@proxy.test:3128"), |_| {
+            via_proxy(false, true, &[Reply::Send(AUTH_407)])
+        });
+    c.get("/");
+    assert_eq!(c.remote.proxy.as_ref().unwrap().heads.len(), 1);
+    let err = c.error().expect("refused");
+    assert_eq!((err.phase(), err.status()), (Phase::Tunnel, Some(407)), "{err}");
+}
+
+#[test]
+fn a_proxy_that_closes_after_its_407_is_dialled_again() {
+    let closing_407: &[u8] =
+        b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"x\"\r\n\r\n";
+    let mut c = Case::with("https://origin.test:8443/", Some(lazy_proxy()), settings(), move |n| {
+        let reply =
+            if n == 0 { Reply::SendAndClose(closing_407) } else { Reply::Tunnel { extra: b"" } };
+        via_proxy(false, true, &[reply])
+    });
+    c.get("/");
+    // The 407's body has no framing: the core asks for a new connection, the stack rebuilds
+    // the layers below the CONNECT, and the handshake goes on with credentials.
+    assert_eq!(c.connections, 2);
+    assert!(c.remote.proxy.as_ref().unwrap().heads[0].contains("Proxy-Authorization: Basic "));
+    assert_eq!(c.body(), b"hello");
+}
+
+#[test]
+fn a_refused_connect_carries_the_status_and_phase() {
+    let mut c = Case::new("https://origin.test:8443/", Some("http://proxy.test:3128"), |_| {
+        via_proxy(
+            false,
+            true,
+            &[Reply::Send(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno")],
+        )
+    });
+    c.get("/");
+    let err = c.error().expect("refused");
+    assert_eq!((err.phase(), err.status()), (Phase::Tunnel, Some(403)));
+    assert!(c.remote.origin_heads.is_empty());
+}
+
+#[test]
+fn bytes_with_the_proxys_200_belong_to_the_origins_tls() {
+    // A proxy that writes plain HTTP right behind its 200: the bytes reach the origin's TLS
+    // layer (which names plain HTTP), not the HTTP machine.
+    let mut c = Case::new("https://origin.test:8443/", Some("http://proxy.test:3128"), |_| {
+        via_proxy(false, true, &[Reply::Tunnel { extra: b"HTTP/1.1 200 OK\r\n\r\n" }])
+    });
+    c.get("/");
+    let err = c.error().expect("TLS refuses");
+    assert_eq!(err.phase(), Phase::OriginTls);
+    assert_eq!(err.tls().map(|e| e.kind().clone()), Some(ferry_tls::ErrorKind::PlainHttp));
+}
+
+#[test]
+fn bytes_with_the_proxys_200_reach_http_in_a_plain_tunnel() {
+    let mut url = Url::parse("http://origin.test:8080/").unwrap();
+    url = url.clone();
+    let proxy =
+        Proxy::parse("http://proxy.test:3128").unwrap().with_mode(ferry_proto::ProxyMode::Tunnel);
+    let route = Route::new(&url, Some(proxy));
+    let plan = Plan::new(&route, &settings());
+    let mut stack: Stack<Duration> =
+        Stack::new(Duration::ZERO, plan, settings(), Config::default());
+    stack.handle_dialing(Duration::ZERO);
+    stack.handle_connected(Duration::ZERO);
+    stack.send_request(Duration::ZERO, Request::get(url)).unwrap();
+    let Output::Transmit(connect) = stack.poll_output() else { panic!() };
+    assert!(connect.starts_with(b"CONNECT origin.test:8080 HTTP/1.1\r\n"));
+    // The reply and the origin's whole response in one read.
+    let mut input = BytesMut::from(&b"HTTP/1.1 200 Connection established\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"[..]);
+    stack.handle_input(Duration::ZERO, &mut input);
+    let mut seen = Vec::new();
+    loop {
+        match stack.poll_output() {
+            Output::Transmit(t) => {
+                seen.push(format!("transmit {}", String::from_utf8_lossy(&t[..14])))
+            }
+            Output::Event(Event::ResponseHead(h)) => seen.push(format!("head {}", h.status())),
+            Output::Event(Event::Data(d)) => {
+                seen.push(format!("data {}", String::from_utf8_lossy(&d)))
+            }
+            Output::End(End::Done { reusable }) => seen.push(format!("done {reusable}")),
+            Output::Idle => break,
+            other => panic!("{other:?} after {seen:?}"),
+        }
+    }
+    assert_eq!(seen, ["transmit GET / HTTP/1.1", "head 200", "data hi", "done true"]);
+}
+
+#[test]
+fn certificate_failures_name_the_layer() {
+    // The proxy's certificate is fine; the origin's is not trusted (Mozilla's roots only for
+    // origins).
+    let tls =
+        TlsSettings { proxy: settings().proxy, origin: TlsConfig::builder().build().unwrap() };
+    let mut c = Case::with(
+        "https://origin.test:8443/",
+        Some(Proxy::parse("https://proxy.test:3129").unwrap()),
+        tls,
+        |_| via_proxy(true, true, &[Reply::Tunnel { extra: b"" }]),
+    );
+    c.get("/");
+    let err = c.error().expect("refused");
+    assert_eq!(err.phase(), Phase::OriginTls, "{err}");
+    assert!(err.is_tls());
+    assert_eq!(
+        err.tls().and_then(ferry_tls::Error::certificate_problem),
+        Some(CertificateProblem::UnknownIssuer)
+    );
+    // And the other way round: the proxy's.
+    let tls =
+        TlsSettings { proxy: TlsConfig::builder().build().unwrap(), origin: settings().origin };
+    let mut c = Case::with(
+        "https://origin.test:8443/",
+        Some(Proxy::parse("https://proxy.test:3129").unwrap()),
+        tls,
+        |_| via_proxy(true, true, &[Reply::Tunnel { extra: b"" }]),
+    );
+    c.get("/");
+    assert_eq!(c.error().map(ferry_client::Error::phase), Some(Phase::ProxyTls));
+}
+
+#[test]
+fn deadlines_are_the_stacks_minimum_and_name_their_phase() {
+    let url = Url::parse("https://origin.test/").unwrap();
+    let plan = Plan::new(&Route::new(&url, None), &settings());
+    let mut stack: Stack<Duration> =
+        Stack::new(Duration::ZERO, plan, settings(), Config::default());
+    stack.handle_dialing(Duration::from_secs(1));
+    assert_eq!(stack.poll_timeout(), Some(Duration::from_secs(31)), "connect: 30 s by default");
+    stack.handle_timeout(Duration::from_secs(30));
+    assert!(matches!(stack.poll_output(), Output::NeedInput), "early: nothing");
+    stack.handle_timeout(Duration::from_secs(31));
+    let Output::Error(e) = stack.poll_output() else { panic!() };
+    assert_eq!((e.phase(), e.is_timeout(), e.is_connect()), (Phase::Connect, true, true));
+    assert!(matches!(e.kind(), ErrorKind::Timeout));
+    // The handshake's deadline runs from the connect.
+    let plan = Plan::new(&Route::new(&url, None), &settings());
+    let mut stack: Stack<Duration> =
+        Stack::new(Duration::ZERO, plan, settings(), Config::default());
+    stack.handle_dialing(Duration::ZERO);
+    stack.handle_connected(Duration::from_secs(2));
+    assert_eq!(stack.poll_timeout(), Some(Duration::from_secs(32)));
+    stack.handle_timeout(Duration::from_secs(32));
+    let Output::Error(e) = stack.poll_output() else { panic!() };
+    assert_eq!((e.phase(), e.is_timeout()), (Phase::OriginTls, true));
+}
