@@ -54,6 +54,9 @@ pub struct Tls {
     phase: Phase,
     /// Plaintext from the peer, not yet taken by the layer above.
     plaintext: BytesMut,
+    /// Plaintext from above that rustls has not taken yet: it holds 64 KiB of its own; the
+    /// layer above bounds the rest (ferry's stack hands a piece on before asking for the next).
+    unsent: BytesMut,
     /// Ciphertext to hand out, gathered from rustls; split off and frozen, never copied again.
     transmit: BytesMut,
     /// The first bytes the peer sent, to tell plain HTTP from TLS.
@@ -88,6 +91,7 @@ impl Tls {
             conn,
             phase: Phase::Handshaking,
             plaintext: BytesMut::new(),
+            unsent: BytesMut::new(),
             transmit: BytesMut::new(),
             first: [0; 5],
             first_len: 0,
@@ -175,18 +179,8 @@ impl Tls {
         if self.phase == Phase::Closed {
             return Err(Error::new(ErrorKind::Closed));
         }
-        let mut rest = plaintext;
-        while !rest.is_empty() {
-            let n = self.conn.writer().write(rest).map_err(|_| Error::new(ErrorKind::Closed))?;
-            if n == 0 {
-                // rustls's own buffer of records is full: move them out, then go on.
-                if !self.conn.wants_write() {
-                    return Err(Error::new(ErrorKind::Closed));
-                }
-                self.take_ciphertext();
-            }
-            rest = &rest[n..];
-        }
+        self.unsent.extend_from_slice(plaintext);
+        self.push_plaintext();
         Ok(())
     }
 
@@ -202,6 +196,7 @@ impl Tls {
         if let Some(o) = self.events.pop_front() {
             return o;
         }
+        self.push_plaintext();
         self.take_ciphertext();
         if !self.transmit.is_empty() {
             return Output::Transmit(self.transmit.split().freeze());
@@ -210,6 +205,23 @@ impl Tls {
             (Phase::Closed, Some(c)) => Output::Closed(c),
             (Phase::Closed, None) => Output::Closed(Closed::Unclean),
             _ => Output::NeedInput,
+        }
+    }
+
+    /// Hands rustls as much of the held plaintext as it takes, moving its records out whenever
+    /// its own buffer (64 KiB) is full. What it cannot take yet (during the handshake) stays
+    /// held, and goes once the handshake ends.
+    fn push_plaintext(&mut self) {
+        while !self.unsent.is_empty() {
+            let n = self.conn.writer().write(&self.unsent).unwrap_or(0);
+            if n == 0 {
+                if !self.conn.wants_write() {
+                    return;
+                }
+                self.take_ciphertext();
+                continue;
+            }
+            let _ = self.unsent.split_to(n);
         }
     }
 
@@ -249,6 +261,7 @@ impl Tls {
             }
             self.phase = Phase::Established;
             self.events.push_back(Output::Established);
+            self.push_plaintext();
         }
         if state.plaintext_bytes_to_read() > 0 {
             let n = state.plaintext_bytes_to_read();
