@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use ferry_client::{Error, Output, Phase, Plan, Stack, TlsSettings};
+use ferry_proto::proxy::Proxy;
 use ferry_proto::{
-    Config, End, Event, Headers, Host, Method, Proxy, Request, ResponseHead, Route, Scheme,
-    Timeouts, Url, Version,
+    Config, End, Event, Headers, Host, Method, Request, ResponseHead, Route, Scheme, Timeouts, Url,
+    Version,
 };
 use ferry_tls::TlsConfig;
 
@@ -265,7 +266,7 @@ impl Connection {
 
     /// Sends every later request through `proxy` (`http://` or `https://`, credentials in its
     /// URL or set with [`Proxy::basic_auth`]): HTTPS (and any target in
-    /// [`ProxyMode::Tunnel`](ferry_proto::ProxyMode)) through a CONNECT tunnel to this
+    /// [`ProxyMode::Tunnel`](ferry_proto::proxy::ProxyMode)) through a CONNECT tunnel to this
     /// connection's host and port, with `headers` on the CONNECT request and the 407 retry
     /// CPython cannot do; plain HTTP forwarded in absolute-form. Closes the current connection.
     pub fn set_tunnel(&mut self, proxy: Proxy, headers: &[(&str, &str)]) {

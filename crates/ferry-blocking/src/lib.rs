@@ -16,5 +16,6 @@ mod driver;
 
 pub use connection::{Body, Connection, ConnectionBuilder, Response};
 pub use ferry_client::{Error, ErrorKind, Phase};
-pub use ferry_proto::{Proxy, ProxyMode, Scheme};
+pub use ferry_proto::Scheme;
+pub use ferry_proto::proxy::{Proxy, ProxyMode};
 pub use ferry_tls::{TlsConfig, TlsConfigBuilder};

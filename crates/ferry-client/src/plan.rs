@@ -58,7 +58,8 @@ pub enum Layer {
 ///
 /// ```
 /// use ferry_client::{Layer, Peer, Plan, TlsSettings};
-/// use ferry_proto::{Proxy, Route, Url};
+/// use ferry_proto::proxy::Proxy;
+/// use ferry_proto::{Route, Url};
 /// let url = Url::parse("https://example.com/").unwrap();
 /// let route = Route::new(&url, Some(Proxy::parse("https://proxy.test:3129").unwrap()));
 /// let plan = Plan::new(&route, &TlsSettings::new().unwrap());

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use ferry_client::{ErrorKind, Layer, Output, Phase, Plan, Stack, TlsSettings};
-use ferry_proto::{Config, End, Event, Proxy, Request, Route, Url};
+use ferry_proto::proxy::Proxy;
+use ferry_proto::{Config, End, Event, Request, Route, Url};
 use ferry_test_support::certs::{Ca, Leaf};
 use ferry_tls::{CertificateProblem, TlsConfig};
 use rustls::ServerConnection;
@@ -516,8 +517,9 @@ fn bytes_with_the_proxys_200_belong_to_the_origins_tls() {
 fn bytes_with_the_proxys_200_reach_http_in_a_plain_tunnel() {
     let mut url = Url::parse("http://origin.test:8080/").unwrap();
     url = url.clone();
-    let proxy =
-        Proxy::parse("http://proxy.test:3128").unwrap().with_mode(ferry_proto::ProxyMode::Tunnel);
+    let proxy = Proxy::parse("http://proxy.test:3128")
+        .unwrap()
+        .with_mode(ferry_proto::proxy::ProxyMode::Tunnel);
     let route = Route::new(&url, Some(proxy));
     let plan = Plan::new(&route, &settings());
     let mut stack: Stack<Duration> =

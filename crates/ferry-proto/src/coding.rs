@@ -123,7 +123,7 @@ const PIECE: usize = 16 * 1024;
 ///
 /// ```
 /// use bytes::Bytes;
-/// use ferry_proto::{Coding, Codings, Decoder};
+/// use ferry_proto::wire::{Coding, Codings, Decoder};
 /// let mut codings = Codings::new();
 /// codings.push(Coding::Deflate);
 /// // zlib of "hi", as `deflate` content (RFC 1950).

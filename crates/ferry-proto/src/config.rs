@@ -81,7 +81,7 @@ pub struct Limits {
     /// How many requests with credentials may be sent for one proxy exchange (a CONNECT or a
     /// forwarded request) after 407s. Default 3.
     pub max_auth_rounds: u8,
-    /// The most content a [`Decoder`](crate::Decoder) produces from one transfer coding of
+    /// The most content a [`Decoder`](crate::wire::Decoder) produces from one transfer coding of
     /// one body (`gzip`, `deflate`; RFC 9112 §7): a bound on decompression bombs. Default
     /// 64 MiB; `u64::MAX` for none.
     pub max_decoded_body: u64,

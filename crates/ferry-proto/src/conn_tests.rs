@@ -934,7 +934,7 @@ fn discarding_more_than_the_budget_already_read_ends_at_once() {
     );
 }
 
-// ---- issue 8: regressions ----------------------------------------------------------------
+// ---- regressions: bugs a first driver found ------------------------------------------------
 
 fn timeouts(f: impl FnOnce(&mut Timeouts)) -> Config {
     let mut config = Config::default();
@@ -944,7 +944,7 @@ fn timeouts(f: impl FnOnce(&mut Timeouts)) -> Config {
 
 #[test]
 fn a_content_length_body_given_in_full_ends_the_upload() {
-    // Issue 8 bug 1: the declared length sent means the body is finished, with no
+    // The declared length sent means the body is finished, with no
     // `finish_body`: the core stops asking and the response may keep the connection.
     let mut h = Harness::new();
     h.request(post("http://h/", BodyFraming::Length(3)));
@@ -974,7 +974,7 @@ fn finish_body_after_a_complete_content_length_body_is_misuse() {
 
 #[test]
 fn a_fresh_connection_arms_its_idle_deadline() {
-    // Issue 8 bug 2: a pooled, never used connection expires like a used one.
+    // A pooled, never used connection expires like a used one.
     let mut h = Harness::with(timeouts(|t| t.idle = Some(Duration::from_secs(1))));
     assert_eq!(h.conn.poll_timeout(), Some(Duration::from_secs(1)));
     assert_eq!(h.advance(Duration::from_secs(1)), (vec![], Rest::Closed));
@@ -982,7 +982,7 @@ fn a_fresh_connection_arms_its_idle_deadline() {
 
 #[test]
 fn a_request_after_the_idle_deadline_is_refused() {
-    // Issue 8 bug 2: `send_request(now = 5 s)` after `poll_timeout()` said 1 s, with no
+    // `send_request(now = 5 s)` after `poll_timeout()` said 1 s, with no
     // `handle_timeout` in between.
     let mut h = Harness::with(timeouts(|t| t.idle = Some(Duration::from_secs(1))));
     h.now = Duration::from_secs(5);
@@ -1005,7 +1005,7 @@ fn a_request_after_the_idle_deadline_is_refused() {
 
 #[test]
 fn a_slow_upload_is_not_a_response_head_timeout() {
-    // Issue 8 bug 3: the response-head timer starts when the request is out in full; the
+    // The response-head timer starts when the request is out in full; the
     // upload has its own timer, re-armed by each piece.
     let config = timeouts(|t| {
         t.response_head = Some(Duration::from_secs(5));
@@ -1042,7 +1042,7 @@ fn a_stalled_upload_trips_the_send_body_timer() {
 
 #[test]
 fn a_connect_without_reply_is_a_tunnel_setup_timeout() {
-    // Issue 8 bug 4: not `Timeout { ResponseHead }`, even when that one is shorter.
+    // Not `Timeout { ResponseHead }`, even when that one is shorter.
     let config = timeouts(|t| {
         t.response_head = Some(Duration::from_secs(5));
         t.tunnel_setup = Some(Duration::from_secs(10));
@@ -1061,7 +1061,7 @@ const CHALLENGE: &str =
 
 #[test]
 fn a_forwarded_request_waits_for_the_challenge_when_not_preemptive() {
-    // Issue 8 bug 5: `preemptive(false)` honoured, and the 407 answered on this connection
+    // `preemptive(false)` honoured, and the 407 answered on this connection
     // when its body is framed; the 407 itself is not the response.
     let mut h = Harness::new();
     let req = get("http://h/").forwarded_with(creds(false));
@@ -1124,7 +1124,7 @@ fn a_forwarded_request_with_a_body_is_not_replayed() {
 
 #[test]
 fn an_unclean_end_of_a_close_delimited_body_is_truncation() {
-    // Issue 8 bug 6: over TLS, an EOF without close_notify may be an attacker's.
+    // Over TLS, an EOF without close_notify may be an attacker's.
     let mut h = Harness::new();
     h.request(get("http://h/"));
     assert_eq!(h.feed("HTTP/1.1 200 OK\r\n\r\npartial").1, Rest::NeedInput);
@@ -1255,7 +1255,7 @@ fn setup_phases_are_timed_by_the_connection() {
 
 #[test]
 fn a_held_body_is_not_fully_sent() {
-    // Issue 7: `request_sent()` answered `Fully` for a held body that never left, and after
+    // `request_sent()` answered `Fully` for a held body that never left, and after
     // a 417 abandoned it.
     let mut h = Harness::new();
     h.request(post("http://h/", BodyFraming::Length(4)).header("Expect", "100-continue"));
@@ -1327,7 +1327,7 @@ trait ForwardedWith {
 
 impl ForwardedWith for Request {
     fn forwarded_with(self, auth: Option<ProxyAuth>) -> Request {
-        let mut proxy = crate::Proxy::parse("http://p:1").unwrap();
+        let mut proxy = crate::route::Proxy::parse("http://p:1").unwrap();
         if let Some(auth) = auth {
             proxy = proxy.with_auth(auth);
         }
@@ -1336,7 +1336,7 @@ impl ForwardedWith for Request {
     }
 }
 
-// ---- transfer codings and long heads through the connection (issue 8, RFC gaps) -------------
+// ---- transfer codings and long heads through the connection (RFC 9112 §7, §5) --------------
 
 /// A gzip member (RFC 1952): a minimal header, raw deflate, CRC-32 and length.
 fn gzip(data: &[u8]) -> alloc::vec::Vec<u8> {
@@ -1439,7 +1439,7 @@ fn an_unknown_transfer_coding_is_refused() {
 
 #[test]
 fn a_long_head_fed_a_byte_at_a_time_is_parsed_once_it_ends() {
-    // Issue 8: each read used to re-parse the head from its start.
+    // Each read used to re-parse the head from its start.
     let mut head = alloc::string::String::from("HTTP/1.1 200 OK\r\n");
     for i in 0..500 {
         head.push_str(&alloc::format!("X-Field-{i}: {}\r\n", "v".repeat(40)));
@@ -1458,4 +1458,11 @@ fn a_long_head_fed_a_byte_at_a_time_is_parsed_once_it_ends() {
     assert!(scanned + 4 >= head.len() - 1, "the parser remembers how far it looked: {scanned}");
     let (seen, _) = h.feed("\n");
     assert_eq!(seen[0], Seen::Head(200));
+}
+
+#[test]
+fn an_errors_debug_shows_its_kind_first() {
+    let e = crate::Error::new(ErrorKind::InvalidMethod);
+    let shown = alloc::format!("{e:?}");
+    assert!(shown.starts_with("Error { kind: InvalidMethod, blame: Caller,"), "{shown}");
 }

@@ -80,7 +80,7 @@ pub enum Call {
     /// [`Connection::handle_reconnected`](crate::Connection::handle_reconnected) when no
     /// reconnect was asked for.
     HandleReconnected,
-    /// [`encode_request`](crate::encode_request) with the `CONNECT` method: use
+    /// [`encode_request`](crate::wire::encode_request) with the `CONNECT` method: use
     /// [`Connection::send_connect`](crate::Connection::send_connect).
     EncodeConnect,
 }
@@ -217,7 +217,7 @@ pub enum ErrorKind {
     /// A `Content-Length` that is not `1*DIGIT` or overflows a `u64`.
     InvalidContentLength,
     /// A `Transfer-Encoding` that is empty, applies `chunked` twice or before another coding,
-    /// or stacks more than [`Codings::CAPACITY`](crate::Codings) other codings (RFC 9112 §6.1).
+    /// or stacks more than [`Codings::CAPACITY`](crate::wire::Codings) other codings (RFC 9112 §6.1).
     InvalidTransferEncoding,
     /// A transfer coding the core cannot decode (RFC 9112 §7: `compress`, `identity`, which is
     /// not registered, or any unknown name). The content cannot be read, so the connection is
@@ -366,7 +366,7 @@ pub enum ErrorKind {
         timer: TimerKind,
     },
 
-    // ---- routes (issue 3) ----------------------------------------------------------------
+    // ---- routes -----------------------------------------------------------------------------
     /// A proxy URL that cannot be used.
     InvalidProxyUrl {
         /// What is wrong with it.
@@ -377,7 +377,7 @@ pub enum ErrorKind {
         /// The scheme as written.
         scheme: String,
     },
-    /// A key of a [`Proxies`](crate::Proxies) map that is not `http`, `https`, `all` or one of
+    /// A key of a [`Proxies`](crate::proxy::Proxies) map that is not `http`, `https`, `all` or one of
     /// those followed by `://` and a host.
     InvalidProxyKey {
         /// What is wrong with it.
@@ -390,7 +390,6 @@ pub enum ErrorKind {
         /// Why: [`ErrorKind::InvalidProxyUrl`] or [`ErrorKind::UnsupportedProxyScheme`].
         cause: alloc::boxed::Box<ErrorKind>,
     },
-    // ---- end of routes -------------------------------------------------------------------
 }
 
 impl ErrorKind {
@@ -448,10 +447,22 @@ impl ErrorKind {
 /// [`Output::Closed`](crate::Output), and it never panics.
 ///
 /// One pointer wide, so `Result<T, Error>` stays small on hot paths.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Error(alloc::boxed::Box<Inner>);
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+impl fmt::Debug for Error {
+    /// The kind first, then who is to blame and the retry facts.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.0.kind)
+            .field("blame", &self.blame())
+            .field("request_sent", &self.0.sent)
+            .field("response_started", &self.0.response_started)
+            .finish()
+    }
+}
+
+#[derive(Clone, PartialEq, Eq)]
 struct Inner {
     kind: ErrorKind,
     sent: RequestSent,

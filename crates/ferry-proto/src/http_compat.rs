@@ -82,7 +82,7 @@ impl ResponseHead {
     ///
     /// ```
     /// let mut input = bytes::BytesMut::from(&b"HTTP/1.1 404 Not Found\r\nX-A: b\r\n\r\n"[..]);
-    /// let head = ferry_proto::parse_response_head(&mut input, &Default::default()).unwrap().unwrap();
+    /// let head = ferry_proto::wire::parse_response_head(&mut input, &Default::default()).unwrap().unwrap();
     /// let resp = head.to_http().unwrap();
     /// assert_eq!(resp.status(), http::StatusCode::NOT_FOUND);
     /// assert_eq!(resp.headers()["x-a"], "b");

@@ -12,7 +12,7 @@
 //! decodes chunked bodies strictly and under caps, handles interim responses and
 //! `Expect: 100-continue`, decides keep-alive, runs the CONNECT handshake with proxy
 //! authentication ([`Connection::send_connect`]), picks routes through proxies with
-//! `NO_PROXY` ([`ProxyConfig`]), and keeps the idle-connection [`Pool`]'s books.
+//! `NO_PROXY` ([`proxy::ProxyConfig`]), and keeps the idle-connection [`Pool`]'s books.
 //!
 //! **Reach.** `#![no_std]` with `alloc`. Features: `std` (default: `std::error::Error`,
 //! [`Timestamp`] for `std::time::Instant`) and `http` (default: conversions to and from the
@@ -63,13 +63,16 @@
 //!
 //! # Where things are
 //!
-//! - [`Connection`]: the state machine, its theory of operation and state diagram.
-//! - [`encode_request`], [`Request`], [`Connect`]: what goes on the wire.
-//! - [`HeadParser`], [`parse_response_head`], [`ResponseHead::semantics`]: heads, framing,
-//!   keep-alive, the transfer codings; [`Decoder`] undoes `gzip` / `deflate` ([`Codings`]).
-//! - [`ProxyConfig`], [`Proxies`], [`EnvProxies`], [`NoProxy`], [`Route`]: which way a
-//!   request goes; [`Pool`]: idle connections by [`RouteKey`].
-//! - [`Error`]: one error type, with [`Blame`] and the facts a retry decision needs.
+//! - At the root, the machine: [`Connection`] (its theory of operation and state diagram),
+//!   its [`Config`], its inputs ([`Request`], [`Connect`], [`Eof`], [`Timestamp`]) and
+//!   outputs ([`Output`], [`Event`], [`End`]), [`Route`] and the [`Pool`] of idle
+//!   connections by [`RouteKey`], and [`Error`]: one error type, with [`Blame`] and the facts
+//!   a retry decision needs.
+//! - [`proxy`]: which way a request goes ([`proxy::ProxyConfig`], [`proxy::Proxies`],
+//!   [`proxy::EnvProxies`], [`proxy::NoProxy`]).
+//! - [`wire`]: the wire format as pure functions ([`wire::encode_request`],
+//!   [`wire::HeadParser`], [`ResponseHead::semantics`], [`wire::Decoder`] for `gzip` /
+//!   `deflate`).
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -99,22 +102,46 @@ pub mod testing;
 mod time;
 mod url;
 
+// The machine and what a driver hands it or gets from it.
 pub use auth::{Challenge, Credentials, ProxyAuth, ProxyAuthenticator};
-pub use coding::{Coding, Codings, Decoder};
 pub use config::{Config, Limits, Profile, Timeouts};
 pub use conn::{CloseReason, Connection, End, Eof, Event, Output, Phase, SetupPhase, Transmit};
 pub use connect::Connect;
 pub use error::{
     Blame, Call, Error, ErrorKind, Expected, HeadFault, Part, RequestSent, Result, TransportError,
 };
-pub use headers::{Headers, check_field, is_token, is_valid_value, list_contains};
+pub use headers::Headers;
 pub use pool::{Pool, PoolConfig, Put, Reusable, Take};
-pub use request::{BodyFraming, HeadInfo, Method, Request, chunk_size_line, encode_request};
-pub use response::{Framing, HeadParser, ResponseHead, Semantics, Version, parse_response_head};
-pub use route::{
-    Diagnostic, EnvProxies, InvalidNoProxyEntry, NoProxy, NoProxyEntry, NoProxyEntryError,
-    NoProxyMatch, NoProxyRule, NoProxySource, Proxies, Proxy, ProxyConfig, ProxyDecision, ProxyKey,
-    ProxyKeyError, ProxyMode, ProxySource, ProxyUrlError, Route, RouteKey,
-};
+pub use request::{BodyFraming, Method, Request};
+pub use response::{ResponseHead, Version};
+pub use route::{Route, RouteKey};
 pub use time::{TimerKind, Timestamp};
 pub use url::{Authority, Domain, Host, Scheme, Url, UrlError};
+
+/// Proxy policy: which proxy, if any, a request goes through.
+///
+/// [`ProxyConfig::proxy_for`](crate::proxy::ProxyConfig::proxy_for) combines a client's
+/// [`Proxies`](crate::proxy::Proxies) (a Requests-style map of `scheme://host`, `scheme` and
+/// `all` entries), the environment as plain data ([`EnvProxies`](crate::proxy::EnvProxies):
+/// `HTTP(S)_PROXY`, `ALL_PROXY`, `NO_PROXY`) and [`NoProxy`](crate::proxy::NoProxy) rules into
+/// an explained [`ProxyDecision`](crate::proxy::ProxyDecision), whose
+/// [`route`](crate::proxy::ProxyDecision::route) is the [`Route`] a driver carries out.
+/// Nothing here reads the environment itself.
+pub mod proxy {
+    pub use crate::route::{
+        Diagnostic, EnvProxies, InvalidNoProxyEntry, NoProxy, NoProxyEntry, NoProxyEntryError,
+        NoProxyMatch, NoProxyRule, NoProxySource, Proxies, Proxy, ProxyConfig, ProxyDecision,
+        ProxyKey, ProxyKeyError, ProxyMode, ProxySource, ProxyUrlError,
+    };
+}
+
+/// The wire format as pure functions, for tools, tests and layers that need a piece of it
+/// without a [`Connection`]: request encoding, response heads and their
+/// framing (RFC 9112 §6.3), chunk-size lines, the token and field-value checks, and the
+/// transfer-coding decoder. A driver needs none of it.
+pub mod wire {
+    pub use crate::coding::{Coding, Codings, Decoder};
+    pub use crate::headers::{check_field, is_token, is_valid_value, list_contains};
+    pub use crate::request::{HeadInfo, chunk_size_line, encode_request};
+    pub use crate::response::{Framing, HeadParser, Semantics, parse_response_head};
+}

@@ -539,7 +539,7 @@ mod tests {
 
     #[test]
     fn a_connection_awaiting_its_response_is_refused() {
-        // Issue 8 bug 7: `put(.., true, ..)` used to pool this one, and `take` handed it back.
+        // `put(.., true, ..)` used to pool this one, and `take` handed it back.
         let mut p: Pool<Conn, Duration> = Pool::new(PoolConfig::default());
         let mut conn = Conn::new(secs(0), config(90));
         conn.send_request(secs(0), &Request::get(Url::parse("http://a/").unwrap())).unwrap();

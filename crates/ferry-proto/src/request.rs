@@ -297,7 +297,8 @@ struct Checked {
 /// forwarded; `out` is then left as it was.
 ///
 /// ```
-/// use ferry_proto::{encode_request, Request, Url};
+/// use ferry_proto::{Request, Url};
+/// use ferry_proto::wire::encode_request;
 /// let mut out = bytes::BytesMut::new();
 /// let req = Request::get(Url::parse("http://example.com:8080/x?y").unwrap()).header("Accept", "*/*");
 /// encode_request(&req, None, &mut out).unwrap();

@@ -95,7 +95,8 @@ const STACK_HEADERS: usize = 128;
 ///
 /// ```
 /// use bytes::BytesMut;
-/// use ferry_proto::{Config, HeadParser};
+/// use ferry_proto::Config;
+/// use ferry_proto::wire::HeadParser;
 /// let wire = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
 /// let (mut parser, mut input) = (HeadParser::new(), BytesMut::new());
 /// for (i, b) in wire.iter().enumerate() {
@@ -274,7 +275,8 @@ enum Scan {
 /// As [`HeadParser::parse`].
 ///
 /// ```
-/// use ferry_proto::{parse_response_head, Config, Framing};
+/// use ferry_proto::Config;
+/// use ferry_proto::wire::{parse_response_head, Framing};
 /// let mut input = bytes::BytesMut::from(&b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"[..]);
 /// let head = parse_response_head(&mut input, &Config::default()).unwrap().unwrap();
 /// assert_eq!(head.status(), 200);
@@ -539,7 +541,7 @@ pub struct Semantics {
     /// How the body is delimited.
     pub framing: Framing,
     /// The transfer codings applied below `chunked` (or below the connection's close), in the
-    /// order applied: what a [`coding::Decoder`](crate::Decoder) must undo before the body
+    /// order applied: what a [`coding::Decoder`](crate::wire::Decoder) must undo before the body
     /// is content (RFC 9112 §6.1, §7). Empty when there are none, and whenever the framing is
     /// [`Framing::None`] or [`Framing::Length`].
     pub codings: Codings,

@@ -253,7 +253,7 @@ proptest! {
         };
         req = req.body(kind);
         if absolute {
-            let proxy = ferry_proto::Proxy::parse("http://proxy:3128").unwrap();
+            let proxy = ferry_proto::proxy::Proxy::parse("http://proxy:3128").unwrap();
             req = req.via(&ferry_proto::Route::new(&url, Some(proxy)));
         }
         let mut conn: Connection<Duration> = Connection::new(Duration::ZERO, Config::default());
@@ -332,7 +332,7 @@ proptest! {
             req = req.header(n.clone(), v.clone());
         }
         let mut out = BytesMut::new();
-        if ferry_proto::encode_request(&req, None, &mut out).is_err() {
+        if ferry_proto::wire::encode_request(&req, None, &mut out).is_err() {
             prop_assert!(out.is_empty(), "nothing is written on error");
             return Ok(());
         }

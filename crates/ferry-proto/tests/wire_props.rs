@@ -14,9 +14,11 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use bytes::BytesMut;
+use ferry_proto::proxy::Proxy;
+use ferry_proto::wire::encode_request;
 use ferry_proto::{
-    Authority, Config, Connect, Connection, Domain, ErrorKind, Host, Output, Proxy, Request, Route,
-    Scheme, Url, UrlError, encode_request,
+    Authority, Config, Connect, Connection, Domain, ErrorKind, Host, Output, Request, Route,
+    Scheme, Url, UrlError,
 };
 use proptest::prelude::*;
 
@@ -188,7 +190,7 @@ proptest! {
     #[test]
     fn proxies_and_their_tunnels(s in text(), mode_tunnel in any::<bool>()) {
         let Ok(proxy) = Proxy::parse(&s) else { return Ok(()) };
-        let proxy = if mode_tunnel { proxy.with_mode(ferry_proto::ProxyMode::Tunnel) } else { proxy };
+        let proxy = if mode_tunnel { proxy.with_mode(ferry_proto::proxy::ProxyMode::Tunnel) } else { proxy };
         // The proxy's own authority is a fine CONNECT target too.
         check_connect(proxy.authority())?;
         let again = Proxy::new(proxy.scheme(), proxy.authority().clone());
@@ -218,5 +220,5 @@ fn injections_are_refused_everywhere() {
     let base = Url::parse("http://a/").unwrap();
     assert!(base.join(&format!("//{evil}/")).is_err_and(invalid));
     assert!(Proxy::parse(&format!("http://{evil}:3128")).is_err());
-    assert!(ferry_proto::ProxyKey::parse(&format!("http://{evil}")).is_err());
+    assert!(ferry_proto::proxy::ProxyKey::parse(&format!("http://{evil}")).is_err());
 }

@@ -2,7 +2,8 @@
 
 use std::net::IpAddr;
 
-use ferry_proto::{Domain, EnvProxies, Host, NoProxy, NoProxyEntry, NoProxyRule, ProxyConfig, Url};
+use ferry_proto::proxy::{EnvProxies, NoProxy, NoProxyEntry, NoProxyRule, ProxyConfig};
+use ferry_proto::{Domain, Host, Url};
 
 const PROXY: &str = "http://proxy.invalid:3128";
 

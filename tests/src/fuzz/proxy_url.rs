@@ -1,8 +1,7 @@
 //! The `proxy_url` target: proxy URLs as users write them in `HTTPS_PROXY` or the API.
 
-use ferry_proto::{
-    EnvProxies, ErrorKind, Proxies, Proxy, ProxyConfig, ProxyKey, ProxyMode, Scheme, Url,
-};
+use ferry_proto::proxy::{EnvProxies, Proxies, Proxy, ProxyConfig, ProxyKey, ProxyMode};
+use ferry_proto::{ErrorKind, Scheme, Url};
 
 /// The `proxy_url` fuzz target: the input, as lossy UTF-8, is a proxy URL (and a proxy map
 /// key). Properties:

@@ -4,9 +4,11 @@ use std::time::Duration;
 
 use arbitrary::{Arbitrary, Unstructured};
 use bytes::{Bytes, BytesMut};
+use ferry_proto::proxy::Proxy;
+use ferry_proto::wire::encode_request;
 use ferry_proto::{
-    BodyFraming, Config, Connection, Credentials, ErrorKind, Headers, Method, Output, Proxy,
-    ProxyAuth, Request, Scheme, Url, UrlError, encode_request,
+    BodyFraming, Config, Connection, Credentials, ErrorKind, Headers, Method, Output, ProxyAuth,
+    Request, Scheme, Url, UrlError,
 };
 
 use super::oracle;

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use ferry_client::{Output, Phase, Plan, Stack, TlsSettings};
-use ferry_proto::{Config, Proxy, Request, Route, Url};
+use ferry_proto::proxy::Proxy;
+use ferry_proto::{Config, Request, Route, Url};
 
 use super::stream::{Framed, bytewise, reads};
 

@@ -8,9 +8,8 @@
 use std::time::Duration;
 
 use bytes::BytesMut;
-use ferry_proto::{
-    Config, Connection, Event, Output, Request, ResponseHead, Semantics, Url, parse_response_head,
-};
+use ferry_proto::wire::{Semantics, parse_response_head};
+use ferry_proto::{Config, Connection, Event, Output, Request, ResponseHead, Url};
 
 /// The status line and header fields shared by both heads: what an nginx origin behind a CDN
 /// sends for a small HTML page. The framing field comes last.

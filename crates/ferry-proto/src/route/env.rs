@@ -39,7 +39,7 @@ struct EnvProxy {
 /// counts as unset. A value without a scheme means `http://`.
 ///
 /// A value that does not parse (an unknown scheme such as `socks5://`, a bad port) is not
-/// skipped: [`ProxyConfig::proxy_for`](crate::ProxyConfig::proxy_for) fails with
+/// skipped: [`ProxyConfig::proxy_for`](crate::proxy::ProxyConfig::proxy_for) fails with
 /// [`ErrorKind::InvalidProxyEnv`] for every URL that would use it.
 ///
 /// When `REQUEST_METHOD` is set (with any value) the program runs as a CGI script, where
@@ -48,7 +48,8 @@ struct EnvProxy {
 /// `http_proxy` still counts.
 ///
 /// ```
-/// use ferry_proto::{EnvProxies, Scheme};
+/// use ferry_proto::Scheme;
+/// use ferry_proto::proxy::EnvProxies;
 /// let env = EnvProxies::from_vars([("HTTPS_PROXY", "proxy.corp:3128"), ("no_proxy", ".corp")]);
 /// let (var, proxy) = env.proxy_for_scheme(Scheme::Https).unwrap();
 /// assert_eq!((var, proxy.unwrap().to_string()), ("HTTPS_PROXY", "http://proxy.corp:3128".into()));

@@ -255,7 +255,8 @@ impl fmt::Display for ProxyDecision {
 /// No `Debug` or `Display` here, nor any error, shows a credential.
 ///
 /// ```
-/// use ferry_proto::{EnvProxies, Proxies, ProxyConfig, ProxySource, Url};
+/// use ferry_proto::Url;
+/// use ferry_proto::proxy::{EnvProxies, Proxies, ProxyConfig, ProxySource};
 /// let env = EnvProxies::from_vars([
 ///     ("https_proxy", "http://alice:s3cret@proxy.corp:3128"),
 ///     ("NO_PROXY", "localhost, .corp.example"),
@@ -514,7 +515,8 @@ impl Request {
     /// cross the proxy in plaintext.
     ///
     /// ```
-    /// use ferry_proto::{Proxy, Request, Route, Url};
+    /// use ferry_proto::proxy::Proxy;
+    /// use ferry_proto::{Request, Route, Url};
     /// let url = Url::parse("http://example.com/").unwrap();
     /// let route = Route::new(&url, Some(Proxy::parse("http://proxy:3128").unwrap()));
     /// assert!(Request::get(url).via(&route).is_forwarded());

@@ -163,7 +163,8 @@ impl fmt::Display for InvalidNoProxyEntry {
 /// No name is ever resolved: `localhost` does not match `127.0.0.1`.
 ///
 /// ```
-/// use ferry_proto::{Host, NoProxy};
+/// use ferry_proto::Host;
+/// use ferry_proto::proxy::NoProxy;
 /// let list = NoProxy::parse(".corp.example, 10.0.0.0/8 ,, bad/99");
 /// let host = Host::parse("git.corp.example").unwrap();
 /// assert_eq!(list.matches(&host, 443).map(|e| e.as_str()), Some(".corp.example"));

@@ -146,7 +146,8 @@ fn normalize(host: Host) -> Host {
 /// value), which stops the lookup: no lower layer is asked.
 ///
 /// ```
-/// use ferry_proto::{Proxies, Proxy, Url};
+/// use ferry_proto::Url;
+/// use ferry_proto::proxy::{Proxies, Proxy};
 /// let proxies = Proxies::from_pairs([
 ///     ("https", "http://proxy.corp:3128"),
 ///     ("https://intranet.corp", ""),

@@ -55,7 +55,8 @@ pub enum ProxyMode {
 /// `Debug` and `Display` never show the credentials (not even the user name).
 ///
 /// ```
-/// use ferry_proto::{Proxy, Scheme};
+/// use ferry_proto::Scheme;
+/// use ferry_proto::proxy::Proxy;
 /// let p = Proxy::parse("https://us%40er:p%3Ass@[::1]:8443").unwrap();
 /// assert_eq!(p.scheme(), Scheme::Https);
 /// assert_eq!(p.to_string(), "https://[::1]:8443");
