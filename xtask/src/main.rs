@@ -3,7 +3,8 @@
 //! ```text
 //! cargo xtask ci      fmt, clippy -D warnings, tests (with doctests and the fuzz corpus replay),
 //!                     docs with warnings denied, and a no_std build of ferry-proto
-//! cargo xtask demo    runs the demo: a full GET exchange over in-memory bytes
+//! cargo xtask demo    runs the demo: HTTPS through authenticating proxies (in-process, and
+//!                     tinyproxy and squid where installed), all on 127.0.0.1
 //! cargo xtask fuzz [TARGET] [--time SECS] [--jobs N] [--sanitizer address|none]
 //!                     runs the fuzz targets on the stable toolchain from fuzz/seeds/<target>/
 //!                     and fuzz/corpus/<target>/ (with fuzz/dicts/<target>.dict if present),
@@ -28,9 +29,9 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 /// The package whose example `cargo xtask demo` runs.
-const DEMO_PACKAGE: &str = "ferry-proto";
-/// The example `cargo xtask demo` runs: until the drivers land, the core's in-memory GET.
-const DEMO_EXAMPLE: &str = "exchange";
+const DEMO_PACKAGE: &str = "ferry-blocking";
+/// The example `cargo xtask demo` runs: HTTPS through authenticating proxies on loopback.
+const DEMO_EXAMPLE: &str = "demo";
 
 /// Seconds each target fuzzes when `--time` is not given.
 const DEFAULT_FUZZ_SECS: u64 = 60;
@@ -43,7 +44,7 @@ usage: cargo xtask <task>
 
 tasks:
   ci      cargo fmt --check, clippy -D warnings, test, doc (warnings denied), no_std build
-  demo    cargo run --release -p ferry-proto --example exchange
+  demo    cargo run -p ferry-blocking --example demo: HTTPS through authenticating proxies
   fuzz [TARGET] [--time SECS] [--jobs N] [--sanitizer address|none]
           fuzz TARGET (default: every target of `cargo fuzz list`) for SECS seconds each
           (default 60) on the stable toolchain, then minimize its corpus against its seeds
@@ -130,7 +131,7 @@ fn ci() -> Result {
 
 fn demo() -> Result {
     let mut cmd = cargo();
-    cmd.args(["run", "--release", "-p", DEMO_PACKAGE, "--example", DEMO_EXAMPLE]);
+    cmd.args(["run", "-p", DEMO_PACKAGE, "--example", DEMO_EXAMPLE]);
     step("demo", &mut cmd).map(drop)
 }
 

@@ -59,7 +59,9 @@ impl Body {
 
     fn framing(&self) -> ferry_proto::BodyFraming {
         match self {
+            // No bytes is no body: a GET says no `Content-Length: 0` (a POST still does).
             Body::Empty => ferry_proto::BodyFraming::Empty,
+            Body::Bytes(b) if b.is_empty() => ferry_proto::BodyFraming::Empty,
             Body::Bytes(b) => ferry_proto::BodyFraming::Length(b.len() as u64),
             Body::Reader { len: Some(n), .. } => ferry_proto::BodyFraming::Length(*n),
             Body::Reader { len: None, .. } => ferry_proto::BodyFraming::Chunked,

@@ -279,3 +279,15 @@ fn a_refused_connection_is_a_connect_error() {
     assert!(err.is_connect(), "{err}");
     assert_eq!(err.phase(), Phase::Connect);
 }
+
+#[test]
+fn an_empty_body_on_a_get_says_no_content_length() {
+    let origin = Origin::http();
+    let mut conn = connect(Scheme::Http, origin.port(), None);
+    assert_eq!(get(&mut conn, "/bytes/1").0, 200);
+    conn.request("POST", "/echo", "", &[]).unwrap();
+    drop(conn.response().unwrap());
+    let seen = origin.seen();
+    assert_eq!(header(&seen[0], "content-length"), None, "GET");
+    assert_eq!(header(&seen[1], "content-length"), Some("0"), "POST");
+}
