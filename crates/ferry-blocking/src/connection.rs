@@ -9,7 +9,7 @@ use bytes::{Bytes, BytesMut};
 use ferry_client::{Error, Output, Phase, Plan, Stack, TlsSettings};
 use ferry_proto::proxy::Proxy;
 use ferry_proto::{
-    Config, End, Event, Headers, Host, Method, Request, ResponseHead, Route, Scheme, Timeouts, Url,
+    Config, Event, Headers, Host, Method, Request, ResponseHead, Route, Scheme, Timeouts, Url,
     Version,
 };
 use ferry_tls::TlsConfig;
@@ -532,12 +532,9 @@ impl Response<'_> {
             match self.conn.next_output() {
                 Output::Event(Event::Data(data)) => return Ok(Some(data)),
                 Output::Event(Event::Trailers(t)) => self.trailers = Some(t),
-                Output::End(end) => {
-                    self.done = true;
-                    if !matches!(end, End::Done { reusable: true }) {
-                        self.conn.close();
-                    }
-                }
+                // Whether the connection can carry another request is the stack's to say
+                // (`Stack::is_idle`), asked when the next request opens one.
+                Output::End(_) => self.done = true,
                 Output::Error(e) => {
                     self.done = true;
                     self.conn.close();

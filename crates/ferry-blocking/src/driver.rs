@@ -147,6 +147,17 @@ impl Driver {
             self.writes.clear();
             return true;
         };
+        if self.writes.is_empty() {
+            return true;
+        }
+        // A write that cannot go on is bounded by the same next deadline as a read.
+        let timeout = self
+            .stack
+            .poll_timeout()
+            .map(|at| at.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)));
+        if stream.set_write_timeout(timeout).is_err() {
+            return true;
+        }
         let mut done = 0; // whole pieces written
         let mut offset = 0; // bytes of `writes[done]` written
         while done < self.writes.len() {
