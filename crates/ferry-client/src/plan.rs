@@ -54,7 +54,7 @@ pub enum Layer {
 /// | `http://` through an `https://` proxy | `Tls(proxy)`, `Http(Forwarded)` |
 /// | `https://` through an `http://` proxy | `Connect`, `Tls(origin)`, `Http(Origin)` |
 /// | `https://` through an `https://` proxy | `Tls(proxy)`, `Connect`, `Tls(origin)`, `Http(Origin)` |
-/// | `http://` tunnelled (`ProxyMode::Tunnel`) | [`Tls(proxy)`], `Connect`, `Http(Origin)` |
+/// | `http://` tunnelled (`ProxyMode::Tunnel`) | (`Tls(proxy)`), `Connect`, `Http(Origin)` |
 ///
 /// ```
 /// use ferry_client::{Layer, Peer, Plan, TlsSettings};

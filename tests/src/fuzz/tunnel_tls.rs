@@ -66,8 +66,8 @@ fn run(stream: &[u8], cuts: &[usize]) -> Outcome {
     outcome
 }
 
-/// A CONNECT through a plain proxy to an HTTPS origin; the input (a [`Framed`] stream) is what
-/// the proxy sends back. It never panics, and:
+/// A CONNECT through a plain proxy to an HTTPS origin; the input (a framed stream, see
+/// `stream.rs`) is what the proxy sends back. It never panics, and:
 ///
 /// - whole, cut as the input says, and byte by byte, the run ends the same;
 /// - no event of the HTTP layer ever comes out: after a 2xx every byte goes to the origin's TLS
