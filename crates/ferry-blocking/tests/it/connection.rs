@@ -291,3 +291,27 @@ fn an_empty_body_on_a_get_says_no_content_length() {
     assert_eq!(header(&seen[0], "content-length"), None, "GET");
     assert_eq!(header(&seen[1], "content-length"), Some("0"), "POST");
 }
+
+#[test]
+fn bytes_in_the_same_read_as_the_proxys_200_go_to_the_origins_tls() {
+    // A client that waits for the 2xx (as it must, a 407 may come instead) cannot receive the
+    // origin's ServerHello with the 200: the bytes that do come with it are whatever the proxy
+    // wrote behind its reply. They are the tunnel's, so they reach the origin's TLS layer, which
+    // names them (plain HTTP here) instead of HTTP reading them as a response.
+    let proxy = Origin::raw(|mut s| {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        let _ = s.write_all(b"HTTP/1.1 200 Connection established\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        let _ = s.read(&mut buf);
+    });
+    let mut conn = connect(Scheme::Https, 443, Some(&format!("http://127.0.0.1:{}", proxy.port())));
+    let err = conn.request("GET", "/", "", &[]).unwrap_err();
+    assert_eq!(err.phase(), Phase::OriginTls, "{err}");
+    assert_eq!(err.tls().map(|e| e.kind().clone()), Some(ferry_tls::ErrorKind::PlainHttp), "{err}");
+}
