@@ -925,33 +925,32 @@ impl<T: Timestamp> Connection<T> {
     /// front of `input` (`split_to`); body data is handed on as shared `Bytes`, uncopied.
     /// Whatever it leaves is not part of this exchange.
     pub fn handle_input(&mut self, now: T, input: &mut BytesMut) {
-        let mut ex = match mem::replace(&mut self.state, State::Closed) {
+        // The exchange is worked on in place: moved out only when its state changes, not on
+        // every read (it is a few hundred bytes).
+        let ex = match &mut self.state {
             State::Exchange(ex) => ex,
             State::Idle if !input.is_empty() => {
                 // Unsolicited bytes (a 408 before closing, say): this connection is done.
                 self.ctx.timers.stop_all();
+                self.state = State::Closed;
                 return;
             }
-            other => {
-                self.state = other;
-                return;
-            }
+            _ => return,
         };
         if !input.is_empty() {
             self.ctx.response_started = true;
         }
         let next = loop {
-            match read(&mut self.ctx, &mut ex, now, input) {
+            match read(&mut self.ctx, ex, now, input) {
                 Ok(Flow::More) => {}
-                Ok(Flow::Wait) => {
-                    self.state = State::Exchange(ex);
-                    return;
-                }
+                Ok(Flow::Wait) => return,
                 Ok(Flow::End(next)) => break next,
                 Err(e) => break Next::Fail(e),
             }
         };
-        self.state = self.enter(now, ex, next);
+        if let State::Exchange(ex) = mem::replace(&mut self.state, State::Closed) {
+            self.state = self.enter(now, ex, next);
+        }
     }
 
     /// The peer closed its side of the transport (a read returned 0), cleanly or not: over
