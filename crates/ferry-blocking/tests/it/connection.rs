@@ -315,3 +315,24 @@ fn bytes_in_the_same_read_as_the_proxys_200_go_to_the_origins_tls() {
     assert_eq!(err.phase(), Phase::OriginTls, "{err}");
     assert_eq!(err.tls().map(|e| e.kind().clone()), Some(ferry_tls::ErrorKind::PlainHttp), "{err}");
 }
+
+#[test]
+fn a_spent_connect_budget_is_a_connect_timeout() {
+    // Loopback connects never hang, so the budget is spent before the first address: the
+    // driver tries none and the error names the phase. (A deadline passing while a connect
+    // waits is the stack's test `deadlines_are_the_stacks_minimum_and_name_their_phase`.)
+    let origin = Origin::http();
+    let timeouts = ferry_proto::Timeouts::default().with_connect(Some(Duration::ZERO));
+    let mut conn = Connection::builder(Scheme::Http, "127.0.0.1", origin.port())
+        .unwrap()
+        .timeouts(timeouts)
+        .build()
+        .unwrap();
+    let err = conn.request("GET", "/", "", &[]).unwrap_err();
+    assert_eq!(
+        (err.phase(), err.is_timeout(), err.is_connect()),
+        (Phase::Connect, true, true),
+        "{err}"
+    );
+    assert_eq!(origin.connections(), 0);
+}
