@@ -563,7 +563,8 @@ mod tests {
         let conn = used(secs(3), 7);
         let deadline = Reusable::<Duration>::idle_deadline(&conn);
         assert_eq!(deadline, Some(secs(10)));
-        for (now, reusable) in [(secs(3), true), (secs(9), true), (secs(10), false), (secs(11), false)]
+        for (now, reusable) in
+            [(secs(3), true), (secs(9), true), (secs(10), false), (secs(11), false)]
         {
             assert_eq!(conn.is_reusable(now), reusable, "now: {now:?}");
             let mut p: Pool<Conn, Duration> = Pool::new(PoolConfig::default());

@@ -826,6 +826,22 @@ mod tests {
     }
 
     #[test]
+    fn long_hosts_and_credentials_encode_whole() {
+        // Nothing in RFC 9110 §7.2 or §11.7.2 bounds a host name or a credential's length:
+        // a head of any size is written whole.
+        let host = alloc::format!("{}.{}", "a".repeat(60), "b".repeat(60));
+        let auth = alloc::format!("Bearer {}", "t".repeat(200));
+        let req = Request::get(url(&alloc::format!("http://{host}/"))).via(&forwarding(true));
+        check_with(
+            req,
+            Some(&auth),
+            Ok(&alloc::format!(
+                "GET http://{host}/ HTTP/1.1\r\nHost: {host}\r\nProxy-Authorization: {auth}\r\n\r\n"
+            )),
+        );
+    }
+
+    #[test]
     fn accessors_return_what_was_built() {
         let req = Request::new(Method::new("PROPFIND"), url("http://h:8/p"))
             .header("Depth", "1")
@@ -844,7 +860,10 @@ mod tests {
 
     #[test]
     fn debug_and_display_show_the_method_and_no_header_value() {
-        assert_eq!(alloc::format!("{:?} {}", Method::PATCH, Method::new("M-SEARCH")), "PATCH M-SEARCH");
+        assert_eq!(
+            alloc::format!("{:?} {}", Method::PATCH, Method::new("M-SEARCH")),
+            "PATCH M-SEARCH"
+        );
         let req = Request::get(url("http://h/")).header("Authorization", "Basic c2VjcmV0");
         let shown = alloc::format!("{req:?}");
         assert!(shown.starts_with("Request { method: GET, url: "), "{shown}");

@@ -482,7 +482,11 @@ mod tests {
             ("host:1", NoProxyRule::Domain("host".to_string()), Some(1)),
             ("10.0.0.1:3000", NoProxyRule::Ip(v4(10, 0, 0, 1)), Some(3000)),
             ("[::1]:65535", NoProxyRule::Ip(IpAddr::V6(Ipv6Addr::LOCALHOST)), Some(65535)),
-            ("192.168.1.77/24", NoProxyRule::Cidr { network: v4(192, 168, 1, 0), prefix: 24 }, None),
+            (
+                "192.168.1.77/24",
+                NoProxyRule::Cidr { network: v4(192, 168, 1, 0), prefix: 24 },
+                None,
+            ),
         ];
         for (text, rule, port) in cases {
             let parsed = NoProxy::parse(&format!("  {text} "));
