@@ -393,7 +393,7 @@ mod tests {
         assert_eq!(p.put(a.clone(), busy, secs(0)), Put::Refused(busy));
         assert!(p.is_empty());
         assert_eq!(p.put(a.clone(), fake(2, Some(10)), secs(0)), Put::Pooled);
-        assert_eq!(p.len(), 1);
+        assert_eq!((p.len(), p.is_empty()), (1, false));
         // Already past its deadline: refused.
         assert_eq!(p.put(a.clone(), fake(3, Some(5)), secs(5)), Put::Refused(fake(3, Some(5))));
         // Zero limits: nothing could ever be reused.
@@ -554,6 +554,23 @@ mod tests {
         assert!(matches!(p.put(key("http://a/"), used(secs(3), 7), secs(3)), Put::Pooled));
         assert_eq!(p.poll_timeout(), Some(secs(10)));
         assert_eq!(p.handle_timeout(secs(10)).len(), 1);
+    }
+
+    #[test]
+    fn a_connection_is_not_reusable_at_its_idle_deadline() {
+        // The deadline is the first instant the connection is no longer reusable: at `now ==
+        // deadline` the pool refuses it, like `handle_timeout(deadline)` closes it.
+        let conn = used(secs(3), 7);
+        let deadline = Reusable::<Duration>::idle_deadline(&conn);
+        assert_eq!(deadline, Some(secs(10)));
+        for (now, reusable) in
+            [(secs(3), true), (secs(9), true), (secs(10), false), (secs(11), false)]
+        {
+            assert_eq!(conn.is_reusable(now), reusable, "now: {now:?}");
+            let mut p: Pool<Conn, Duration> = Pool::new(PoolConfig::default());
+            let put = p.put(key("http://a/"), used(secs(3), 7), now);
+            assert_eq!(matches!(put, Put::Pooled), reusable, "now: {now:?}");
+        }
     }
 
     #[test]

@@ -827,6 +827,52 @@ mod tests {
     }
 
     #[test]
+    fn long_hosts_and_credentials_encode_whole() {
+        // Nothing in RFC 9110 §7.2 or §11.7.2 bounds a host name or a credential's length:
+        // a head of any size is written whole.
+        let host = alloc::format!("{}.{}", "a".repeat(60), "b".repeat(60));
+        let auth = alloc::format!("Bearer {}", "t".repeat(200));
+        let req = Request::get(url(&alloc::format!("http://{host}/"))).via(&forwarding(true));
+        check_with(
+            req,
+            Some(&auth),
+            Ok(&alloc::format!(
+                "GET http://{host}/ HTTP/1.1\r\nHost: {host}\r\nProxy-Authorization: {auth}\r\n\r\n"
+            )),
+        );
+    }
+
+    #[test]
+    fn accessors_return_what_was_built() {
+        let req = Request::new(Method::new("PROPFIND"), url("http://h:8/p"))
+            .header("Depth", "1")
+            .header("X-B", "")
+            .body(BodyFraming::Length(7));
+        assert_eq!(req.method().as_bytes(), b"PROPFIND");
+        assert_eq!(req.url(), &url("http://h:8/p"));
+        let headers: Vec<_> = req.headers().collect();
+        assert_eq!(headers, [(&b"Depth"[..], &b"1"[..]), (b"X-B", b"")]);
+        assert_eq!(req.framing(), BodyFraming::Length(7));
+        assert!(!req.is_forwarded());
+        let get = Request::get(url("http://h/"));
+        assert_eq!((get.method(), get.framing()), (&Method::GET, BodyFraming::Empty));
+        assert_eq!(get.headers().count(), 0);
+    }
+
+    #[test]
+    fn debug_and_display_show_the_method_and_no_header_value() {
+        assert_eq!(
+            alloc::format!("{:?} {}", Method::PATCH, Method::new("M-SEARCH")),
+            "PATCH M-SEARCH"
+        );
+        let req = Request::get(url("http://h/")).header("Authorization", "Basic c2VjcmV0");
+        let shown = alloc::format!("{req:?}");
+        assert!(shown.starts_with("Request { method: GET, url: "), "{shown}");
+        assert!(shown.contains("headers: [\"Authorization\"]"), "{shown}");
+        assert!(!shown.contains("c2VjcmV0"), "no header value is shown: {shown}");
+    }
+
+    #[test]
     fn chunk_lines() {
         let mut s = BytesMut::new();
         for (len, want) in [

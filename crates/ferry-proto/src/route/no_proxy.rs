@@ -459,11 +459,61 @@ mod tests {
         check_invalid("host:080800", &[("host:080800", E::InvalidPort)]);
         check_invalid("[::1]:65536", &[("[::1]:65536", E::InvalidPort)]);
         check_invalid("host:", &[("host:", E::InvalidPort)]);
+        // At most five digits, even when the value would fit (`u16::from_str` takes both).
+        check_invalid("host:000080", &[("host:000080", E::InvalidPort)]);
+        check_invalid("host:+80", &[("host:+80", E::InvalidPort)]);
         // CIDR prefix lengths: exactly the address length, and one past it.
         check("10.0.0.1/32", "10.0.0.1", 80, Some("10.0.0.1/32"));
         check("::1/128", "[::1]", 80, Some("::1/128"));
         check_invalid("::1/0128", &[("::1/0128", E::CidrPrefix)]);
         check_invalid("10.0.0.1/256", &[("10.0.0.1/256", E::CidrPrefix)]);
+    }
+
+    #[test]
+    fn entries_expose_their_text_rule_and_port() {
+        use alloc::string::ToString;
+        // What each entry parses to: the text as written (trimmed), the rule, the port it is
+        // restricted to. RFC 3986 §3.2.2 (IP literals in brackets), §3.2.3 (port).
+        let v4 = |a, b, c, d| IpAddr::V4(Ipv4Addr::new(a, b, c, d));
+        let cases: &[(&str, NoProxyRule, Option<u16>)] = &[
+            ("*", NoProxyRule::All, None),
+            ("Example.COM.", NoProxyRule::Domain("example.com".to_string()), None),
+            ("*.example.com:8080", NoProxyRule::Domain("example.com".to_string()), Some(8080)),
+            ("host:0", NoProxyRule::Domain("host".to_string()), Some(0)),
+            ("host:1", NoProxyRule::Domain("host".to_string()), Some(1)),
+            ("10.0.0.1:3000", NoProxyRule::Ip(v4(10, 0, 0, 1)), Some(3000)),
+            ("[::1]:65535", NoProxyRule::Ip(IpAddr::V6(Ipv6Addr::LOCALHOST)), Some(65535)),
+            (
+                "192.168.1.77/24",
+                NoProxyRule::Cidr { network: v4(192, 168, 1, 0), prefix: 24 },
+                None,
+            ),
+        ];
+        for (text, rule, port) in cases {
+            let parsed = NoProxy::parse(&format!("  {text} "));
+            assert_eq!(parsed.invalid_entries(), &[], "NO_PROXY={text:?}");
+            let [entry] = parsed.entries() else {
+                panic!("NO_PROXY={text:?}: entries {:?}", parsed.entries());
+            };
+            assert_eq!(
+                (entry.as_str(), entry.rule(), entry.port()),
+                (*text, rule, *port),
+                "NO_PROXY={text:?}"
+            );
+            assert_eq!(entry.to_string(), *text, "Display of NO_PROXY={text:?}");
+        }
+    }
+
+    #[test]
+    fn empty_means_no_valid_entry() {
+        // Only valid entries count: a list of bad entries excludes nothing, so it is empty.
+        for (list, empty) in
+            [("", true), (" , ,", true), ("bad/99", true), ("example.com", false), ("*", false)]
+        {
+            let parsed = NoProxy::parse(list);
+            assert_eq!(parsed.is_empty(), empty, "NO_PROXY={list:?}: {parsed:?}");
+        }
+        assert!(NoProxy::empty().is_empty());
     }
 
     fn host_strategy() -> impl Strategy<Value = Host> {
