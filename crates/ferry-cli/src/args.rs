@@ -188,8 +188,12 @@ impl Args {
         if let Some(indices) = matches.indices_of("output") {
             named.extend(indices.zip(cli.output.iter()).map(|(i, p)| (i, Output::File(p.clone()))));
         }
-        if let Some(indices) = matches.indices_of("remote_name") {
-            named.extend(indices.map(|i| (i, Output::RemoteName)));
+        // A count has a default (0) with an index of its own: only -O's given count.
+        if matches.value_source("remote_name") == Some(clap::parser::ValueSource::CommandLine) {
+            if let Some(indices) = matches.indices_of("remote_name") {
+                let given = usize::from(cli.remote_name);
+                named.extend(indices.take(given).map(|i| (i, Output::RemoteName)));
+            }
         }
         named.sort_by_key(|(i, _)| *i);
         let mut outputs: Vec<Output> = named.into_iter().map(|(_, o)| o).collect();
@@ -321,6 +325,8 @@ mod tests {
         );
         let a = args("http://h/a http://h/b -o one -O -o two");
         assert_eq!(a.outputs, [Output::File("one".into()), Output::RemoteName]);
+        let a = args("http://h/a http://h/b");
+        assert_eq!(a.outputs, [Output::Stdout, Output::Stdout], "no -o, no -O: stdout");
     }
 
     #[test]

@@ -22,7 +22,6 @@
 mod args;
 mod exit;
 mod progress;
-#[path = "run_stub.rs"]
 mod run;
 mod verbose;
 mod writeout;

@@ -3,7 +3,7 @@
 //! is in this module.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Read as _, Write};
 use std::time::{Duration, Instant};
 
 use ferry_blocking::{Client, Error, Phase, Proxy, ProxyMode, Response, TlsConfig};
@@ -89,7 +89,9 @@ fn client(cli: &Cli) -> Result<Client, Failure> {
     if !header_sets_agent {
         b = b.user_agent(cli.user_agent.as_deref().unwrap_or(USER_AGENT));
     }
-    if let Some(tls) = tls(cli.cacert.as_deref(), cli.insecure, cli.cert.as_deref(), cli.key.as_deref())? {
+    if let Some(tls) =
+        tls(cli.cacert.as_deref(), cli.insecure, cli.cert.as_deref(), cli.key.as_deref())?
+    {
         b = b.tls(tls);
     }
     if let Some(tls) = tls(cli.proxy_cacert.as_deref(), cli.proxy_insecure, None, None)? {
@@ -230,12 +232,14 @@ fn exchange(
     t.scheme = parsed.scheme().as_str().to_ascii_uppercase();
 
     let mut request = client.request(method, &target);
-    let mut has = |name: &str| {
-        cli.headers.iter().any(|h| h.split([':', ';']).next().is_some_and(|n| n.trim().eq_ignore_ascii_case(name)))
+    let has = |name: &str| {
+        cli.headers.iter().any(|h| {
+            h.split([':', ';']).next().is_some_and(|n| n.trim().eq_ignore_ascii_case(name))
+        })
     };
     if let Some(user) = &cli.user {
         let (user, pass) = args::credentials(user);
-        request = request.basic_auth(user, Some(pass));
+        request = request.basic_auth(&user, Some(&pass));
     }
     if let Some(data) = data.filter(|_| !cli.get) {
         if data.json {
@@ -274,19 +278,27 @@ fn exchange(
 
     let (mut sink, path): (Box<dyn Write + '_>, Option<String>) = match output {
         Output::Stdout => (Box::new(&mut io.out), None),
-        Output::File(path) => (open(&path.display().to_string())?, Some(path.display().to_string())),
+        Output::File(path) => {
+            (open(&path.display().to_string())?, Some(path.display().to_string()))
+        }
         Output::RemoteName => {
             let name = args::remote_name(url)?;
             (open(&name)?, Some(name))
         }
     };
     t.filename_effective = path.clone();
-    let write_error = |e: io::Error| Failure::new(exit::WRITE_ERROR, format!("writing the output: {e}"));
+    let write_error =
+        |e: io::Error| Failure::new(exit::WRITE_ERROR, format!("writing the output: {e}"));
     if cli.include || cli.head {
         if cli.include {
             if let Some(reply) = response.proxy_reply() {
-                sink.write_all(&head_bytes(reply.version(), reply.status(), reply.reason(), reply.headers().iter()))
-                    .map_err(write_error)?;
+                sink.write_all(&head_bytes(
+                    reply.version(),
+                    reply.status(),
+                    reply.reason(),
+                    reply.headers().iter(),
+                ))
+                .map_err(write_error)?;
             }
         }
         sink.write_all(&head_bytes(
@@ -373,34 +385,26 @@ fn head_bytes<'a>(
 }
 
 fn open(path: &str) -> Result<Box<dyn Write + 'static>, Failure> {
-    let file = File::create(path)
-        .map_err(|e| Failure::new(exit::WRITE_ERROR, format!("cannot open {path} for writing: {e}")))?;
+    let file = File::create(path).map_err(|e| {
+        Failure::new(exit::WRITE_ERROR, format!("cannot open {path} for writing: {e}"))
+    })?;
     Ok(Box::new(BufWriter::new(file)))
 }
 
 /// Copies the body; a read error is the transfer's failure, a write error is 23.
 fn copy(response: &mut Response, out: &mut dyn Write) -> Result<u64, Failure> {
-    let mut buf = vec![0; 64 * 1024];
     let mut total = 0u64;
     loop {
-        let n = match response.read(&mut buf) {
-            Ok(0) => return Ok(total),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(read_failure(&e)),
-        };
-        out.write_all(&buf[..n])
-            .map_err(|e| Failure::new(exit::WRITE_ERROR, format!("writing the output: {e}")))?;
-        total += n as u64;
-    }
-}
-
-/// A body read error: the ferry error inside it when there is one.
-fn read_failure(e: &io::Error) -> Failure {
-    match e.get_ref().and_then(|inner| inner.downcast_ref::<Error>()) {
-        Some(inner) => Failure::from_error(code_of(inner), inner),
-        None if e.kind() == io::ErrorKind::TimedOut => Failure::from_error(28, e),
-        None => Failure::from_error(56, e),
+        match response.chunk() {
+            Ok(None) => return Ok(total),
+            Ok(Some(piece)) => {
+                out.write_all(&piece).map_err(|e| {
+                    Failure::new(exit::WRITE_ERROR, format!("writing the output: {e}"))
+                })?;
+                total += piece.len() as u64;
+            }
+            Err(e) => return Err(Failure::from_error(code_of(&e), &e)),
+        }
     }
 }
 
@@ -423,7 +427,11 @@ pub(crate) fn code_of(e: &Error) -> u8 {
         Phase::Tunnel => 56,
         Phase::Send => 55,
         Phase::Receive => match e.http().map(ferry_proto::Error::kind) {
-            Some(HttpKind::UnexpectedEof { expected: Expected::StartLine }) if !e.response_started() => 52,
+            Some(HttpKind::UnexpectedEof { expected: Expected::ResponseHead })
+                if !e.response_started() =>
+            {
+                52
+            }
             _ => 56,
         },
         _ => 56,

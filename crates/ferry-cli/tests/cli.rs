@@ -35,6 +35,8 @@ fn ferry() -> Command {
         cmd.env_remove(var);
     }
     cmd.timeout(std::time::Duration::from_secs(60));
+    // Where a stray -O would write: never the source tree.
+    cmd.current_dir(env!("CARGO_TARGET_TMPDIR"));
     cmd
 }
 
@@ -228,7 +230,8 @@ fn location_follows_redirects_and_max_redirs_limits_them() {
     expect_code(&r, 0);
     assert_eq!(r.out(), "redirecting to /redirect/1\n", "not followed without -L");
 
-    let r = ferry_run(&["-L", "-w", "%{num_redirects} %{url_effective}", &origin.url("/redirect/2")]);
+    let r =
+        ferry_run(&["-L", "-w", "%{num_redirects} %{url_effective}", &origin.url("/redirect/2")]);
     expect_code(&r, 0);
     let out = r.out();
     assert!(out.starts_with("GET /echo HTTP/1.1\r\n"), "{out}");
@@ -344,7 +347,12 @@ fn write_out_reports_a_failure() -> Result {
     assert_eq!(v["exitcode"], 7);
     assert_eq!(v["http_code"], 0);
     assert!(v["errormsg"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
-    let r = ferry_run(&["-s", "-w", r"%{http_code}:%{exitcode}\n", &format!("http://127.0.0.1:{port}/")]);
+    let r = ferry_run(&[
+        "-s",
+        "-w",
+        r"%{http_code}:%{exitcode}\n",
+        &format!("http://127.0.0.1:{port}/"),
+    ]);
     assert_eq!(r.out(), "000:7\n");
     Ok(())
 }
@@ -379,7 +387,15 @@ fn a_client_certificate_is_read_and_a_missing_one_is_an_error() -> Result {
     std::fs::write(&cert, client.cert_pem())?;
     std::fs::write(&key, client.key_pem())?;
     let (cert, key) = (cert.display().to_string(), key.display().to_string());
-    let r = ferry_run(&["--cacert", &t.ca_file, "--cert", &cert, "--key", &key, &origin.url("/bytes/1")]);
+    let r = ferry_run(&[
+        "--cacert",
+        &t.ca_file,
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+        &origin.url("/bytes/1"),
+    ]);
     expect_code(&r, 0);
     let r = ferry_run(&["--cacert", &t.ca_file, "--cert", "/nonexistent/c.pem", &origin.url("/")]);
     expect_code(&r, 26);
@@ -387,8 +403,12 @@ fn a_client_certificate_is_read_and_a_missing_one_is_an_error() -> Result {
 }
 
 #[test]
-fn a_plain_server_on_an_https_url_is_a_handshake_failure_35() {
-    let origin = Origin::http();
+fn a_plain_http_answer_to_the_client_hello_is_a_handshake_failure_35() {
+    let origin = Origin::raw(|mut s| {
+        let mut buf = [0; 4096];
+        let _ = s.read(&mut buf);
+        let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+    });
     let url = format!("https://127.0.0.1:{}/", origin.port());
     let r = ferry_run(&["-k", &url]);
     expect_code(&r, 35);
@@ -521,7 +541,10 @@ fn environment_proxies_as_curl_reads_them() {
     expect_code(&run(ferry().env("HTTP_PROXY", proxy.url()).arg(&url)), 0);
     assert_eq!(proxy.forwarded(), 1);
     // NO_PROXY, and an empty -x, turn the environment's proxy off.
-    expect_code(&run(ferry().env("http_proxy", proxy.url()).env("NO_PROXY", "127.0.0.1").arg(&url)), 0);
+    expect_code(
+        &run(ferry().env("http_proxy", proxy.url()).env("NO_PROXY", "127.0.0.1").arg(&url)),
+        0,
+    );
     expect_code(&run(ferry().env("http_proxy", proxy.url()).args(["-x", "", &url])), 0);
     assert_eq!(proxy.forwarded(), 1);
     assert_eq!(origin.connections(), 4);
@@ -546,7 +569,8 @@ fn verbose_shows_the_exchange_with_credentials_masked() {
     ]);
     expect_code(&r, 0);
     let err = &r.err;
-    for expected in ["* Proxy", "* Connected to", "< HTTP/1.1 200", "> GET /echo HTTP/1.1", "* TLS"] {
+    for expected in ["* Proxy", "* Connected to", "< HTTP/1.1 200", "> GET /echo HTTP/1.1", "* TLS"]
+    {
         assert!(err.contains(expected), "{expected:?} missing from:\n{err}");
     }
     for secret in [PASSWORD, "s3cret", "origin-secret", "YWxpY2U6b3JpZ2luLXNlY3JldA=="] {
