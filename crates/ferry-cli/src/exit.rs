@@ -21,17 +21,18 @@ impl Failure {
 
     /// A failure from an error: its `Display`, and its sources as the causes.
     pub(crate) fn from_error(code: u8, error: &(dyn StdError + 'static)) -> Failure {
-        let mut causes = Vec::new();
+        let message = error.to_string();
+        let mut causes: Vec<String> = Vec::new();
         let mut source = error.source();
         while let Some(cause) = source {
             let text = cause.to_string();
-            // A wrapper often shows its source's text again: skip what the line already says.
-            if !causes.last().is_some_and(|last| *last == text) {
+            // A wrapper often shows its source's text again: skip what is already said.
+            if !message.contains(&text) && !causes.iter().any(|c| c.contains(&text)) {
                 causes.push(text);
             }
             source = cause.source();
         }
-        Failure { code, message: error.to_string(), causes }
+        Failure { code, message, causes }
     }
 
     /// The lines written to stderr: `ferry: (N) message`, the causes when `verbose`.

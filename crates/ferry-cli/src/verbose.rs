@@ -81,6 +81,9 @@ pub(crate) fn render(target: &str, fields: &BTreeMap<String, String>) -> Vec<Str
             lines.push(format!("* Proxy{url}: {}", field("decision")));
         }
         "connect" => match (get("dial"), get("addr")) {
+            (Some(dial), Some(addr)) if dial == addr => {
+                lines.push(format!("* Connected to {addr}"))
+            }
             (Some(dial), Some(addr)) => lines.push(format!("* Connected to {dial} ({addr})")),
             (Some(dial), None) => lines.push(format!("*   Trying {dial}...")),
             _ => lines.push(other(event, fields)),
@@ -122,8 +125,10 @@ pub(crate) fn render(target: &str, fields: &BTreeMap<String, String>) -> Vec<Str
             head_lines(&mut lines, "< ", get("fields"));
         }
         "pool" => {
-            let key = get("key").map(|k| format!(" ({k})")).unwrap_or_default();
-            lines.push(format!("* {}{key}", capitalized(get("message").unwrap_or("pool"))));
+            // The key is the route's Debug form: too long for a line; the proxy and connect
+            // lines already say where the connection goes.
+            let error = get("error").map(|e| format!(" ({e})")).unwrap_or_default();
+            lines.push(format!("* {}{error}", capitalized(get("message").unwrap_or("pool"))));
         }
         _ => lines.push(other(event, fields)),
     }
@@ -219,6 +224,10 @@ mod tests {
             ["* Connected to localhost:8443 (127.0.0.1:8443)"]
         );
         assert_eq!(
+            lines("ferry::connect", &[("dial", "127.0.0.1:80"), ("addr", "127.0.0.1:80")]),
+            ["* Connected to 127.0.0.1:80"]
+        );
+        assert_eq!(
             lines(
                 "ferry::tls",
                 &[
@@ -249,7 +258,7 @@ mod tests {
         );
         assert_eq!(
             lines("ferry::pool", &[("message", "reused connection"), ("key", "k")]),
-            ["* Reused connection (k)"]
+            ["* Reused connection"]
         );
     }
 
