@@ -173,8 +173,10 @@ fn main() -> Result {
         return Err("proxy credentials reached the origin".into());
     }
 
-    println!("\nBy hand, while the servers run (`cargo xtask demo --serve`), with the built tool");
-    println!("(`cargo build -p ferry-cli`, then target/debug/ferry):");
+    println!("\nBy hand, while the servers run (`cargo xtask demo --serve`), with the tool that");
+    println!(
+        "`cargo build -p ferry-cli` makes (`alias ferry=$PWD/target/debug/ferry` at the root):"
+    );
     for line in &pasted {
         println!("  {line}");
     }
