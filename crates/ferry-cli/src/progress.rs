@@ -14,27 +14,19 @@ pub(crate) struct Progress<W> {
 impl<W: Write> Progress<W> {
     /// Wraps `inner`; a bar is drawn only when `shown`, sized by `total` when it is known.
     pub(crate) fn new(inner: W, shown: bool, total: Option<u64>) -> Progress<W> {
-        let bar = shown.then(|| {
-            let bar = match total {
-                Some(total) => {
-                    ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
-                        .with_style(
-                        ProgressStyle::with_template(
-                            "{bytes:>10}/{total_bytes} [{bar:30}] {binary_bytes_per_sec} ETA {eta}",
-                        )
-                        .unwrap_or_else(|_| ProgressStyle::default_bar())
-                        .progress_chars("=> "),
+        let bar = shown.then(|| match total {
+            Some(total) => ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
+                .with_style(
+                    ProgressStyle::with_template(
+                        "{bytes:>10}/{total_bytes} [{bar:30}] {binary_bytes_per_sec} ETA {eta}",
                     )
-                }
-                None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
-                    .with_style(
-                        ProgressStyle::with_template(
-                            "{spinner} {bytes:>10} {binary_bytes_per_sec}",
-                        )
-                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-                    ),
-            };
-            bar
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+                ),
+            None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
+                ProgressStyle::with_template("{spinner} {bytes:>10} {binary_bytes_per_sec}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            ),
         });
         Progress { inner, bar }
     }
