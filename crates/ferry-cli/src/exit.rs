@@ -26,8 +26,8 @@ impl Failure {
         let mut source = error.source();
         while let Some(cause) = source {
             let text = cause.to_string();
-            // A wrapper often shows its source's text again: skip what is already said.
-            if !message.contains(&text) && !causes.iter().any(|c| c.contains(&text)) {
+            // A wrapper may hold its source twice over: each text once.
+            if text != message && !causes.contains(&text) {
                 causes.push(text);
             }
             source = cause.source();
@@ -77,10 +77,20 @@ mod tests {
     fn the_chain_is_shown_under_verbose_only() {
         let e = Wrap(
             "connecting to x",
-            Some(Box::new(Wrap("refused", Some(Box::new(Wrap("refused", None)))))),
+            Some(Box::new(Wrap(
+                "refused",
+                Some(Box::new(Wrap("refused", Some(Box::new(Wrap("connecting", None)))))),
+            ))),
         );
         let f = Failure::from_error(7, &e);
         assert_eq!(f.lines(false), ["ferry: (7) connecting to x"]);
-        assert_eq!(f.lines(true), ["ferry: (7) connecting to x", "ferry:   caused by: refused"]);
+        assert_eq!(
+            f.lines(true),
+            [
+                "ferry: (7) connecting to x",
+                "ferry:   caused by: refused",
+                "ferry:   caused by: connecting"
+            ]
+        );
     }
 }

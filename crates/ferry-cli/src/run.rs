@@ -265,7 +265,15 @@ fn exchange(
 
     let mut response = request.send().map_err(|e| {
         t.http_connect = e.status().unwrap_or(0);
-        Failure::from_error(code_of(&e), &e)
+        let failure = Failure::from_error(code_of(&e), &e);
+        // curl names the host it could not reach; ferry's message names the phase.
+        match e.phase() {
+            Phase::Resolve | Phase::Connect if e.is_proxy() => failure.suffixed("(the proxy)"),
+            Phase::Resolve | Phase::Connect => {
+                failure.suffixed(&format!("({}:{})", parsed.host(), parsed.port_or_default()))
+            }
+            _ => failure,
+        }
     })?;
     describe(&response, t);
 
@@ -439,6 +447,12 @@ pub(crate) fn code_of(e: &Error) -> u8 {
 }
 
 impl Failure {
+    /// The same failure, its line followed by `what`.
+    fn suffixed(mut self, what: &str) -> Failure {
+        self.message = format!("{} {what}", self.message);
+        self
+    }
+
     /// The same failure, its line prefixed with what was being done.
     fn prefixed(mut self, what: &str) -> Failure {
         self.message = format!("{what}: {}", self.message);

@@ -4,6 +4,7 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
+use std::path::Path;
 
 use assert_cmd::Command;
 use ferry_test_support::certs::{Ca, Leaf};
@@ -659,4 +660,85 @@ fn the_last_failure_is_the_exit_code_and_later_urls_still_run() {
     ]);
     expect_code(&r, 7);
     assert_eq!(r.out(), "ab");
+}
+
+// ---- the progress bar, more -i and -w ---------------------------------------------------
+
+/// Runs ferry under `script`, which gives it a terminal for stdin, stdout and stderr, and
+/// returns what the terminal showed; `None` (with a printed reason) without `script`.
+fn on_a_terminal(args: &[&str]) -> Option<String> {
+    let script = ["/usr/bin/script", "/bin/script"].into_iter().find(|p| Path::new(p).exists());
+    let Some(script) = script else {
+        println!("skipped: no `script` (util-linux) to give ferry a terminal");
+        return None;
+    };
+    let quote = |w: &str| format!("'{}'", w.replace('\'', r"'\''"));
+    let line = std::iter::once(env!("CARGO_BIN_EXE_ferry"))
+        .chain(args.iter().copied())
+        .map(quote)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = std::process::Command::new(script);
+    for var in PROXY_VARS {
+        cmd.env_remove(var);
+    }
+    cmd.env("TERM", "xterm").args(["-qefc", &line, "/dev/null"]);
+    let output = cmd.output().unwrap_or_else(|e| panic!("cannot run script: {e}"));
+    assert!(output.status.success(), "{output:?}");
+    Some(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[test]
+fn the_progress_bar_shows_on_a_terminal_only_for_files_and_not_with_silent() -> Result {
+    let origin = Origin::http();
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("big");
+    let file = file.display().to_string();
+    let url = origin.url("/bytes/2000000");
+    let Some(shown) = on_a_terminal(&["-o", &file, &url]) else { return Ok(()) };
+    assert!(shown.contains("ETA") && shown.contains("MiB"), "a bar with size and ETA: {shown:?}");
+    assert_eq!(std::fs::read(&file)?.len(), 2_000_000);
+    let silent = on_a_terminal(&["-s", "-o", &file, &url]).unwrap_or_default();
+    assert!(!silent.contains("ETA"), "-s: no bar: {silent:?}");
+    let to_stdout = on_a_terminal(&[&origin.url("/bytes/100")]).unwrap_or_default();
+    assert!(!to_stdout.contains("ETA"), "no file, no bar: {to_stdout:?}");
+    Ok(())
+}
+
+#[test]
+fn include_through_a_tunnel_shows_the_connect_reply_first() {
+    let t = tls();
+    let origin = Origin::https(&t.leaf);
+    let proxy = Proxy::start(ProxyOptions::default());
+    let r = ferry_run(&["-i", "-x", &proxy.url(), "--cacert", &t.ca_file, &origin.url("/bytes/2")]);
+    expect_code(&r, 0);
+    let out = r.out();
+    assert!(out.starts_with("HTTP/1.1 200 "), "{out}");
+    let second = out.find("\r\n\r\nHTTP/1.1 200 OK\r\n");
+    assert!(second.is_some(), "the CONNECT reply, then the origin's head: {out}");
+    assert!(out.ends_with("\r\n\r\nab"), "{out}");
+}
+
+#[test]
+fn write_out_from_a_file_and_to_stderr() -> Result {
+    let origin = Origin::http();
+    let dir = tempfile::tempdir()?;
+    let format = dir.path().join("format");
+    std::fs::write(&format, r"code %{http_code}%{stderr}size %{size_download}\n")?;
+    let at = format!("@{}", format.display());
+    let r = ferry_run(&["-o", "/dev/null", "-w", &at, &origin.url("/bytes/9")]);
+    expect_code(&r, 0);
+    assert_eq!((r.out().as_str(), r.err.as_str()), ("code 200", "size 9\n"));
+    let r = ferry_run(&["-o", "/dev/null", "-w", "%{nonsense}", &origin.url("/bytes/9")]);
+    expect_code(&r, 0);
+    assert!(r.err.contains("unknown --write-out variable: 'nonsense'"), "{}", r.err);
+    Ok(())
+}
+
+#[test]
+fn connect_timeout_is_taken_and_a_bad_one_is_a_usage_error() {
+    let origin = Origin::http();
+    let r = ferry_run(&["--connect-timeout", "2.5", "-m", "30", &origin.url("/bytes/1")]);
+    expect_code(&r, 0);
+    expect_code(&ferry_run(&["--connect-timeout", "soon", &origin.url("/")]), 2);
 }
