@@ -81,8 +81,11 @@ impl Driver {
                 }
                 other => {
                     // A failed write has been reported to the stack, which says what follows
-                    // at the next poll; what it handed out already still goes to the user.
-                    self.flush();
+                    // at the next poll; what it handed out already still goes to the user,
+                    // but for a request for more body, which the failure withdrew.
+                    if !self.flush() && matches!(other, Output::NeedBody) {
+                        continue;
+                    }
                     return other;
                 }
             }
@@ -205,6 +208,14 @@ impl Driver {
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e)
+                    if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) =>
+                {
+                    // The write waited until the stack's next deadline: it fires.
+                    self.writes.clear();
+                    self.stack.handle_timeout(Instant::now());
+                    return false;
+                }
                 Err(e) => return self.write_failed(e),
             }
         }
