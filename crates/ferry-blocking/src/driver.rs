@@ -150,6 +150,13 @@ impl Driver {
                 Err(e) => last = e,
             }
         }
+        // A connect that waited until the stack's deadline is that deadline firing.
+        if last.kind() == io::ErrorKind::TimedOut {
+            self.stack.handle_timeout(Instant::now());
+            if self.stack.is_closed() {
+                return;
+            }
+        }
         self.stack.handle_transport_error(Instant::now(), TransportOp::Connect, last);
     }
 

@@ -527,3 +527,147 @@ fn an_untrusted_certificate_fails_verification() {
     let e = client.get(&origin.url("/")).send().unwrap_err();
     assert!(e.is_tls() && e.phase() == ferry_blocking::Phase::OriginTls, "{e}");
 }
+
+#[test]
+fn a_client_is_cheap_to_clone_and_shared_across_threads() {
+    fn shared<T: Send + Sync + Clone + 'static>() {}
+    shared::<Client>();
+}
+
+#[test]
+fn the_connect_budget_is_named() {
+    // A listener whose accept queue is full: further SYNs are dropped, the connect hangs.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&"127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap().into()).unwrap();
+    socket.listen(0).unwrap();
+    let addr = socket.local_addr().unwrap().as_socket().unwrap();
+    let mut fillers = Vec::new();
+    while let Ok(s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+        fillers.push(s);
+        assert!(fillers.len() < 64, "the backlog never filled");
+    }
+    let client = builder().connect_timeout(Duration::from_millis(200)).build().unwrap();
+    let e = client.get(&format!("http://{addr}/")).send().unwrap_err();
+    assert_eq!(e.timeout(), Some(Timeout::Connect), "{e}");
+    assert!(e.is_connect() && !e.is_proxy());
+    let client = builder()
+        .proxy(Proxy::parse(&format!("http://{addr}")).unwrap())
+        .proxy_connect_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let e = client.get("http://example.test/").send().unwrap_err();
+    assert!(e.timeout() == Some(Timeout::Connect) && e.is_proxy(), "{e}");
+}
+
+#[test]
+fn per_proxy_tls_settings_apply_to_that_proxy_alone() {
+    let origin = Origin::http();
+    let proxy =
+        TestProxy::start(ProxyOptions { tls: Some(leaf().clone()), ..ProxyOptions::default() });
+    let url = format!("https://localhost:{}", proxy.port());
+    let untrusting = ferry_blocking::TlsConfig::builder().build().unwrap();
+    // Proxies in general trust nothing of ours; this one has its own settings.
+    let client = builder()
+        .proxy_tls(untrusting)
+        .proxy_tls_for(&format!("localhost:{}", proxy.port()), trusting())
+        .proxy(Proxy::parse(&url).unwrap())
+        .build()
+        .unwrap();
+    assert_eq!(client.get(&origin.url("/bytes/2")).send().unwrap().text().unwrap(), "ab");
+    let without = builder()
+        .proxy_tls(ferry_blocking::TlsConfig::builder().build().unwrap())
+        .proxy(Proxy::parse(&url).unwrap())
+        .build()
+        .unwrap();
+    let e = without.get(&origin.url("/bytes/2")).send().unwrap_err();
+    assert!(e.is_tls() && e.phase() == ferry_blocking::Phase::ProxyTls, "{e}");
+}
+
+#[test]
+fn a_cross_origin_redirect_through_a_tunnel_carries_no_credential_across() {
+    let first = Origin::https(leaf());
+    let second = Origin::https(leaf());
+    let proxy = TestProxy::start(ProxyOptions::with_basic_auth("pu", "ps"));
+    let client = builder()
+        .proxy(Proxy::parse(&proxy.url_with_credentials("pu", "ps")).unwrap())
+        .build()
+        .unwrap();
+    let target = second.url("/echo");
+    let r = client.get(&redirect_to(&first, &target, 302)).basic_auth("ou", Some("os")).send();
+    let echo = r.unwrap().text().unwrap().to_lowercase();
+    assert!(!echo.contains("authorization"), "{echo}");
+    assert_eq!(proxy.tunnels(), 2, "one tunnel per origin");
+    for seen in proxy.seen() {
+        assert!(header(&seen.headers, "authorization").is_none(), "{seen:?}");
+    }
+    assert!(header(&first.seen()[0].headers, "authorization").is_some());
+    assert!(header(&first.seen()[0].headers, "proxy-authorization").is_none());
+}
+
+/// Everything ferry tells `tracing`, as text.
+fn traced(run: impl FnOnce()) -> String {
+    #[derive(Clone, Default)]
+    struct Sink(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl Write for Sink {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let sink = Sink::default();
+    let writer = sink.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, run);
+    let bytes = sink.0.lock().unwrap().clone();
+    String::from_utf8(bytes).unwrap()
+}
+
+#[test]
+fn tracing_tells_the_story_and_never_a_credential() {
+    let origin = Origin::https(leaf());
+    let proxy = TestProxy::start(ProxyOptions::with_basic_auth("puser", "psecret"));
+    let log = traced(|| {
+        let client = builder()
+            .proxy(Proxy::parse(&proxy.url_with_credentials("puser", "psecret")).unwrap())
+            .build()
+            .unwrap();
+        let url = origin.url("/echo").replace("https://", "https://ouser:osecret@");
+        let r = client.get(&url).header("Cookie", "session=cookiesecret").send().unwrap();
+        assert_eq!(r.status(), 200);
+        r.bytes().unwrap();
+        client.get(&origin.url("/bytes/1")).send().unwrap().bytes().unwrap();
+    });
+    for needle in [
+        "proxy decision",
+        "connected",
+        "TLS handshake done",
+        "tunnel open",
+        "request",
+        "response",
+        "new connection",
+        "reused connection",
+        "Basic ***",
+        "Cookie: ***",
+    ] {
+        assert!(log.contains(needle), "{needle:?} missing from:\n{log}");
+    }
+    let secrets = ["psecret", "osecret", "cookiesecret"];
+    let encoded = [
+        ferry_proto::Credentials::new("puser", "psecret").basic(),
+        ferry_proto::Credentials::new("ouser", "osecret").basic(),
+    ];
+    for s in secrets
+        .iter()
+        .map(|s| s.to_string())
+        .chain(encoded.iter().map(|b| b.trim_start_matches("Basic ").to_owned()))
+    {
+        assert!(!log.contains(&s), "{s:?} leaked into:\n{log}");
+    }
+}
