@@ -102,7 +102,7 @@ struct Check {
 }
 
 /// What `cargo xtask ci` runs, in order; the first failure stops it.
-const CHECKS: [Check; 5] = [
+const CHECKS: [Check; 6] = [
     Check { name: "fmt", args: &["fmt", "--all", "--check"], env: &[] },
     Check {
         name: "clippy",
@@ -111,6 +111,8 @@ const CHECKS: [Check; 5] = [
     },
     // Doctests included, and the fuzz corpus replay (ferry-tests' `fuzz_corpus`).
     Check { name: "test", args: &["test", "--workspace"], env: &[] },
+    // The optional decoders (br, zstd) and the cookie jar of the sans-I/O client.
+    Check { name: "features", args: &["test", "-p", "ferry-client", "--all-features"], env: &[] },
     Check {
         name: "doc",
         args: &["doc", "--workspace", "--no-deps"],

@@ -39,6 +39,7 @@ pub struct ClientBuilder {
     tunnel_headers: Vec<(String, String)>,
     origin_tls: Option<TlsConfig>,
     proxy_tls: Option<TlsConfig>,
+    proxy_tls_for: Vec<(String, TlsConfig)>,
     config: Config,
     proxy_connect: Option<Duration>,
     total: Option<Duration>,
@@ -64,6 +65,7 @@ impl Default for ClientBuilder {
             tunnel_headers: Vec::new(),
             origin_tls: None,
             proxy_tls: None,
+            proxy_tls_for: Vec::new(),
             config: Config::default(),
             proxy_connect: None,
             total: None,
@@ -141,6 +143,14 @@ impl ClientBuilder {
     #[must_use]
     pub fn proxy_tls(mut self, config: TlsConfig) -> Self {
         self.proxy_tls = Some(config);
+        self
+    }
+
+    /// TLS settings for the `https://` proxy at `authority` (`host:port`, as in its URL) alone,
+    /// ahead of [`ClientBuilder::proxy_tls`]: a corporate proxy's own CA, say.
+    #[must_use]
+    pub fn proxy_tls_for(mut self, authority: &str, config: TlsConfig) -> Self {
+        self.proxy_tls_for.push((authority.to_ascii_lowercase(), config));
         self
     }
 
@@ -334,6 +344,11 @@ impl ClientBuilder {
             inner: Arc::new(Inner {
                 proxy,
                 tunnel_headers: self.tunnel_headers,
+                proxy_tls_for: self
+                    .proxy_tls_for
+                    .into_iter()
+                    .map(|(a, c)| (a, TlsSettings { proxy: c, origin: origin.clone() }))
+                    .collect(),
                 tls: TlsSettings { proxy: proxy_tls, origin },
                 config: self.config,
                 proxy_connect: self.proxy_connect,
@@ -363,6 +378,8 @@ struct Inner {
     proxy: ProxyConfig,
     tunnel_headers: Vec<(String, String)>,
     tls: TlsSettings,
+    /// Per-proxy settings, by the proxy's `host:port`.
+    proxy_tls_for: Vec<(String, TlsSettings)>,
     config: Config,
     proxy_connect: Option<Duration>,
     total: Option<Duration>,
@@ -506,6 +523,7 @@ impl Client {
     fn checkout(
         &self,
         plan: Plan,
+        tls: &TlsSettings,
         fresh: bool,
         deadline: Option<Instant>,
     ) -> Result<(Driver, bool), Error> {
@@ -534,7 +552,7 @@ impl Client {
                     {
                         config = config.with_timeouts(config.timeouts.with_connect(Some(t)));
                     }
-                    let stack = Stack::new(now, plan, self.inner.tls.clone(), config);
+                    let stack = Stack::new(now, plan, tls.clone(), config);
                     return Ok((Driver::new(stack), false));
                 }
                 Checkout::Wait => {
@@ -639,13 +657,21 @@ impl Client {
                 .proxy_for_request(call.url(), per_request.as_ref())
                 .map_err(|e| Error::new(Phase::Resolve, ErrorKind::Request(e)))?;
             tracing::debug!(target: "ferry::proxy", url = %call.url(), decision = %decision, "proxy decision");
-            let mut plan = Plan::new(&decision.route(call.url()), &inner.tls);
+            let route = decision.route(call.url());
+            let tls = route
+                .proxy()
+                .and_then(|p| {
+                    let at = p.authority().to_string().to_ascii_lowercase();
+                    inner.proxy_tls_for.iter().find(|(a, _)| *a == at).map(|(_, t)| t)
+                })
+                .unwrap_or(&inner.tls);
+            let mut plan = Plan::new(&route, tls);
             for (name, value) in &inner.tunnel_headers {
                 plan = plan.with_tunnel_header(name, value);
             }
             let key = plan.key().clone();
             let attempt_start = Instant::now();
-            let (mut driver, reused) = self.checkout(plan, request.fresh, call.deadline())?;
+            let (mut driver, reused) = self.checkout(plan, tls, request.fresh, call.deadline())?;
             driver.stack.set_deadline(call.deadline());
             let dials = driver.dials();
             let mut body = match call.body() {
