@@ -7,8 +7,8 @@ use std::io::{self, BufWriter, Read as _, Write};
 use std::time::{Duration, Instant};
 
 use ferry_blocking::{Client, Error, Phase, Proxy, ProxyMode, Response, TlsConfig};
-use ferry_proto::proxy::EnvProxies;
-use ferry_proto::{ErrorKind as HttpKind, Expected, Url, UrlError, Version};
+use ferry_proto::proxy::{EnvProxies, Proxies, ProxyKey};
+use ferry_proto::{ErrorKind as HttpKind, Expected, Scheme, Url, UrlError, Version};
 
 use crate::args::{self, Args, Cli, Data, Output};
 use crate::exit::{self, Failure};
@@ -113,7 +113,10 @@ fn client(cli: &Cli) -> Result<Client, Failure> {
             }
             b = b.proxy(proxy);
         }
-        None => b = b.env(curl_env()),
+        None => match env_with_options(&curl_env(), cli) {
+            Some(proxies) => b = b.env_proxies(false).proxies(proxies),
+            None => b = b.env(curl_env()),
+        },
     }
     if let Some(list) = &cli.noproxy {
         b = b.no_proxy(list);
@@ -136,6 +139,32 @@ fn client(cli: &Cli) -> Result<Client, Failure> {
 /// `http_proxy`), the others in either case.
 fn curl_env() -> EnvProxies {
     EnvProxies::from_vars(std::env::vars().filter(|(name, _)| name != "HTTP_PROXY"))
+}
+
+/// The environment's proxies with `-U`'s credentials and `-p`'s tunnel mode on them, as curl
+/// applies both to a proxy from the environment; `None` when neither option is given or a
+/// variable does not parse (the client then reports it).
+fn env_with_options(env: &EnvProxies, cli: &Cli) -> Option<Proxies> {
+    if cli.proxy_user.is_none() && !cli.proxytunnel {
+        return None;
+    }
+    let mut proxies = Proxies::new();
+    for scheme in [Scheme::Http, Scheme::Https] {
+        let Some((_, proxy)) = env.proxy_for_scheme(scheme) else { continue };
+        let mut proxy = proxy.ok()?.clone();
+        if let Some(user) = &cli.proxy_user {
+            let (user, pass) = args::credentials(user);
+            proxy = proxy.basic_auth(user, pass);
+        }
+        if cli.proxytunnel {
+            proxy = proxy.with_mode(ProxyMode::Tunnel);
+        }
+        proxies = proxies.with(ProxyKey::for_scheme(scheme), Some(proxy));
+    }
+    if let Some((_, list)) = env.no_proxy() {
+        proxies = proxies.with_no_proxy(list.clone());
+    }
+    Some(proxies)
 }
 
 /// A TLS configuration when any option asks for one; `None` keeps the client's default.

@@ -742,3 +742,39 @@ fn connect_timeout_is_taken_and_a_bad_one_is_a_usage_error() {
     expect_code(&r, 0);
     expect_code(&ferry_run(&["--connect-timeout", "soon", &origin.url("/")]), 2);
 }
+
+#[test]
+fn a_header_replaces_the_clients_default_of_that_name() {
+    let origin = Origin::http();
+    expect_code(&ferry_run(&["-H", "Accept: text/html", &origin.url("/echo")]), 0);
+    assert_eq!(origin.seen()[0].header_all("accept"), ["text/html"]);
+}
+
+#[test]
+fn proxy_user_and_proxytunnel_apply_to_a_proxy_from_the_environment() {
+    let t = tls();
+    let origin = Origin::https(&t.leaf);
+    let proxy = Proxy::start(ProxyOptions::with_basic_auth(USER, PASSWORD));
+    let url = origin.url("/bytes/2");
+    let creds = format!("{USER}:{PASSWORD}");
+    let r = run(ferry()
+        .env("https_proxy", proxy.url())
+        .args(["-U", &creds, "--cacert", &t.ca_file, &url]));
+    expect_code(&r, 0);
+    assert_eq!((r.out().as_str(), proxy.tunnels()), ("ab", 1));
+
+    let plain = Origin::http();
+    let open = Proxy::start(ProxyOptions::default());
+    let env = |cmd: &mut Command| {
+        cmd.env("http_proxy", open.url()).env("no_proxy", "example.invalid");
+    };
+    let mut cmd = ferry();
+    env(&mut cmd);
+    expect_code(&run(cmd.args(["-p", &plain.url("/bytes/1")])), 0);
+    assert_eq!((open.connects(), open.forwarded()), (1, 0), "-p: CONNECT for http:// too");
+    let mut cmd = ferry();
+    env(&mut cmd);
+    cmd.env("no_proxy", "127.0.0.1");
+    expect_code(&run(cmd.args(["-p", &plain.url("/bytes/1")])), 0);
+    assert_eq!(open.connections(), 1, "NO_PROXY still applies");
+}
