@@ -669,7 +669,7 @@ fn the_last_failure_is_the_exit_code_and_later_urls_still_run() {
 fn on_a_terminal(args: &[&str]) -> Option<String> {
     let script = ["/usr/bin/script", "/bin/script"].into_iter().find(|p| Path::new(p).exists());
     let Some(script) = script else {
-        println!("skipped: no `script` (util-linux) to give ferry a terminal");
+        eprintln!("skipped: no `script` (util-linux) to give ferry a terminal");
         return None;
     };
     let quote = |w: &str| format!("'{}'", w.replace('\'', r"'\''"));
