@@ -778,3 +778,12 @@ fn proxy_user_and_proxytunnel_apply_to_a_proxy_from_the_environment() {
     expect_code(&run(cmd.args(["-p", &plain.url("/bytes/1")])), 0);
     assert_eq!(open.connections(), 1, "NO_PROXY still applies");
 }
+
+#[test]
+fn data_from_standard_input() {
+    let origin = Origin::http();
+    let r =
+        run(ferry().args(["--data-binary", "@-", &origin.url("/echo")]).write_stdin("from\nstdin"));
+    expect_code(&r, 0);
+    assert_eq!(origin.seen()[0].body, b"from\nstdin");
+}
