@@ -794,3 +794,16 @@ fn data_from_standard_input() {
     expect_code(&r, 0);
     assert_eq!(origin.seen()[0].body, b"from\nstdin");
 }
+
+#[test]
+fn exit_28_when_the_connect_timeout_passes_in_a_silent_tls_handshake() {
+    // --connect-timeout covers the TLS handshakes: a server that accepts and never answers
+    // the ClientHello runs it out.
+    let origin = Origin::raw(|mut s| {
+        let mut buf = [0; 4096];
+        while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+    });
+    let url = format!("https://127.0.0.1:{}/", origin.port());
+    let r = ferry_run(&["-k", "--connect-timeout", "0.5", &url]);
+    expect_code(&r, 28);
+}
