@@ -67,7 +67,11 @@ fn main() -> Result {
     let run = step("1. without credentials: the proxy's 407", &args, &[&url], &mut pasted)?;
     run.expect_code(56)?;
     run.expect(run.out.ends_with("407\n"), "%{http_connect} is 407")?;
-    run.expect(run.err.contains("407 Proxy Authentication Required"), "ferry says why")?;
+    run.expect(
+        run.err.contains("< HTTP/1.1 407 Proxy Authentication Required"),
+        "-v shows the 407",
+    )?;
+    run.expect(run.err.contains("< Proxy-Authenticate: Basic"), "and what it asks for")?;
     run.expect(
         proxy.auth_failures() >= 1 && origin.connections() == 0,
         "nothing reached the origin",

@@ -294,6 +294,9 @@ fn exchange(
 
     let mut response = request.send().map_err(|e| {
         t.http_connect = e.status().unwrap_or(0);
+        if cli.verbose {
+            refusal_lines(&e, &io.err);
+        }
         let failure = Failure::from_error(code_of(&e), &e);
         // curl names the host it could not reach; ferry's message names the phase.
         match e.phase() {
@@ -360,6 +363,30 @@ fn exchange(
     sink.flush().map_err(write_error)?;
     t.time_starttransfer = secs(response.timings().first_byte);
     Ok(())
+}
+
+/// Under `-v`, a proxy's refusal of CONNECT as `<` lines: the library traces the replies of
+/// tunnels it opens, and this one comes back inside the error.
+fn refusal_lines(e: &Error, err: &crate::Sink) {
+    let head = match e.http().map(ferry_proto::Error::kind) {
+        Some(HttpKind::ProxyRefused { head, .. } | HttpKind::ProxyAuthFailed { head, .. }) => head,
+        _ => return,
+    };
+    let fields = head
+        .headers()
+        .iter()
+        .map(|(name, value)| format!("{name}: {}", String::from_utf8_lossy(value)))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let event = [
+        ("status".to_owned(), head.status().to_string()),
+        ("reason".to_owned(), head.reason().to_owned()),
+        ("fields".to_owned(), fields),
+    ];
+    let mut err = lock(err);
+    for line in crate::verbose::render("ferry::tunnel", &event.into_iter().collect()) {
+        let _ = writeln!(err, "{line}");
+    }
 }
 
 /// Fills in what the response head tells.

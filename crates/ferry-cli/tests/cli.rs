@@ -454,6 +454,10 @@ fn without_credentials_the_proxy_refuses_with_56_and_http_connect_407() {
     expect_code(&r, 56);
     assert_eq!(r.out(), "407");
     assert_eq!(origin.connections(), 0);
+    let r = ferry_run(&["-v", "-x", &proxy.url(), "--cacert", &t.ca_file, &origin.url("/")]);
+    expect_code(&r, 56);
+    assert!(r.err.contains("< HTTP/1.1 407 Proxy Authentication Required\n"), "{}", r.err);
+    assert!(r.err.contains("< Proxy-Authenticate: Basic"), "{}", r.err);
 }
 
 #[test]
