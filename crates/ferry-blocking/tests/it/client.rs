@@ -670,4 +670,5 @@ fn tracing_tells_the_story_and_never_a_credential() {
     {
         assert!(!log.contains(&s), "{s:?} leaked into:\n{log}");
     }
+    assert!(!log.contains("RouteKey"), "the pool key (a credential hash) is not shown:\n{log}");
 }
