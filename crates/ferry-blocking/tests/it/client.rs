@@ -670,4 +670,38 @@ fn tracing_tells_the_story_and_never_a_credential() {
     {
         assert!(!log.contains(&s), "{s:?} leaked into:\n{log}");
     }
+    assert!(!log.contains("RouteKey"), "the pool key (a credential hash) is not shown:\n{log}");
+}
+
+#[test]
+fn a_head_response_has_no_body_even_when_coded_and_the_connection_stays() {
+    let origin = Origin::http();
+    let client = client();
+    let r = client.head(&origin.url("/gzip")).send().unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().unwrap().len(), 0);
+    let r = client.get(&origin.url("/status/204")).send().unwrap();
+    assert_eq!((r.status(), r.bytes().unwrap().len()), (204, 0));
+    assert_eq!(client.get(&origin.url("/gzip")).send().unwrap().text().unwrap(), GZIP_TEXT);
+    assert_eq!(origin.connections(), 1);
+}
+
+#[test]
+fn timings_of_a_new_and_of_a_reused_connection() {
+    let origin = Origin::https(leaf());
+    let client = client();
+    let mut first = client.get(&origin.url("/bytes/1")).send().unwrap();
+    std::io::copy(&mut first, &mut std::io::sink()).unwrap();
+    let t = first.timings();
+    let (connect, tls, byte, total) =
+        (t.connect.unwrap(), t.origin_tls.unwrap(), t.first_byte.unwrap(), t.total.unwrap());
+    assert!(
+        t.resolve.unwrap() <= connect && connect <= tls && tls <= byte && byte <= total,
+        "{t:?}"
+    );
+    assert_eq!((t.proxy_tls, t.tunnel), (None, None));
+    let second = client.get(&origin.url("/bytes/1")).send().unwrap();
+    let t = second.timings();
+    assert_eq!((t.connect, t.origin_tls), (None, None), "no setup on a reused connection");
+    assert!(t.first_byte.is_some());
 }
