@@ -561,6 +561,12 @@ impl<T: Timestamp> Stack<T> {
                 }
                 Layer::Connect(connect) => {
                     if !reconnect {
+                        tracing::debug!(
+                            target: "ferry::tunnel",
+                            authority = %connect.target(),
+                            proxy = %self.plan.dial(),
+                            "CONNECT"
+                        );
                         let mut machine = Connection::new(now, self.config);
                         if let Err(e) = machine.send_connect(now, &connect) {
                             self.fail(Phase::Tunnel, ErrorKind::Http(e));
@@ -783,6 +789,7 @@ impl<T: Timestamp> Stack<T> {
                     return true;
                 }
                 HttpOutput::Error(e) => {
+                    tracing::debug!(target: "ferry::tunnel", error = %e, "tunnel refused");
                     self.fail(Phase::Tunnel, ErrorKind::Http(e));
                     return true;
                 }
