@@ -476,6 +476,16 @@ impl<T: Timestamp> Ctx<T> {
         State::Closed
     }
 
+    /// An exchange ended: its deadlines stop (an idle one starts on a reusable connection)
+    /// and the end is queued.
+    fn end(&mut self, now: T, end: End) {
+        self.timers.stop_all();
+        if let End::Done { reusable: true } = end {
+            self.arm(TimerKind::Idle, now);
+        }
+        self.out.push_back(Output::End(end));
+    }
+
     /// Queues a piece of request body, or holds it for `100 Continue`.
     fn body_piece(&mut self, held: &mut Option<Vec<Bytes>>, piece: Bytes) {
         match held {
@@ -948,9 +958,7 @@ impl<T: Timestamp> Connection<T> {
                 Err(e) => break Next::Fail(e),
             }
         };
-        if let State::Exchange(ex) = mem::replace(&mut self.state, State::Closed) {
-            self.state = self.enter(now, ex, next);
-        }
+        self.enter_in_place(now, next);
     }
 
     /// The peer closed its side of the transport (a read returned 0), cleanly or not: over
@@ -1186,21 +1194,46 @@ impl<T: Timestamp> Connection<T> {
         });
     }
 
+    /// [`Connection::enter`] for the exchange in `self.state`, without moving it out and back
+    /// (it is a few hundred bytes): an ending or a failure replaces the state where it is, a
+    /// retry works on it in place; only a reconnect moves it.
+    fn enter_in_place(&mut self, now: T, next: Next) {
+        let State::Exchange(ex) = &mut self.state else { return };
+        match next {
+            Next::End(end) => {
+                let ends_in = end_state(&end);
+                self.ctx.end(now, end);
+                // Each arm writes its dataless variant in place.
+                match ends_in {
+                    Phase::Idle => self.state = State::Idle,
+                    Phase::HandedOver => self.state = State::HandedOver,
+                    _ => self.state = State::Closed,
+                }
+            }
+            Next::RetryHere(head) => resend(&mut self.ctx, ex, now, head),
+            Next::Fail(err) => {
+                let sent = self.ctx.request_sent(ex);
+                self.state = self.ctx.fail(sent, err);
+            }
+            next @ Next::Reconnect(_) => {
+                if let State::Exchange(ex) = mem::replace(&mut self.state, State::Closed) {
+                    self.state = self.enter(now, ex, next);
+                }
+            }
+        }
+    }
+
     /// The state after an exchange's response is over (or failed).
     fn enter(&mut self, now: T, mut ex: Exchange, next: Next) -> State {
         let ctx = &mut self.ctx;
         match next {
             Next::End(end) => {
-                ctx.timers.stop_all();
-                let state = match end {
-                    End::Done { reusable: true } => {
-                        ctx.arm(TimerKind::Idle, now);
-                        State::Idle
-                    }
-                    End::Tunnel { .. } | End::Upgraded { .. } => State::HandedOver,
-                    End::Done { reusable: false } | End::MustClose { .. } => State::Closed,
+                let state = match end_state(&end) {
+                    Phase::Idle => State::Idle,
+                    Phase::HandedOver => State::HandedOver,
+                    _ => State::Closed,
                 };
-                ctx.out.push_back(Output::End(end));
+                ctx.end(now, end);
                 state
             }
             Next::RetryHere(head) => {
@@ -1491,6 +1524,16 @@ fn conclude(
         }
     };
     Next::End(end)
+}
+
+/// Where an exchange's end leaves the connection: [`Phase::Idle`], [`Phase::HandedOver`] or
+/// [`Phase::Closed`].
+fn end_state(end: &End) -> Phase {
+    match end {
+        End::Done { reusable: true } => Phase::Idle,
+        End::Tunnel { .. } | End::Upgraded { .. } => Phase::HandedOver,
+        End::Done { reusable: false } | End::MustClose { .. } => Phase::Closed,
+    }
 }
 
 /// The caller gave the whole body: the request is out, or held whole for `100 Continue`.
