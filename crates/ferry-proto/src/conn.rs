@@ -294,9 +294,11 @@ enum Kind {
         upgrade: bool,
         close: bool,
         /// A forwarded request without a body, with the proxy's credentials: a 407 replays it.
-        proxy: Option<Rounds<Request>>,
+        /// Boxed, as CONNECT's: rare, and large (a whole request), it would make every state
+        /// (and every move of it) as large.
+        proxy: Option<Box<Rounds<Request>>>,
     },
-    Connect(Rounds<Connect>),
+    Connect(Box<Rounds<Connect>>),
 }
 
 /// How much body the caller still owes.
@@ -735,7 +737,7 @@ impl<T: Timestamp> Connection<T> {
         };
         let proxy = match (proxy_auth, target, &upload) {
             (Some(auth), Some(target), Upload::Sent) => {
-                Some(Rounds::new(request.clone(), Some(auth.clone()), target, first))
+                Some(Box::new(Rounds::new(request.clone(), Some(auth.clone()), target, first)))
             }
             _ => None,
         };
@@ -765,7 +767,7 @@ impl<T: Timestamp> Connection<T> {
             .and_then(|a| a.authorization(None, &connect.target));
         encode_connect(connect, first.as_deref(), &mut self.ctx.scratch)?;
         let head = self.ctx.scratch.split().freeze();
-        let rounds = Rounds::new(connect.clone(), auth, connect.target.clone(), first);
+        let rounds = Box::new(Rounds::new(connect.clone(), auth, connect.target.clone(), first));
         self.start(now, Kind::Connect(rounds), Upload::Sent, head);
         Ok(())
     }
