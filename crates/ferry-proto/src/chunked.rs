@@ -71,24 +71,43 @@ impl Decoder {
     /// Cost: chunk data is split off uncopied; framing bytes are walked in the slice and taken
     /// with one `advance` per call, a size line `1*HEXDIG CRLF` that is all there in one
     /// look. A body without trailers allocates nothing here.
+    #[inline]
     pub(crate) fn decode(
         &mut self,
         input: &mut BytesMut,
         limits: &Limits,
     ) -> Result<Option<Chunk>> {
+        // Inside a chunk's data (most calls): no framing, so none of the framing machine's
+        // set-up either.
+        if let State::Data { remaining } = self.state {
+            if input.is_empty() {
+                return Ok(None);
+            }
+            return Ok(Some(self.data(input, remaining)));
+        }
+        self.decode_framing(input, limits)
+    }
+
+    /// Chunk data: as much of `remaining` as `input` holds, split off uncopied.
+    #[inline]
+    fn data(&mut self, input: &mut BytesMut, remaining: u64) -> Chunk {
+        let take = usize::try_from(remaining).map_or(input.len(), |r| r.min(input.len()));
+        let data = input.split_to(take).freeze();
+        let remaining = remaining - take as u64;
+        self.state = if remaining == 0 { State::DataCr } else { State::Data { remaining } };
+        Chunk::Data(data)
+    }
+
+    /// [`Decoder::decode`] outside chunk data: framing bytes, then the data after them.
+    #[inline(never)]
+    fn decode_framing(&mut self, input: &mut BytesMut, limits: &Limits) -> Result<Option<Chunk>> {
         loop {
             match self.state {
                 State::Data { remaining } => {
                     if input.is_empty() {
                         return Ok(None);
                     }
-                    let take =
-                        usize::try_from(remaining).map_or(input.len(), |r| r.min(input.len()));
-                    let data = input.split_to(take).freeze();
-                    let remaining = remaining - take as u64;
-                    self.state =
-                        if remaining == 0 { State::DataCr } else { State::Data { remaining } };
-                    return Ok(Some(Chunk::Data(data)));
+                    return Ok(Some(self.data(input, remaining)));
                 }
                 State::Done => return Ok(None),
                 _ if input.is_empty() => return Ok(None),
