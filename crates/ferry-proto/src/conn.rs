@@ -1287,11 +1287,13 @@ fn read<T: Timestamp>(
         }
         Recv::Body { reader, sink, sem, coding } => (reader, sink, *sem, coding),
     };
+    // Every reader needs input to make progress (the chunked decoder too: it has nothing to
+    // say without a byte).
+    if input.is_empty() {
+        return Ok(Flow::Wait);
+    }
     let (data, done) = match reader {
         BodyReader::Length(remaining) => {
-            if input.is_empty() {
-                return Ok(Flow::Wait);
-            }
             let take = usize::try_from(*remaining).map_or(input.len(), |r| r.min(input.len()));
             *remaining -= take as u64;
             (Some(input.split_to(take).freeze()), *remaining == 0)
@@ -1306,12 +1308,7 @@ fn read<T: Timestamp>(
                 (None, true)
             }
         },
-        BodyReader::UntilClose => {
-            if input.is_empty() {
-                return Ok(Flow::Wait);
-            }
-            (Some(input.split().freeze()), false)
-        }
+        BodyReader::UntilClose => (Some(input.split().freeze()), false),
     };
     let overflowed = match data {
         Some(data) => {
