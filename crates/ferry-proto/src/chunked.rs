@@ -85,11 +85,20 @@ impl Decoder {
             }
             return Ok(Some(self.data(input, remaining)));
         }
+        // Between two chunks, in the usual shape and all there: `CRLF 1*HEXDIG CRLF` and data.
+        if self.state == State::DataCr {
+            if let Some((value @ 1.., len)) = input.strip_prefix(b"\r\n").and_then(size_line) {
+                if input.len() > 2 + len {
+                    input.advance(2 + len);
+                    return Ok(Some(self.data(input, value)));
+                }
+            }
+        }
         self.decode_framing(input, limits)
     }
 
     /// Chunk data: as much of `remaining` as `input` holds, split off uncopied.
-    #[inline]
+    #[inline(always)]
     fn data(&mut self, input: &mut BytesMut, remaining: u64) -> Chunk {
         let take = usize::try_from(remaining).map_or(input.len(), |r| r.min(input.len()));
         let data = input.split_to(take).freeze();
