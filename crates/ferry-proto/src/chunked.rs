@@ -314,17 +314,23 @@ impl Decoder {
 /// A whole `1*16HEXDIG CRLF` line at the front of `buf`: its value and length. `None` for
 /// any other shape (extensions, whitespace, a line not all there, an error), which the byte
 /// machine then reads.
+#[inline]
 fn size_line(buf: &[u8]) -> Option<(u64, usize)> {
     let mut value = 0u64;
-    for (i, &b) in buf.iter().enumerate().take(17) {
+    let mut digits = 0;
+    while let Some(&b) = buf.get(digits) {
         let d = HEX[usize::from(b)];
-        if d < 16 && i < 16 {
-            value = value << 4 | u64::from(d);
-            continue;
+        if d >= 16 {
+            break;
         }
-        return (b == b'\r' && i > 0 && buf.get(i + 1) == Some(&b'\n')).then_some((value, i + 2));
+        if digits == 16 {
+            return None;
+        }
+        value = value << 4 | u64::from(d);
+        digits += 1;
     }
-    None
+    let crlf = digits > 0 && buf.get(digits..digits + 2) == Some(b"\r\n");
+    crlf.then_some((value, digits + 2))
 }
 
 /// Each byte's value as a hex digit (RFC 5234 HEXDIG, either case), 16 for the rest.
