@@ -380,3 +380,42 @@ fn eviction_by_the_idle_limit_frees_the_evicted_route_slot() {
     assert_eq!(close, [fake(1)]);
     assert_eq!((pool.open(&a), pool.open(&b)), (0, 1));
 }
+
+#[test]
+fn the_request_of_a_hop_has_the_bodys_framing() {
+    use ferry_proto::BodyFraming;
+    for (body, framing) in [
+        (CallBody::Empty, BodyFraming::Empty),
+        (CallBody::Bytes(Bytes::new()), BodyFraming::Empty),
+        (CallBody::Bytes(Bytes::from_static(b"abc")), BodyFraming::Length(3)),
+        (CallBody::Stream(Some(5)), BodyFraming::Length(5)),
+        (CallBody::Stream(None), BodyFraming::Chunked),
+    ] {
+        let c = call("POST", "http://a.test/", body.clone());
+        assert_eq!(c.request(None).framing(), framing, "{body:?}");
+    }
+}
+
+#[test]
+fn the_jars_cookies_join_a_request_unless_the_caller_set_cookie() {
+    let cookies = |c: &Call<Duration>, jar| -> Vec<Vec<u8>> {
+        c.request(jar)
+            .headers()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(b"cookie"))
+            .map(|(_, v)| v.to_vec())
+            .collect()
+    };
+    let with_own = call("GET", "http://a.test/", CallBody::Empty);
+    assert_eq!(cookies(&with_own, Some("jar=1")), [b"id=1".to_vec()]);
+    let plain: Call<Duration> = Call::new(
+        Duration::ZERO,
+        Method::new("GET"),
+        url("http://a.test/"),
+        Vec::new(),
+        CallBody::Empty,
+        RedirectPolicy::default(),
+        None,
+    );
+    assert_eq!(cookies(&plain, Some("jar=1")), [b"jar=1".to_vec()]);
+    assert!(cookies(&plain, None).is_empty());
+}
