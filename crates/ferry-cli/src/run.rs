@@ -285,10 +285,10 @@ fn exchange(
         request = request.body(data.bytes.clone());
     }
     for line in &cli.headers {
-        // `Name:` (no value) removes a field in curl; the Client has no removal, so the field
-        // is simply not added.
-        if let (name, Some(value)) = args::header_line(line)? {
-            request = request.header(&name, &value);
+        // `Name:` (no value) removes a field in curl: a default of the client's is not sent.
+        match args::header_line(line)? {
+            (name, Some(value)) => request = request.header(&name, &value),
+            (name, None) => request = request.without_header(&name),
         }
     }
 

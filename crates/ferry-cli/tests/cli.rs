@@ -154,6 +154,10 @@ fn a_user_agent_header_replaces_the_default() {
     let origin = Origin::http();
     expect_code(&ferry_run(&["-H", "User-Agent: by-header", &origin.url("/echo")]), 0);
     assert_eq!(origin.seen()[0].header_all("user-agent"), ["by-header"]);
+    // `Name:` with no value: the default is not sent at all.
+    expect_code(&ferry_run(&["-H", "User-Agent:", "-H", "Accept:", &origin.url("/echo")]), 0);
+    assert!(origin.seen()[1].header_all("user-agent").is_empty(), "{:?}", origin.seen()[1]);
+    assert!(origin.seen()[1].header_all("accept").is_empty());
 }
 
 #[test]

@@ -540,6 +540,7 @@ impl Session {
         if !request.decompress.unwrap_or(self.decompress) {
             headers.retain(|(n, _)| !n.eq_ignore_ascii_case("accept-encoding"));
         }
+        headers.retain(|(n, _)| !request.removed.iter().any(|r| r.eq_ignore_ascii_case(n)));
         for (name, value) in std::mem::take(&mut request.headers) {
             set_field(&mut headers, name, value);
         }
@@ -668,6 +669,8 @@ pub struct RequestSpec {
     method: Method,
     url: Result<Url, Error>,
     headers: Vec<(String, Bytes)>,
+    /// Client default fields this request does not send.
+    removed: Vec<String>,
     query: Vec<(String, String)>,
     timeout: Option<Duration>,
     proxy: Option<Proxies>,
@@ -723,6 +726,7 @@ impl<C: ClientDriver> RequestBuilder<C> {
                 method: Method::new(method.to_owned()),
                 url: Url::parse(url).map_err(|e| Error::new(Phase::Send, ErrorKind::Request(e))),
                 headers: Vec::new(),
+                removed: Vec::new(),
                 query: Vec::new(),
                 timeout: None,
                 proxy: None,
@@ -737,6 +741,13 @@ impl<C: ClientDriver> RequestBuilder<C> {
     /// A header field (replacing a client default of that name).
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.spec.headers.push((name.to_owned(), Bytes::copy_from_slice(value.as_bytes())));
+        self
+    }
+
+    /// Does not send the client's default field `name` (`User-Agent`, `Accept`, ... ; curl's
+    /// `-H "Name:"`). Fields the core writes (`Host`, the framing) are not defaults.
+    pub fn without_header(mut self, name: &str) -> Self {
+        self.spec.removed.push(name.to_owned());
         self
     }
 
