@@ -348,6 +348,8 @@ fn a_fresh_checkout_skips_idle_ones_and_closes_one_to_make_room() {
     assert!(pool.checkin(a.clone(), fake(1), t, &mut close));
     assert_eq!(pool.checkout(&a, t, true, |_| {}, &mut close), Checkout::Open);
     assert_eq!(close, [fake(1)], "the idle one made room");
+    // At the limit with every connection in use, a fresh request waits like any other.
+    assert_eq!(pool.checkout(&a, t, true, |_| {}, &mut close), Checkout::Wait);
 }
 
 #[test]
@@ -357,6 +359,7 @@ fn idle_connections_expire_by_their_own_deadline() {
     let mut close = Vec::new();
     let _ = pool.checkout(&a, Duration::ZERO, false, |_| {}, &mut close);
     assert!(pool.checkin(a.clone(), fake(1), Duration::ZERO, &mut close));
+    assert_eq!((pool.idle(), pool.open(&a)), (1, 1));
     assert_eq!(pool.poll_timeout(), Some(Duration::from_secs(90)));
     pool.handle_timeout(Duration::from_secs(89), &mut close);
     assert!(close.is_empty());
