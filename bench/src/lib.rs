@@ -7,6 +7,7 @@
 //! them, interleaves the runs and prints the table).
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::{Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The chunk size of the chunked downloads.
@@ -86,7 +87,9 @@ impl Canned {
     pub fn head(self) -> String {
         match self {
             Canned::Small => "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n".to_owned(),
-            Canned::Head20 => format!("HTTP/1.1 200 OK\r\n{HEAD20_FIELDS}Content-Length: 1024\r\n\r\n"),
+            Canned::Head20 => {
+                format!("HTTP/1.1 200 OK\r\n{HEAD20_FIELDS}Content-Length: 1024\r\n\r\n")
+            }
             Canned::Length(n) => format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {n}\r\n\r\n"
             ),
@@ -186,13 +189,111 @@ unsafe impl GlobalAlloc for Counting {
     }
 }
 
+/// How many body bytes one write of a large body carries.
+const BLOCK: usize = 1024 * 1024;
+
+/// Answers request after request on one connection until the peer closes it or breaks HTTP:
+/// the loopback origin's whole behaviour (`origin` runs it on a thread per connection).
+pub fn serve<S: Read + Write>(mut s: S) {
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut filled = 0;
+    let body_block = vec![b'x'; BLOCK];
+    let chunk_block = chunk_block();
+    // The last small response, whole: a keep-alive loop asks for the same one each time.
+    let mut cached: Option<(Canned, Vec<u8>)> = None;
+    loop {
+        let end = loop {
+            if let Some(p) = buf[..filled].windows(4).position(|w| w == b"\r\n\r\n") {
+                break p + 4;
+            }
+            if filled == buf.len() {
+                return;
+            }
+            match s.read(&mut buf[filled..]) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => filled += n,
+            }
+        };
+        let Some(canned) = target(&buf[..end]).and_then(Canned::from_path) else {
+            let _ = s.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+            let _ = s.flush();
+            return;
+        };
+        buf.copy_within(end..filled, 0);
+        filled -= end;
+        let written = match canned {
+            Canned::Small | Canned::Head20 => {
+                if cached.as_ref().is_none_or(|(c, _)| *c != canned) {
+                    let mut whole = canned.head().into_bytes();
+                    whole.resize(whole.len() + canned.body_len() as usize, b'x');
+                    if canned == Canned::Small {
+                        whole.truncate(whole.len() - 2);
+                        whole.extend_from_slice(b"hi");
+                    }
+                    cached = Some((canned, whole));
+                }
+                let whole = cached.as_ref().map_or(&[][..], |(_, w)| w.as_slice());
+                s.write_all(whole)
+            }
+            Canned::Length(n) => write_length(&mut s, canned, n, &body_block),
+            Canned::Chunked(n) => write_chunked(&mut s, canned, n, &chunk_block),
+        };
+        if written.and_then(|()| s.flush()).is_err() {
+            return;
+        }
+    }
+}
+
+/// The request target of a request head.
+fn target(head: &[u8]) -> Option<&str> {
+    let line = head.split(|&b| b == b'\r').next()?;
+    let line = std::str::from_utf8(line).ok()?;
+    let mut parts = line.split(' ');
+    let _method = parts.next()?;
+    parts.next()
+}
+
+fn write_length<S: Write>(s: &mut S, canned: Canned, n: u64, block: &[u8]) -> std::io::Result<()> {
+    s.write_all(canned.head().as_bytes())?;
+    let mut left = n;
+    while left > 0 {
+        let piece = left.min(block.len() as u64) as usize;
+        s.write_all(&block[..piece])?;
+        left -= piece as u64;
+    }
+    Ok(())
+}
+
+/// 64 framed chunks of [`CHUNK`] bytes, written as one piece.
+fn chunk_block() -> Vec<u8> {
+    let mut one = format!("{CHUNK:x}\r\n").into_bytes();
+    one.resize(one.len() + CHUNK, b'x');
+    one.extend_from_slice(b"\r\n");
+    one.repeat(BLOCK / CHUNK)
+}
+
+fn write_chunked<S: Write>(s: &mut S, canned: Canned, n: u64, block: &[u8]) -> std::io::Result<()> {
+    s.write_all(canned.head().as_bytes())?;
+    let chunks = n / CHUNK as u64;
+    let per_block = (BLOCK / CHUNK) as u64;
+    let framed = block.len() / per_block as usize;
+    for _ in 0..chunks / per_block {
+        s.write_all(block)?;
+    }
+    let rest = (chunks % per_block) as usize;
+    s.write_all(&block[..rest * framed])?;
+    s.write_all(b"0\r\n\r\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn paths_round_trip() {
-        for c in [Canned::Small, Canned::Head20, Canned::Length(5), Canned::Chunked(2 * CHUNK as u64)] {
+        for c in
+            [Canned::Small, Canned::Head20, Canned::Length(5), Canned::Chunked(2 * CHUNK as u64)]
+        {
             assert_eq!(Canned::from_path(&c.path()), Some(c));
         }
         assert_eq!(Canned::from_path("/chunked/5"), None);
@@ -206,5 +307,87 @@ mod tests {
         let mut response = httparse::Response::new(&mut fields);
         assert!(matches!(response.parse(head.as_bytes()), Ok(httparse::Status::Complete(_))));
         assert_eq!(response.headers.len(), 20);
+    }
+
+    /// A connection in memory: the requests to read, the bytes written.
+    struct Memory {
+        input: std::io::Cursor<Vec<u8>>,
+        output: Vec<u8>,
+    }
+
+    impl Read for Memory {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.input.read(buf)
+        }
+    }
+
+    impl Write for Memory {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.output.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The bytes the origin writes for these requests, one after the other on one connection.
+    fn served(paths: &[Canned]) -> Vec<u8> {
+        let requests: Vec<u8> = paths.iter().flat_map(|c| raw_request(&c.path())).collect();
+        let mut m = Memory { input: std::io::Cursor::new(requests), output: Vec::new() };
+        serve(&mut m);
+        m.output
+    }
+
+    /// The raw socket loop reads exactly `wire_len` bytes: it must be what the origin writes.
+    #[test]
+    fn wire_len_is_what_the_origin_writes() {
+        let cases = [
+            Canned::Small,
+            Canned::Head20,
+            Canned::Length(3 * 1024 * 1024 + 5),
+            Canned::Chunked(0),
+            Canned::Chunked(CHUNK as u64),
+            Canned::Chunked(65 * CHUNK as u64),
+        ];
+        let mut expected = 0;
+        for c in cases {
+            assert_eq!(served(&[c]).len() as u64, c.wire_len(), "{c:?}");
+            expected += c.wire_len();
+        }
+        assert_eq!(served(&cases).len() as u64, expected, "kept alive");
+    }
+
+    /// The chunked body decodes to its length, chunk by chunk, and ends the message.
+    #[test]
+    fn chunked_body_decodes() {
+        let c = Canned::Chunked(70 * CHUNK as u64);
+        let wire = served(&[c]);
+        let mut at = c.head().len();
+        let mut body = 0;
+        loop {
+            let Ok(httparse::Status::Complete((used, size))) =
+                httparse::parse_chunk_size(&wire[at..])
+            else {
+                panic!("a chunk-size line at {at}");
+            };
+            at += used + size as usize;
+            assert_eq!(&wire[at..at + 2], b"\r\n");
+            at += 2;
+            body += size;
+            if size == 0 {
+                break;
+            }
+        }
+        assert_eq!((body, at), (c.body_len(), wire.len()));
+    }
+
+    #[test]
+    fn small_body_is_hi_and_unknown_paths_get_404() {
+        assert!(served(&[Canned::Small]).ends_with(b"\r\n\r\nhi"));
+        let mut m =
+            Memory { input: std::io::Cursor::new(raw_request("/nope")), output: Vec::new() };
+        serve(&mut m);
+        assert!(m.output.starts_with(b"HTTP/1.1 404"));
     }
 }

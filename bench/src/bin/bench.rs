@@ -47,6 +47,8 @@ struct Workload {
     https: bool,
     proxy: bool,
     clients: &'static [&'static str],
+    /// Whether `--quick` counts its instructions too.
+    ir_in_quick: bool,
 }
 
 struct Settings {
@@ -106,7 +108,7 @@ fn parse_args() -> Result<Settings, String> {
                      [--keep DIR] [--out FILE]\n\
                      workloads: small h20 length chunked tls-length tls-small proxy-small\n\
                      clients: {}\n\
-                     --quick: 32 MiB downloads, 3000 GETs a run, fewer under callgrind\n\
+                     --quick: 3 runs, 2000 GETs a run, 32 MiB downloads, instructions of the plain keep-alive rows only\n\
                      --keep DIR: keep the callgrind profiles (callgrind_annotate them)\n\
                      --out FILE: also write the table there (markdown)",
                     ALL.join(" ")
@@ -117,14 +119,15 @@ fn parse_args() -> Result<Settings, String> {
         }
     }
     if s.quick {
-        (s.n, s.ir_n, s.warm, s.download, s.ir_download) = (3_000, 300, 100, 32 * MIB, 4 * MIB);
+        (s.n, s.ir_n, s.warm, s.download, s.ir_download) = (2_000, 300, 100, 32 * MIB, 4 * MIB);
     }
-    s.runs = runs.unwrap_or(5);
+    s.runs = runs.unwrap_or(if s.quick { 3 } else { 5 });
     Ok(s)
 }
 
 fn workloads(s: &Settings) -> Vec<Workload> {
-    let (len, chunked) = (Canned::Length(s.download), Canned::Chunked(s.download / CHUNK as u64 * CHUNK as u64));
+    let (len, chunked) =
+        (Canned::Length(s.download), Canned::Chunked(s.download / CHUNK as u64 * CHUNK as u64));
     let (ir_len, ir_chunked) = (Canned::Length(s.ir_download), Canned::Chunked(s.ir_download));
     let ka = |name, what, canned, https, proxy, clients| Workload {
         name,
@@ -135,6 +138,7 @@ fn workloads(s: &Settings) -> Vec<Workload> {
         https,
         proxy,
         clients,
+        ir_in_quick: !https,
     };
     let dl = |name, what, canned, ir_canned, https, clients| Workload {
         name,
@@ -145,15 +149,37 @@ fn workloads(s: &Settings) -> Vec<Workload> {
         https,
         proxy: false,
         clients,
+        ir_in_quick: false,
     };
     vec![
         ka("small", "keep-alive GET, 2-byte body", Canned::Small, false, false, &ALL[..]),
-        ka("h20", "keep-alive GET, 20-field head, 1 KiB body", Canned::Head20, false, false, &ALL[..]),
+        ka(
+            "h20",
+            "keep-alive GET, 20-field head, 1 KiB body",
+            Canned::Head20,
+            false,
+            false,
+            &ALL[..],
+        ),
         dl("length", "download, Content-Length", len, ir_len, false, &ALL[..]),
         dl("chunked", "download, 16 KiB chunks", chunked, ir_chunked, false, &ALL[..]),
         dl("tls-length", "download over TLS, Content-Length", len, ir_len, true, &NO_HYPER[..]),
-        ka("tls-small", "keep-alive HTTPS GET, 2-byte body", Canned::Small, true, false, &NO_HYPER[..]),
-        ka("proxy-small", "the same through the CONNECT proxy", Canned::Small, true, true, &NO_HYPER[..]),
+        ka(
+            "tls-small",
+            "keep-alive HTTPS GET, 2-byte body",
+            Canned::Small,
+            true,
+            false,
+            &NO_HYPER[..],
+        ),
+        ka(
+            "proxy-small",
+            "the same through the CONNECT proxy",
+            Canned::Small,
+            true,
+            true,
+            &NO_HYPER[..],
+        ),
     ]
 }
 
@@ -177,7 +203,8 @@ impl Drop for Origin {
 /// or without `taskset`.
 fn cores() -> Option<(usize, usize)> {
     let n = std::thread::available_parallelism().map_or(1, usize::from);
-    let taskset = Command::new("taskset").arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status();
+    let taskset =
+        Command::new("taskset").arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status();
     (n >= 2 && taskset.is_ok_and(|s| s.success())).then_some((n - 1, 0))
 }
 
@@ -227,7 +254,15 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    fn command(&self, program: Command, w: &Workload, client: &str, canned: Canned, warm: u64, n: u64) -> Command {
+    fn command(
+        &self,
+        program: Command,
+        w: &Workload,
+        client: &str,
+        canned: Canned,
+        warm: u64,
+        n: u64,
+    ) -> Command {
         let mut cmd = program;
         let port = if w.https { self.origin.https } else { self.origin.http };
         cmd.arg(format!("name={client}"))
@@ -249,9 +284,16 @@ impl Run<'_> {
         cmd
     }
 
-    fn sample(&self, w: &Workload, client: &str, core: Option<usize>, s: &Settings) -> Result<Sample, String> {
+    fn sample(
+        &self,
+        w: &Workload,
+        client: &str,
+        core: Option<usize>,
+        s: &Settings,
+    ) -> Result<Sample, String> {
         let n = if w.kind == Kind::Download { 1 } else { s.n };
-        let mut cmd = self.command(pinned(&self.bin.join("client"), core), w, client, w.canned, s.warm, n);
+        let mut cmd =
+            self.command(pinned(&self.bin.join("client"), core), w, client, w.canned, s.warm, n);
         let out = cmd.output().map_err(|e| format!("cannot run the client: {e}"))?;
         if !out.status.success() {
             return Err(String::from_utf8_lossy(&out.stderr).trim().to_owned());
@@ -272,7 +314,8 @@ impl Run<'_> {
             Kind::KeepAlive => (w.canned, s.ir_n, s.warm.min(50)),
             Kind::Download => (w.ir_canned, 1, 5),
         };
-        let collect = |n: u64| -> Result<u64, String> {
+        // Both runs at once: instruction counts do not depend on what else runs.
+        let spawn = |n: u64| -> Result<Child, String> {
             let out_file = match &s.keep {
                 Some(dir) if n > 0 => dir.join(format!("callgrind.{}.{client}", w.name)),
                 _ => PathBuf::from("/dev/null"),
@@ -281,16 +324,28 @@ impl Run<'_> {
             vg.arg("--tool=callgrind")
                 .arg(format!("--callgrind-out-file={}", out_file.display()))
                 .arg(self.bin.join("client"));
-            let out = self.command(vg, w, client, canned, warm, n).output().map_err(|e| format!("valgrind: {e}"))?;
+            self.command(vg, w, client, canned, warm, n)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(|e| format!("valgrind: {e}"))
+        };
+        let collected = |child: Child| -> Result<u64, String> {
+            let out = child.wait_with_output().map_err(|e| format!("valgrind: {e}"))?;
             let err = String::from_utf8_lossy(&out.stderr);
             if !out.status.success() {
-                return Err(err.lines().filter(|l| !l.starts_with("==")).collect::<Vec<_>>().join(" "));
+                return Err(err
+                    .lines()
+                    .filter(|l| !l.starts_with("=="))
+                    .collect::<Vec<_>>()
+                    .join(" "));
             }
             err.lines()
                 .find_map(|l| l.split_once("Collected : ").and_then(|(_, v)| v.trim().parse().ok()))
                 .ok_or_else(|| "no Collected line from callgrind".to_owned())
         };
-        let (with, without) = (collect(n)?, collect(0)?);
+        let (a, b) = (spawn(n)?, spawn(0)?);
+        let (with, without) = (collected(a)?, collected(b)?);
         let units = match w.kind {
             Kind::KeepAlive => n as f64,
             Kind::Download => canned.body_len() as f64 / MIB as f64,
@@ -369,7 +424,7 @@ fn run() -> Result<(), String> {
             }
             eprint!(".");
         }
-        if s.ir {
+        if s.ir && (!s.quick || w.ir_in_quick) {
             for c in &clients {
                 let row = rows.get_mut(c).ok_or("row")?;
                 if row.error.is_none() {
@@ -382,7 +437,8 @@ fn run() -> Result<(), String> {
             }
         }
         eprintln!(" {:.0} s", started.elapsed().as_secs_f64());
-        let ordered = clients.iter().filter_map(|c| rows.remove(c).map(|r| ((*c).to_owned(), r))).collect();
+        let ordered =
+            clients.iter().filter_map(|c| rows.remove(c).map(|r| ((*c).to_owned(), r))).collect();
         table.push((w.name.to_owned(), ordered));
     }
     drop(origin);
@@ -416,7 +472,10 @@ fn parse_bench(quick: bool) -> Result<Vec<(String, u64)>, String> {
         .output()
         .map_err(|e| format!("scripts/bench-callgrind.sh: {e}"))?;
     if !out.status.success() {
-        return Err(format!("scripts/bench-callgrind.sh failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+        return Err(format!(
+            "scripts/bench-callgrind.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
     }
     Ok(String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -431,7 +490,12 @@ fn parse_bench(quick: bool) -> Result<Vec<(String, u64)>, String> {
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|c| c.lines().find_map(|l| l.strip_prefix("model name").map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())))
+        .and_then(|c| {
+            c.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+        })
         .unwrap_or_else(|| "unknown CPU".to_owned());
     let n = std::thread::available_parallelism().map_or(1, usize::from);
     format!("{n} cores, {cpu}")
@@ -520,7 +584,12 @@ fn render(
             PEERS.iter().filter_map(|p| f(p)).min_by(f64::total_cmp)
         };
         let (best_cpu, best_ir) = (best(&cpu), best(&ir));
-        let _ = writeln!(t, "| **{name}**: {} | | {unit} | | Ir/{} | /{} | /{} | | | | | | |", w.what, &unit[3..], &unit[3..], &unit[3..]);
+        let per = if w.kind == Kind::KeepAlive { "req" } else { "MiB" };
+        let _ = writeln!(
+            t,
+            "| **{name}**: {} | | {unit} | | Ir/{per} | /{per} | B/{per} | | | | | | |",
+            w.what
+        );
         for (client, row) in rows {
             if let Some(e) = &row.error {
                 let short: String = e.chars().take(100).collect();
@@ -528,7 +597,10 @@ fn render(
                 continue;
             }
             let c = median(&row.cpu);
-            let spread = match (row.cpu.iter().copied().min_by(f64::total_cmp), row.cpu.iter().copied().max_by(f64::total_cmp)) {
+            let spread = match (
+                row.cpu.iter().copied().min_by(f64::total_cmp),
+                row.cpu.iter().copied().max_by(f64::total_cmp),
+            ) {
                 (Some(lo), Some(hi)) => format!("{}-{}", fmt_num(lo), fmt_num(hi)),
                 _ => "-".to_owned(),
             };
@@ -555,7 +627,10 @@ fn render(
     match parse {
         Ok(p) if !p.is_empty() => {
             let get = |n: &str| p.iter().find(|(k, _)| k == n).map(|(_, v)| *v as f64);
-            let _ = writeln!(t, "| **parse**: the core's head parse (20 fields) beside httparse, `scripts/bench-callgrind.sh` | | | | Ir/iter | | | | | | | | |");
+            let _ = writeln!(
+                t,
+                "| **parse**: the core's head parse (20 fields) beside httparse, `scripts/bench-callgrind.sh` | | | | Ir/iter | | | | | | | | |"
+            );
             for (name, ir) in p {
                 let _ = writeln!(
                     t,

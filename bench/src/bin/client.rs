@@ -99,7 +99,8 @@ fn run() -> Result<()> {
         proxy: args.get("proxy").map(|p| p.parse()).transpose()?,
         ca_pem: std::fs::read(arg("ca")?)?,
     };
-    let expect = |p: &str| Canned::from_path(p).map(Canned::body_len).ok_or(format!("no such path {p}"));
+    let expect =
+        |p: &str| Canned::from_path(p).map(Canned::body_len).ok_or(format!("no such path {p}"));
     let (warm_len, len) = (expect(&warm_path)?, expect(&path)?);
     let make = CLIENTS
         .iter()
@@ -217,24 +218,25 @@ impl Write for Stream {
 /// is long, parses nothing. Over TLS it is a raw rustls stream over the same socket.
 struct Raw {
     stream: Stream,
-    request: (String, Vec<u8>),
+    /// The last path, its request bytes and its response's length on the wire.
+    request: (String, Vec<u8>, u64),
 }
 
 impl Raw {
     fn new(t: &Target) -> Result<Raw> {
-        Ok(Raw { stream: Stream::open(t)?, request: (String::new(), Vec::new()) })
+        Ok(Raw { stream: Stream::open(t)?, request: (String::new(), Vec::new(), 0) })
     }
 }
 
 impl Get for Raw {
     fn get(&mut self, path: &str, sink: &mut [u8]) -> Result<u64> {
-        if self.request.0 != path {
-            self.request = (path.to_owned(), raw_request(path));
-        }
         let canned = Canned::from_path(path).ok_or("unknown path")?;
+        if self.request.0 != path {
+            self.request = (path.to_owned(), raw_request(path), canned.wire_len());
+        }
         self.stream.write_all(&self.request.1)?;
         self.stream.flush()?;
-        let mut left = canned.wire_len();
+        let mut left = self.request.2;
         while left > 0 {
             let want = left.min(sink.len() as u64) as usize;
             let n = self.stream.read(&mut sink[..want])?;
@@ -380,9 +382,14 @@ struct FerryConn {
 
 impl FerryConn {
     fn new(t: &Target) -> Result<FerryConn> {
-        let scheme = if t.https { ferry_blocking::Scheme::Https } else { ferry_blocking::Scheme::Http };
-        let tls = ferry_blocking::TlsConfig::builder().webpki_roots(false).add_ca_pem(&t.ca_pem)?.build()?;
-        let mut builder = ferry_blocking::Connection::builder(scheme, "127.0.0.1", t.port)?.tls(tls);
+        let scheme =
+            if t.https { ferry_blocking::Scheme::Https } else { ferry_blocking::Scheme::Http };
+        let tls = ferry_blocking::TlsConfig::builder()
+            .webpki_roots(false)
+            .add_ca_pem(&t.ca_pem)?
+            .build()?;
+        let mut builder =
+            ferry_blocking::Connection::builder(scheme, "127.0.0.1", t.port)?.tls(tls);
         if let Some(url) = t.proxy_url() {
             builder = builder.proxy(ferry_blocking::Proxy::parse(&url)?);
         }
@@ -423,8 +430,9 @@ impl Hyper {
         let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
         let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
         connector.set_nodelay(true);
-        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .build(connector);
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build(connector);
         Ok(Hyper { rt, client, base: t.url("") })
     }
 }
@@ -461,7 +469,9 @@ struct Ureq {
 impl Ureq {
     fn new(t: &Target) -> Result<Ureq> {
         let der = t.ca_der()?;
-        let roots = ureq::tls::RootCerts::new_with_certs(&[ureq::tls::Certificate::from_der(&der).to_owned()]);
+        let roots = ureq::tls::RootCerts::new_with_certs(&[
+            ureq::tls::Certificate::from_der(&der).to_owned()
+        ]);
         let tls = ureq::tls::TlsConfig::builder().root_certs(roots).build();
         let proxy = t.proxy_url().map(|u| ureq::Proxy::new(&u)).transpose()?;
         let config = ureq::Agent::config_builder().tls_config(tls).proxy(proxy).build();
