@@ -1,103 +1,19 @@
 //! An `http.client`-like connection to one origin, over a route the stack carries out.
 
-use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
-use ferry_client::{Error, Output, Phase, Plan, Stack, TlsSettings};
+use bytes::Bytes;
+use ferry_client::{Error, Phase, Plan, Stack, TlsSettings};
 use ferry_proto::proxy::Proxy;
 use ferry_proto::{
-    Config, Event, Headers, Host, Method, Request, ResponseHead, Route, Scheme, Timeouts, Url,
-    Version,
+    Config, Headers, Host, Method, Request, ResponseHead, Route, Scheme, Timeouts, Url, Version,
 };
 use ferry_tls::TlsConfig;
 
 use crate::driver::Driver;
-
-/// How much of a reader body is read per piece.
-const BODY_PIECE: usize = 64 * 1024;
-
-/// The next piece of a reader body; `None` at its end.
-fn read_piece(reader: &mut dyn Read) -> Result<Option<Bytes>, Error> {
-    let mut buf = BytesMut::zeroed(BODY_PIECE);
-    loop {
-        match reader.read(&mut buf) {
-            Ok(0) => return Ok(None),
-            Ok(n) => {
-                buf.truncate(n);
-                return Ok(Some(buf.freeze()));
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::body(e)),
-        }
-    }
-}
-
-/// A request body.
-pub enum Body {
-    /// No body.
-    Empty,
-    /// These bytes, sent with `Content-Length`; replayable, so a request on a stale pooled
-    /// connection can be sent again.
-    Bytes(Bytes),
-    /// A reader: of known length (`Content-Length`) or not (chunked).
-    Reader {
-        /// Where the bytes come from.
-        reader: Box<dyn Read + Send>,
-        /// How many bytes it gives, when known.
-        len: Option<u64>,
-    },
-}
-
-impl Body {
-    /// A reader of known or unknown length.
-    pub fn reader(reader: impl Read + Send + 'static, len: Option<u64>) -> Body {
-        Body::Reader { reader: Box::new(reader), len }
-    }
-
-    fn framing(&self) -> ferry_proto::BodyFraming {
-        match self {
-            // No bytes is no body: a GET says no `Content-Length: 0` (a POST still does).
-            Body::Empty => ferry_proto::BodyFraming::Empty,
-            Body::Bytes(b) if b.is_empty() => ferry_proto::BodyFraming::Empty,
-            Body::Bytes(b) => ferry_proto::BodyFraming::Length(b.len() as u64),
-            Body::Reader { len: Some(n), .. } => ferry_proto::BodyFraming::Length(*n),
-            Body::Reader { len: None, .. } => ferry_proto::BodyFraming::Chunked,
-        }
-    }
-}
-
-impl From<Bytes> for Body {
-    fn from(b: Bytes) -> Body {
-        Body::Bytes(b)
-    }
-}
-
-impl From<Vec<u8>> for Body {
-    fn from(b: Vec<u8>) -> Body {
-        Body::Bytes(b.into())
-    }
-}
-
-impl From<&'static [u8]> for Body {
-    fn from(b: &'static [u8]) -> Body {
-        Body::Bytes(Bytes::from_static(b))
-    }
-}
-
-impl From<&'static str> for Body {
-    fn from(s: &'static str) -> Body {
-        Body::Bytes(Bytes::from_static(s.as_bytes()))
-    }
-}
-
-impl From<String> for Body {
-    fn from(s: String) -> Body {
-        Body::Bytes(s.into())
-    }
-}
+use crate::exchange::{self, Body, Piece};
 
 /// Builds a [`Connection`].
 #[derive(Clone, Debug)]
@@ -185,7 +101,6 @@ impl ConnectionBuilder {
             tls: TlsSettings { proxy, origin },
             config: self.config,
             driver: None,
-            pending: VecDeque::new(),
         })
     }
 }
@@ -214,8 +129,6 @@ pub struct Connection {
     tls: TlsSettings,
     config: Config,
     driver: Option<Driver>,
-    /// Outputs that arrived while the request was being sent.
-    pending: VecDeque<Output>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -331,35 +244,27 @@ impl Connection {
     /// # Errors
     /// Any [`Error`] before the final head; the connection is closed then.
     pub fn response(&mut self) -> Result<Response<'_>, Error> {
-        let mut interim = Vec::new();
-        loop {
-            match self.next_output() {
-                Output::Event(Event::Informational(head)) => interim.push(head),
-                Output::Event(Event::ResponseHead(head)) => {
-                    let driver = self.driver.as_ref();
-                    let proxy_reply = driver.and_then(|d| d.stack.tunnel_reply().cloned());
-                    let remote = driver.and_then(Driver::remote_addr);
-                    return Ok(Response {
-                        head,
-                        interim,
-                        proxy_reply,
-                        remote,
-                        trailers: None,
-                        chunk: Bytes::new(),
-                        done: false,
-                        conn: self,
-                    });
-                }
-                Output::Error(e) => {
-                    self.close();
-                    return Err(e);
-                }
-                // No request is outstanding (`Idle`), or the connection ended without a
-                // response.
-                _ => {
-                    self.close();
-                    return Err(Error::misuse(Phase::Receive, "no response is coming"));
-                }
+        let Some(driver) = &mut self.driver else {
+            return Err(Error::misuse(Phase::Receive, "no response is coming"));
+        };
+        match exchange::head(driver) {
+            Ok(exchange::Head { head, interim }) => {
+                let proxy_reply = driver.stack.tunnel_reply().cloned();
+                let remote = driver.remote_addr();
+                Ok(Response {
+                    head,
+                    interim,
+                    proxy_reply,
+                    remote,
+                    trailers: None,
+                    chunk: Bytes::new(),
+                    done: false,
+                    conn: self,
+                })
+            }
+            Err(e) => {
+                self.close();
+                Err(e)
             }
         }
     }
@@ -367,7 +272,6 @@ impl Connection {
     /// Closes the connection; the next request opens a new one.
     pub fn close(&mut self) {
         self.driver = None;
-        self.pending.clear();
     }
 
     /// Makes sure a connection is open; `true` when an idle one is reused.
@@ -388,54 +292,15 @@ impl Connection {
         for (name, value) in &self.tunnel_headers {
             plan = plan.with_tunnel_header(name, value);
         }
-        self.pending.clear();
         self.driver =
             Some(Driver::new(Stack::new(Instant::now(), plan, self.tls.clone(), self.config)));
         false
     }
 
-    /// Sends the request and its body, until the response begins (kept for
-    /// [`Connection::response`]); interim responses are kept too, and a `100 Continue`
-    /// releases the body.
     fn send(&mut self, request: Request, body: &mut Body) -> Result<(), Error> {
-        let Some(driver) = &mut self.driver else {
-            return Err(Error::misuse(Phase::Send, "the connection is closed"));
-        };
-        driver.stack.send_request(Instant::now(), request)?;
-        loop {
-            match driver.next() {
-                Output::NeedBody => match body {
-                    // Never asked for: an empty body is complete at once.
-                    Body::Empty => driver.stack.finish_body(Instant::now(), None)?,
-                    // A `Content-Length` body ends with its last byte.
-                    Body::Bytes(b) => driver.stack.send_body(Instant::now(), b.clone())?,
-                    // At the reader's end: a chunked body ends, a short one is an error.
-                    Body::Reader { reader, .. } => match read_piece(reader.as_mut())? {
-                        Some(piece) => driver.stack.send_body(Instant::now(), piece)?,
-                        None => driver.stack.finish_body(Instant::now(), None)?,
-                    },
-                },
-                Output::Error(e) => return Err(e),
-                informational @ Output::Event(Event::Informational(_)) => {
-                    self.pending.push_back(informational);
-                }
-                // The response began (the core abandons a body it no longer wants), or the
-                // connection ended: `response` reports it.
-                other => {
-                    self.pending.push_back(other);
-                    return Ok(());
-                }
-            }
-        }
-    }
-
-    fn next_output(&mut self) -> Output {
-        if let Some(o) = self.pending.pop_front() {
-            return o;
-        }
         match &mut self.driver {
-            Some(d) => d.next(),
-            None => Output::Closed,
+            Some(driver) => exchange::send(driver, request, body),
+            None => Err(Error::misuse(Phase::Send, "the connection is closed")),
         }
     }
 }
@@ -529,18 +394,16 @@ impl Response<'_> {
             return Ok(Some(std::mem::take(&mut self.chunk)));
         }
         while !self.done {
-            match self.conn.next_output() {
-                Output::Event(Event::Data(data)) => return Ok(Some(data)),
-                Output::Event(Event::Trailers(t)) => self.trailers = Some(t),
-                // Whether the connection can carry another request is the stack's to say
-                // (`Stack::is_idle`), asked when the next request opens one.
-                Output::End(_) => self.done = true,
-                Output::Error(e) => {
+            let Some(driver) = &mut self.conn.driver else { break };
+            match exchange::next_piece(driver) {
+                Ok(Piece::Data(data)) => return Ok(Some(data)),
+                Ok(Piece::Trailers(t)) => self.trailers = Some(t),
+                Ok(Piece::End) => self.done = true,
+                Err(e) => {
                     self.done = true;
                     self.conn.close();
                     return Err(e);
                 }
-                _ => self.done = true,
             }
         }
         Ok(None)
@@ -568,8 +431,9 @@ impl Drop for Response<'_> {
             return;
         }
         if let Some(driver) = &mut self.conn.driver {
-            driver.stack.discard_body(Instant::now());
+            if !exchange::discard(driver) {
+                self.conn.close();
+            }
         }
-        while let Ok(Some(_)) = self.next_chunk() {}
     }
 }

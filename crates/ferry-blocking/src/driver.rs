@@ -2,6 +2,7 @@
 //! decision; every `if` here is on an I/O result. `ferry-smol` and `ferry-mem` are this file
 //! with other sockets.
 
+use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
@@ -23,6 +24,11 @@ pub(crate) struct Driver {
     writes: Vec<Bytes>,
     /// The address the socket is connected to.
     remote: Option<SocketAddr>,
+    /// Outputs taken from the stack and not yet given to the user (those that came while the
+    /// request was being sent).
+    pub(crate) pending: VecDeque<Output>,
+    /// Transports opened (dials that connected), redials after a 407 included.
+    dials: u64,
 }
 
 impl Driver {
@@ -35,7 +41,14 @@ impl Driver {
             scratch: Box::new([0; READ_SIZE]),
             writes: Vec::new(),
             remote: None,
+            pending: VecDeque::new(),
+            dials: 0,
         }
+    }
+
+    /// Transports this driver opened so far.
+    pub(crate) fn dials(&self) -> u64 {
+        self.dials
     }
 
     /// The peer's address, once connected.
@@ -46,6 +59,9 @@ impl Driver {
     /// Runs the stack until it has something for the user: an event, an end, `NeedBody`,
     /// `Idle`, an error or `Closed`.
     pub(crate) fn next(&mut self) -> Output {
+        if let Some(o) = self.pending.pop_front() {
+            return o;
+        }
         if self.stream.is_none() && !self.stack.is_closed() {
             self.dial();
         }
@@ -97,9 +113,13 @@ impl Driver {
     fn dial(&mut self) {
         self.stack.handle_dialing(Instant::now());
         let plan = self.stack.plan();
+        let plan_dial = plan.dial().clone();
         let target = (plan.dial_host(), plan.dial().port());
         let addrs: Vec<SocketAddr> = match target.to_socket_addrs() {
-            Ok(addrs) => addrs.collect(),
+            Ok(addrs) => {
+                self.stack.handle_resolved(Instant::now());
+                addrs.collect()
+            }
             Err(e) => {
                 return self.stack.handle_transport_error(Instant::now(), TransportOp::Resolve, e);
             }
@@ -119,6 +139,8 @@ impl Driver {
                     let _ = stream.set_nodelay(true);
                     self.stream = Some(stream);
                     self.remote = Some(addr);
+                    self.dials += 1;
+                    tracing::debug!(target: "ferry::connect", dial = %plan_dial, %addr, "connected");
                     self.stack.handle_connected(Instant::now());
                     return;
                 }
@@ -223,5 +245,17 @@ impl Driver {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => self.stack.handle_transport_error(Instant::now(), TransportOp::Read, e),
         }
+    }
+}
+
+impl ferry_proto::Reusable<Instant> for Driver {
+    fn is_reusable(&self, now: Instant) -> bool {
+        self.stream.is_some()
+            && self.pending.is_empty()
+            && ferry_proto::Reusable::is_reusable(&self.stack, now)
+    }
+
+    fn idle_deadline(&self) -> Option<Instant> {
+        ferry_proto::Reusable::idle_deadline(&self.stack)
     }
 }

@@ -7,15 +7,23 @@
 //! stack. It makes no protocol decision: the stack and the core make them all, for every
 //! driver.
 //!
-//! On top: [`Connection`], after Python's `http.client`.
+//! On top: [`Connection`], after Python's `http.client`, and [`Client`], after a Requests
+//! `Session`: a pool, proxies (explicit, per host, from the environment), redirects, retries,
+//! content decoding, timeouts, and cookies with the `cookies` feature.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod client;
 mod connection;
 mod driver;
+mod exchange;
 
-pub use connection::{Body, Connection, ConnectionBuilder, Response};
-pub use ferry_client::{Error, ErrorKind, Phase};
+pub use client::{Client, ClientBuilder, RequestBuilder, Response, Timings, USER_AGENT};
+pub use connection::{Connection, ConnectionBuilder, Response as ConnectionResponse};
+pub use exchange::Body;
+pub use ferry_client::{Error, ErrorKind, Phase, RedirectError, Timeout};
 pub use ferry_proto::Scheme;
+pub use ferry_proto::proxy::{EnvProxies, NoProxy, Proxies};
 pub use ferry_proto::proxy::{Proxy, ProxyMode};
+pub use ferry_proto::{Headers, ResponseHead, Url, Version};
 pub use ferry_tls::{TlsConfig, TlsConfigBuilder};

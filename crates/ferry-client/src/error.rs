@@ -51,8 +51,15 @@ pub enum ErrorKind {
     Tls(ferry_tls::Error),
     /// The transport, as the driver reported it.
     Io(Arc<io::Error>),
-    /// A deadline of the stack's own passed (connect, or a TLS handshake).
-    Timeout,
+    /// A deadline passed: which one is named (the core's own timers come as
+    /// [`ErrorKind::Http`] with [`ferry_proto::ErrorKind::Timeout`]; [`Error::timeout`] names
+    /// both alike).
+    Timeout(Timeout),
+    /// A redirect could not be followed.
+    Redirect(RedirectError),
+    /// The response's content coding (`Content-Encoding`) did not decode, or decoded past the
+    /// limit (a decompression bomb).
+    Content(ferry_proto::Error),
     /// The request cannot be sent on this connection (the route's settings refuse it).
     Request(ferry_proto::Error),
     /// Reading the caller's request body failed.
@@ -64,6 +71,102 @@ pub enum ErrorKind {
     },
 }
 
+/// Which deadline passed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Timeout {
+    /// Opening the transport ([`Timeouts::connect`](ferry_proto::Timeouts)), or, when the
+    /// first hop is a proxy, the budget for reaching it.
+    Connect,
+    /// A TLS handshake ([`Timeouts::tls_handshake`](ferry_proto::Timeouts)).
+    TlsHandshake,
+    /// The CONNECT handshake ([`Timeouts::tunnel_setup`](ferry_proto::Timeouts)).
+    Tunnel,
+    /// Sending the request body: the gap between two pieces, or a blocked write.
+    Write,
+    /// The response head ([`Timeouts::response_head`](ferry_proto::Timeouts)).
+    ResponseHead,
+    /// The gap between two reads of the response body.
+    Read,
+    /// The whole request, every redirect and retry included.
+    Request,
+    /// Waiting for a connection when the pool's limit per host is reached.
+    PoolWait,
+}
+
+impl Timeout {
+    fn describe(self) -> &'static str {
+        match self {
+            Timeout::Connect => "connect timeout",
+            Timeout::TlsHandshake => "TLS handshake timeout",
+            Timeout::Tunnel => "tunnel setup timeout",
+            Timeout::Write => "write timeout",
+            Timeout::ResponseHead => "response head timeout",
+            Timeout::Read => "read timeout",
+            Timeout::Request => "whole-request timeout",
+            Timeout::PoolWait => "pool wait timeout",
+        }
+    }
+
+    /// The name of a core timer.
+    fn of_timer(timer: ferry_proto::TimerKind) -> Option<Timeout> {
+        use ferry_proto::TimerKind as K;
+        Some(match timer {
+            K::Connect => Timeout::Connect,
+            K::TlsHandshake => Timeout::TlsHandshake,
+            K::SendBody => Timeout::Write,
+            K::ResponseHead => Timeout::ResponseHead,
+            K::BodyRead => Timeout::Read,
+            K::TunnelSetup => Timeout::Tunnel,
+            _ => return None,
+        })
+    }
+}
+
+/// Why a redirect was not followed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RedirectError {
+    /// More redirects than the limit; the URLs visited, in order, the last one included.
+    TooMany {
+        /// Every URL of the chain, the first request's included.
+        chain: Vec<String>,
+    },
+    /// An `https://` URL redirected to `http://` and the client does not allow it.
+    Insecure {
+        /// The `https://` URL.
+        from: String,
+        /// The `http://` URL it pointed to.
+        to: String,
+    },
+    /// The `Location` is not a URL ferry can follow (another scheme, malformed).
+    Location {
+        /// The field's value, lossily decoded.
+        location: String,
+    },
+}
+
+impl fmt::Display for RedirectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RedirectError::TooMany { chain } => {
+                write!(
+                    f,
+                    "too many redirects ({}): {}",
+                    chain.len().saturating_sub(1),
+                    chain.join(" -> ")
+                )
+            }
+            RedirectError::Insecure { from, to } => {
+                write!(f, "refused to follow a redirect from {from} to the insecure {to}")
+            }
+            RedirectError::Location { location } => {
+                write!(f, "the redirect's location {location:?} cannot be followed")
+            }
+        }
+    }
+}
+
 /// The error of the stack and of every ferry driver.
 #[derive(Clone)]
 pub struct Error {
@@ -71,6 +174,8 @@ pub struct Error {
     kind: ErrorKind,
     sent: RequestSent,
     response_started: bool,
+    /// The failure was with the proxy (reaching it, its TLS, its CONNECT handling).
+    proxy: bool,
 }
 
 impl Error {
@@ -81,7 +186,43 @@ impl Error {
             ErrorKind::Http(e) => (e.request_sent(), e.response_started()),
             _ => (RequestSent::No, false),
         };
-        Error { phase, kind, sent, response_started }
+        Error { phase, kind, sent, response_started, proxy: false }
+    }
+
+    /// Marks the error as one with the proxy (the stack does, for the hops before the origin).
+    #[must_use]
+    pub fn at_proxy(mut self, yes: bool) -> Error {
+        self.proxy = yes;
+        self
+    }
+
+    /// Whether the failure was with the proxy: resolving or reaching it, its TLS handshake,
+    /// or its handling of CONNECT (curl's exit code 5 for a proxy that does not resolve, say).
+    #[must_use]
+    pub fn is_proxy(&self) -> bool {
+        self.proxy
+    }
+
+    /// Which deadline passed, whoever owned it (the stack, the core, the client).
+    #[must_use]
+    pub fn timeout(&self) -> Option<Timeout> {
+        match &self.kind {
+            ErrorKind::Timeout(t) => Some(*t),
+            ErrorKind::Http(e) => match e.kind() {
+                HttpKind::Timeout { timer } => Timeout::of_timer(*timer),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The redirect error, if a redirect was refused.
+    #[must_use]
+    pub fn redirect(&self) -> Option<&RedirectError> {
+        match &self.kind {
+            ErrorKind::Redirect(e) => Some(e),
+            _ => None,
+        }
     }
 
     /// Reading the caller's request body failed.
@@ -120,7 +261,7 @@ impl Error {
     #[must_use]
     pub fn is_timeout(&self) -> bool {
         match &self.kind {
-            ErrorKind::Timeout => true,
+            ErrorKind::Timeout(_) => true,
             ErrorKind::Http(e) => e.is_timeout(),
             ErrorKind::Io(e) => {
                 matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock)
@@ -128,6 +269,8 @@ impl Error {
             ErrorKind::Tls(_)
             | ErrorKind::Request(_)
             | ErrorKind::Body(_)
+            | ErrorKind::Redirect(_)
+            | ErrorKind::Content(_)
             | ErrorKind::Misuse { .. } => false,
         }
     }
@@ -190,7 +333,12 @@ impl Error {
     pub fn is_retryable(&self, idempotent: bool) -> bool {
         match &self.kind {
             ErrorKind::Http(e) => e.is_retryable(idempotent),
-            ErrorKind::Request(_) | ErrorKind::Body(_) | ErrorKind::Misuse { .. } => false,
+            ErrorKind::Request(_)
+            | ErrorKind::Body(_)
+            | ErrorKind::Redirect(_)
+            | ErrorKind::Content(_)
+            | ErrorKind::Timeout(Timeout::Request | Timeout::PoolWait)
+            | ErrorKind::Misuse { .. } => false,
             _ => {
                 self.sent == RequestSent::No
                     || (idempotent
@@ -208,6 +356,7 @@ impl fmt::Debug for Error {
             .field("phase", &self.phase)
             .field("request_sent", &self.sent)
             .field("response_started", &self.response_started)
+            .field("proxy", &self.proxy)
             .finish()
     }
 }
@@ -219,7 +368,9 @@ impl fmt::Display for Error {
             ErrorKind::Http(e) | ErrorKind::Request(e) => write!(f, "{phase}: {e}"),
             ErrorKind::Tls(e) => write!(f, "{phase}: {e}"),
             ErrorKind::Io(e) => write!(f, "{phase}: {e}"),
-            ErrorKind::Timeout => write!(f, "{phase}: timed out"),
+            ErrorKind::Timeout(t) => write!(f, "{phase}: timed out ({})", t.describe()),
+            ErrorKind::Redirect(e) => write!(f, "following redirects: {e}"),
+            ErrorKind::Content(e) => write!(f, "{phase}: decoding the content: {e}"),
             ErrorKind::Body(e) => write!(f, "{phase}: reading the request body failed: {e}"),
             ErrorKind::Misuse { what } => write!(f, "{phase}: {what}"),
         }
@@ -229,10 +380,10 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.kind {
-            ErrorKind::Http(e) | ErrorKind::Request(e) => Some(e),
+            ErrorKind::Http(e) | ErrorKind::Request(e) | ErrorKind::Content(e) => Some(e),
             ErrorKind::Tls(e) => Some(e),
             ErrorKind::Io(e) | ErrorKind::Body(e) => Some(&**e),
-            ErrorKind::Timeout | ErrorKind::Misuse { .. } => None,
+            ErrorKind::Timeout(_) | ErrorKind::Redirect(_) | ErrorKind::Misuse { .. } => None,
         }
     }
 }

@@ -9,17 +9,47 @@
 //! the core's CONNECT handshake with its 407 rounds, TLS to the origin, then HTTP/1.1, offered
 //! to the driver as one machine with the core's contract. One error type, [`Error`], names the
 //! [`Phase`] that failed for the stack and the drivers alike.
+//!
+//! **The client's decisions**, each a pure value a driver consults: [`Call`] (one logical
+//! request across redirects and retries, under one deadline: what to send next, whether to
+//! follow, what to strip, whether to retry), [`ClientPool`] (idle connections by route, open
+//! ones counted against a per-route limit), [`ContentDecoder`] (`Content-Encoding` under a
+//! size limit), and, with the `cookies` feature, [`Jar`].
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod call;
+mod content;
+#[cfg(feature = "cookies")]
+mod cookies;
 mod error;
 mod plan;
+mod pool;
 mod retry;
 mod settings;
 mod stack;
+mod trace;
 
-pub use error::{Error, ErrorKind, Phase};
+pub use call::{Call, CallBody, Next, RedirectPolicy};
+pub use content::{ACCEPT_ENCODING, ContentDecoder};
+#[cfg(feature = "cookies")]
+pub use cookies::Jar;
+pub use error::{Error, ErrorKind, Phase, RedirectError, Timeout};
 pub use plan::{Form, Layer, Peer, Plan};
+pub use pool::{Checkout, ClientPool};
 pub use retry::may_retry;
 pub use settings::TlsSettings;
-pub use stack::{Output, Stack, TransportOp};
+pub use stack::{Output, Stack, Timings, TransportOp};
+
+/// A final response head to `tracing` (target `ferry::response`), credentials masked.
+pub fn trace_response(head: &ferry_proto::ResponseHead) {
+    stack::trace_head("ferry::response", "response", head);
+}
+
+/// Header fields for `tracing`, credentials masked: `Name: value` lines joined by `\n`.
+#[must_use]
+pub fn masked_fields<'a, V: AsRef<[u8]> + 'a>(
+    fields: impl Iterator<Item = (&'a str, V)>,
+) -> String {
+    trace::fields(fields).to_string()
+}

@@ -12,7 +12,7 @@ use ferry_proto::{
 };
 use ferry_tls::Tls;
 
-use crate::error::{Error, ErrorKind, Phase};
+use crate::error::{Error, ErrorKind, Phase, Timeout};
 use crate::plan::{Layer, Peer, Plan};
 use crate::settings::TlsSettings;
 
@@ -66,6 +66,31 @@ struct Deadlines<T> {
     connect: Option<T>,
     /// The TLS handshake of the layer at this index.
     handshake: Option<(T, usize)>,
+    /// The caller's whole-request budget ([`Stack::set_deadline`]).
+    request: Option<T>,
+}
+
+/// When each step of a connection's setup finished, on the driver's clock; `None` for a step
+/// the route does not have (or has not reached). The exchange's own instants are beside them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Timings<T> {
+    /// The driver started resolving the first hop.
+    pub dialing: Option<T>,
+    /// The name resolved ([`Stack::handle_resolved`]).
+    pub resolved: Option<T>,
+    /// The transport was open.
+    pub connected: Option<T>,
+    /// The TLS handshake with an `https://` proxy finished.
+    pub proxy_tls: Option<T>,
+    /// The proxy answered CONNECT with 2xx.
+    pub tunnel: Option<T>,
+    /// The TLS handshake with the origin finished.
+    pub origin_tls: Option<T>,
+    /// The current (or last) request was queued.
+    pub request: Option<T>,
+    /// Its first response byte reached the HTTP layer.
+    pub first_byte: Option<T>,
 }
 
 /// A route's layers (TLS to an `https://` proxy, the CONNECT handshake, TLS to the origin,
@@ -112,6 +137,7 @@ pub struct Stack<T: Timestamp> {
     /// Per TLS layer: its end was passed to the layer above.
     eof_passed: Vec<bool>,
     closed: bool,
+    timings: Timings<T>,
 }
 
 impl<T: Timestamp> fmt::Debug for Stack<T> {
@@ -139,13 +165,48 @@ impl<T: Timestamp> Stack<T> {
             built: 0,
             top_in: BytesMut::new(),
             queue: VecDeque::new(),
-            deadlines: Deadlines { connect: None, handshake: None },
+            deadlines: Deadlines { connect: None, handshake: None, request: None },
             tunnel_reply: None,
             io_cause: None,
             connected: false,
             eof_passed: Vec::new(),
             closed: false,
+            timings: Timings {
+                dialing: None,
+                resolved: None,
+                connected: None,
+                proxy_tls: None,
+                tunnel: None,
+                origin_tls: None,
+                request: None,
+                first_byte: None,
+            },
         }
+    }
+
+    /// When each step of the setup and of the current exchange happened.
+    #[must_use]
+    pub fn timings(&self) -> &Timings<T> {
+        &self.timings
+    }
+
+    /// What the TLS handshake with the origin agreed (version, cipher, certificate), once done.
+    #[must_use]
+    pub fn origin_tls(&self) -> Option<ferry_tls::SessionInfo> {
+        self.tls.iter().find(|l| l.peer == Peer::Origin).and_then(|l| l.tls.session_info())
+    }
+
+    /// What the TLS handshake with an `https://` proxy agreed, once done.
+    #[must_use]
+    pub fn proxy_tls(&self) -> Option<ferry_tls::SessionInfo> {
+        self.tls.iter().find(|l| l.peer == Peer::Proxy).and_then(|l| l.tls.session_info())
+    }
+
+    /// Bounds everything from now on by `at` (a client's whole-request budget, which spans
+    /// connections): when it passes, the connection fails with [`Timeout::Request`] in the
+    /// phase it is in. `None` lifts it.
+    pub fn set_deadline(&mut self, at: Option<T>) {
+        self.deadlines.request = at;
     }
 
     /// The plan being carried out.
@@ -206,7 +267,14 @@ impl<T: Timestamp> Stack<T> {
     /// runs from `now`, reported by [`Stack::poll_timeout`].
     pub fn handle_dialing(&mut self, now: T) {
         self.connected = false;
+        self.timings.dialing = Some(now);
+        self.timings.resolved = None;
         self.deadlines.connect = self.config.timeouts.connect.and_then(|d| now.checked_add(d));
+    }
+
+    /// The driver resolved the first hop's name (for [`Stack::timings`]; optional).
+    pub fn handle_resolved(&mut self, now: T) {
+        self.timings.resolved = Some(now);
     }
 
     /// The transport is open: the layers are built and the first bytes (a ClientHello, a
@@ -214,6 +282,7 @@ impl<T: Timestamp> Stack<T> {
     pub fn handle_connected(&mut self, now: T) {
         self.deadlines.connect = None;
         self.connected = true;
+        self.timings.connected = Some(now);
         if self.connect.is_some() {
             // A reconnect asked for by the CONNECT machine (a 407 on a closing connection):
             // the layers below it are new, the handshake goes on.
@@ -316,16 +385,22 @@ impl<T: Timestamp> Stack<T> {
         if self.closed {
             return;
         }
+        if self.deadlines.request.is_some_and(|at| at <= now) {
+            self.deadlines.request = None;
+            let phase = self.phase();
+            self.fail(phase, ErrorKind::Timeout(Timeout::Request));
+            return;
+        }
         if self.deadlines.connect.is_some_and(|at| at <= now) {
             self.deadlines.connect = None;
-            self.fail(Phase::Connect, ErrorKind::Timeout);
+            self.fail(Phase::Connect, ErrorKind::Timeout(Timeout::Connect));
             return;
         }
         if let Some((at, i)) = self.deadlines.handshake {
             if at <= now {
                 self.deadlines.handshake = None;
                 let phase = self.tls_phase(i);
-                self.fail(phase, ErrorKind::Timeout);
+                self.fail(phase, ErrorKind::Timeout(Timeout::TlsHandshake));
                 return;
             }
         }
@@ -348,7 +423,10 @@ impl<T: Timestamp> Stack<T> {
         let request = request.via(self.plan.route());
         self.http
             .send_request(now, &request)
-            .map_err(|e| Error::new(Phase::Send, ErrorKind::Request(e)))
+            .map_err(|e| Error::new(Phase::Send, ErrorKind::Request(e)))?;
+        self.timings.request = Some(now);
+        self.timings.first_byte = None;
+        Ok(())
     }
 
     /// A piece of request body, handed on uncopied.
@@ -441,6 +519,7 @@ impl<T: Timestamp> Stack<T> {
         [
             self.deadlines.connect,
             self.deadlines.handshake.map(|(at, _)| at),
+            self.deadlines.request,
             self.connect.as_ref().and_then(Connection::poll_timeout),
             self.http.poll_timeout(),
         ]
@@ -559,7 +638,44 @@ impl<T: Timestamp> Stack<T> {
     fn feed_top(&mut self, now: T, input: &mut BytesMut) {
         match &mut self.connect {
             Some(c) => c.handle_input(now, input),
-            None => self.http.handle_input(now, input),
+            None => {
+                if self.timings.first_byte.is_none()
+                    && !input.is_empty()
+                    && self.timings.request.is_some()
+                    && !self.http.is_idle()
+                {
+                    self.timings.first_byte = Some(now);
+                }
+                self.http.handle_input(now, input);
+            }
+        }
+    }
+
+    /// A TLS handshake finished: recorded, and told to `tracing` (never a credential).
+    fn established(&mut self, now: T, level: usize) {
+        let Some(layer) = self.tls.get(level) else { return };
+        let info = layer.tls.session_info();
+        let peer = match layer.peer {
+            Peer::Proxy => {
+                self.timings.proxy_tls = Some(now);
+                "proxy"
+            }
+            Peer::Origin => {
+                self.timings.origin_tls = Some(now);
+                "origin"
+            }
+        };
+        if let Some(info) = info {
+            tracing::debug!(
+                target: "ferry::tls",
+                peer,
+                version = info.version,
+                cipher = %info.cipher,
+                alpn = info.alpn.as_deref().unwrap_or("none"),
+                subject = info.subject.as_deref().unwrap_or("?"),
+                issuer = info.issuer.as_deref().unwrap_or("?"),
+                "TLS handshake done"
+            );
         }
     }
 
@@ -613,6 +729,7 @@ impl<T: Timestamp> Stack<T> {
                     if self.deadlines.handshake.is_some_and(|(_, at)| at == level) {
                         self.deadlines.handshake = None;
                     }
+                    self.established(now, level);
                 }
                 ferry_tls::Output::Closed(closed) => {
                     // The stream above this layer ends: what it decoded goes up, then the end.
@@ -659,6 +776,8 @@ impl<T: Timestamp> Stack<T> {
                 }
                 HttpOutput::Event(_) => acted = true,
                 HttpOutput::End(End::Tunnel { reply, leftover }) => {
+                    self.timings.tunnel = Some(now);
+                    trace_head("ferry::tunnel", "tunnel open", &reply);
                     self.tunnel_reply = Some(reply);
                     self.open_tunnel(now, leftover);
                     return true;
@@ -714,8 +833,18 @@ impl<T: Timestamp> Stack<T> {
     }
 
     /// Terminal: the error goes out after what was queued, the transport is to be closed.
+    /// Its retry facts are the HTTP layer's progress: what of the request went out, and
+    /// whether a byte of the response had reached it.
     fn fail(&mut self, phase: Phase, kind: ErrorKind) {
-        let err = Error::new(phase, kind).with_progress(self.http.request_sent(), false);
+        let started = self.timings.first_byte.is_some() && !self.http.is_idle();
+        let proxy = match phase {
+            Phase::Resolve | Phase::Connect => self.plan.route().proxy().is_some(),
+            Phase::ProxyTls | Phase::Tunnel => true,
+            _ => false,
+        };
+        let err = Error::new(phase, kind)
+            .with_progress(self.http.request_sent(), started)
+            .at_proxy(proxy);
         self.fail_with(err);
     }
 
@@ -726,6 +855,26 @@ impl<T: Timestamp> Stack<T> {
         self.queue.retain(|o| !matches!(o, Output::Transmit(_)));
         self.queue.push_back(Output::Error(err));
         self.closed = true;
-        self.deadlines = Deadlines { connect: None, handshake: None };
+        self.deadlines = Deadlines { connect: None, handshake: None, request: None };
+    }
+}
+
+/// A response head to `tracing` at debug level: status and fields, credentials masked.
+pub(crate) fn trace_head(target: &'static str, what: &'static str, head: &ResponseHead) {
+    let fields = || crate::trace::fields(head.headers().iter());
+    if target == "ferry::tunnel" {
+        tracing::debug!(target: "ferry::tunnel", status = head.status(), reason = head.reason(), fields = %fields(), "{what}");
+    } else {
+        tracing::debug!(target: "ferry::response", status = head.status(), reason = head.reason(), fields = %fields(), "{what}");
+    }
+}
+
+impl<T: Timestamp> ferry_proto::Reusable<T> for Stack<T> {
+    fn is_reusable(&self, now: T) -> bool {
+        self.is_idle() && ferry_proto::Reusable::is_reusable(&self.http, now)
+    }
+
+    fn idle_deadline(&self) -> Option<T> {
+        ferry_proto::Reusable::idle_deadline(&self.http)
     }
 }

@@ -596,7 +596,15 @@ fn deadlines_are_the_stacks_minimum_and_name_their_phase() {
     stack.handle_timeout(Duration::from_secs(31));
     let Output::Error(e) = stack.poll_output() else { panic!() };
     assert_eq!((e.phase(), e.is_timeout(), e.is_connect()), (Phase::Connect, true, true));
-    assert!(matches!(e.kind(), ErrorKind::Timeout));
+    assert!(
+        matches!(
+            e.kind(),
+            ErrorKind::Timeout(
+                ferry_client::Timeout::Connect | ferry_client::Timeout::TlsHandshake
+            )
+        ),
+        "{e:?}"
+    );
     // The handshake's deadline runs from the connect.
     let plan = Plan::new(&Route::new(&url, None), &settings());
     let mut stack: Stack<Duration> =

@@ -33,4 +33,4 @@ mod session;
 
 pub use config::{TlsConfig, TlsConfigBuilder};
 pub use error::{CertificateProblem, Error, ErrorKind};
-pub use session::{Closed, Output, Tls};
+pub use session::{Closed, Output, SessionInfo, Tls};

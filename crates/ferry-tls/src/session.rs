@@ -35,6 +35,22 @@ pub enum Output {
     NeedInput,
 }
 
+/// What was agreed in a finished handshake, for logs and diagnostics (`ferry -v`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionInfo {
+    /// The protocol version: `TLSv1.3` or `TLSv1.2`.
+    pub version: &'static str,
+    /// The cipher suite, by its IANA name (`TLS13_AES_256_GCM_SHA384`).
+    pub cipher: String,
+    /// The ALPN protocol agreed, if any (`http/1.1`).
+    pub alpn: Option<String>,
+    /// The subject of the peer's end-entity certificate (`CN=example.com`), when it parses.
+    pub subject: Option<String>,
+    /// Its issuer.
+    pub issuer: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Handshaking,
@@ -104,6 +120,30 @@ impl Tls {
     #[must_use]
     pub fn is_handshaking(&self) -> bool {
         self.phase == Phase::Handshaking
+    }
+
+    /// What the handshake agreed: version, cipher suite, ALPN, the peer certificate's subject
+    /// and issuer. `None` while handshaking.
+    #[must_use]
+    pub fn session_info(&self) -> Option<SessionInfo> {
+        if self.phase == Phase::Handshaking {
+            return None;
+        }
+        let version = match self.conn.protocol_version()? {
+            rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3",
+            rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2",
+            _ => "TLS",
+        };
+        let cipher = self.conn.negotiated_cipher_suite().map_or_else(String::new, |s| {
+            s.suite().as_str().map_or_else(|| format!("{:?}", s.suite()), str::to_owned)
+        });
+        let alpn = self.conn.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned());
+        let names = self.conn.peer_certificates().and_then(|certs| certs.first()).and_then(|der| {
+            let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
+            Some((cert.subject().to_string(), cert.issuer().to_string()))
+        });
+        let (subject, issuer) = names.map_or((None, None), |(s, i)| (Some(s), Some(i)));
+        Some(SessionInfo { version, cipher, alpn, subject, issuer })
     }
 
     /// Whether the session is over (closed by the peer, or failed).
