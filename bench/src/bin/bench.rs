@@ -24,10 +24,8 @@ const MIB: u64 = 1024 * 1024;
 const PEERS: [&str; 3] = ["hyper", "ureq", "reqwest"];
 
 /// Every client in table order; a workload lists the ones that can run it.
-/// TODO(bench): add "ferry-client" (ferry_blocking::Client) here and in `client.rs` when it
-/// lands in main.
-const ALL: [&str; 6] = ["raw", "bare", "ferry-conn", "hyper", "ureq", "reqwest"];
-const NO_HYPER: [&str; 5] = ["raw", "bare", "ferry-conn", "ureq", "reqwest"];
+const ALL: [&str; 7] = ["raw", "bare", "ferry-conn", "ferry-client", "hyper", "ureq", "reqwest"];
+const NO_HYPER: [&str; 6] = ["raw", "bare", "ferry-conn", "ferry-client", "ureq", "reqwest"];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {

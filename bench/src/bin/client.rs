@@ -64,10 +64,7 @@ const CLIENTS: &[(&str, Make)] = &[
     ("raw", |t| Ok(Box::new(Raw::new(t)?))),
     ("bare", |t| Ok(Box::new(Bare::new(t)?))),
     ("ferry-conn", |t| Ok(Box::new(FerryConn::new(t)?))),
-    // TODO(bench): `ferry_blocking::Client` (the lead's Requests-like client) is not in main
-    // yet. When it lands: a `FerryClient` struct holding `ferry_blocking::Client` (built with
-    // the test CA and `proxy_url()`), `get` = `client.get(url).send()?` read to its end like
-    // `FerryConn`, and a row `("ferry-client", ...)` here and in the runner's `CLIENTS`.
+    ("ferry-client", |t| Ok(Box::new(FerryClient::new(t)?))),
     ("hyper", |t| Ok(Box::new(Hyper::new(t)?))),
     ("ureq", |t| Ok(Box::new(Ureq::new(t)?))),
     ("reqwest", |t| Ok(Box::new(Reqwest::new(t)?))),
@@ -401,6 +398,40 @@ impl Get for FerryConn {
     fn get(&mut self, path: &str, sink: &mut [u8]) -> Result<u64> {
         self.conn.request("GET", path, "", &[])?;
         let mut response = self.conn.response()?;
+        let mut total = 0;
+        loop {
+            match response.read(sink)? {
+                0 => return Ok(total),
+                n => total += n as u64,
+            }
+        }
+    }
+}
+
+/// ferry-blocking's Requests-like `Client`: a pool, the proxy decision, the redirect policy,
+/// default fields (`User-Agent`, `Accept`, `Accept-Encoding`) over the same stack.
+struct FerryClient {
+    client: ferry_blocking::Client,
+    base: String,
+}
+
+impl FerryClient {
+    fn new(t: &Target) -> Result<FerryClient> {
+        let tls = ferry_blocking::TlsConfig::builder()
+            .webpki_roots(false)
+            .add_ca_pem(&t.ca_pem)?
+            .build()?;
+        let mut builder = ferry_blocking::Client::builder().env_proxies(false).tls(tls);
+        if let Some(url) = t.proxy_url() {
+            builder = builder.proxy(ferry_blocking::Proxy::parse(&url)?);
+        }
+        Ok(FerryClient { client: builder.build()?, base: t.url("") })
+    }
+}
+
+impl Get for FerryClient {
+    fn get(&mut self, path: &str, sink: &mut [u8]) -> Result<u64> {
+        let mut response = self.client.get(&format!("{}{path}", self.base)).send()?;
         let mut total = 0;
         loop {
             match response.read(sink)? {
