@@ -627,12 +627,14 @@ fn render(
             let get = |n: &str| p.iter().find(|(k, _)| k == n).map(|(_, v)| *v as f64);
             let _ = writeln!(
                 t,
-                "| **parse**: the core's head parse (20 fields) beside httparse, `scripts/bench-callgrind.sh` | | | | Ir/iter | | | | | | | | |"
+                "| **parse**: the core's 20-field head parse (`ferry`) and a whole in-memory exchange \
+                 (`exchange`), `scripts/bench-callgrind.sh`; here bare = httparse with 64 slots, \
+                 raw = httparse with uninit slots | | | | Ir/iter | | | | | | | | |"
             );
             for (name, ir) in p {
                 let _ = writeln!(
                     t,
-                    "| parse | {name} | | | {} | | | | x httparse64 {} | | x uninit {} | | |",
+                    "| parse | {name} | | | {} | | | | {} | | {} | | |",
                     fmt_num(*ir as f64),
                     ratio(Some(*ir as f64), get("httparse64")),
                     ratio(Some(*ir as f64), get("httparse-uninit")),
