@@ -63,7 +63,7 @@ impl Canned {
                     n.parse().ok().map(Canned::Length)
                 } else if let Some(n) = path.strip_prefix("/chunked/") {
                     let n: u64 = n.parse().ok()?;
-                    (n % CHUNK as u64 == 0).then_some(Canned::Chunked(n))
+                    n.is_multiple_of(CHUNK as u64).then_some(Canned::Chunked(n))
                 } else {
                     None
                 }
