@@ -165,7 +165,10 @@ fn step(name: &str, cmd: &mut Command) -> Result<Duration> {
 fn bench(args: &[String]) -> Result {
     let bench = root().join("bench");
     let mut build = cargo();
+    // `cargo xtask` sets CARGO_MANIFEST_DIR to xtask's; ring's build script reruns when it
+    // changes, so without this every build from a shell after one from here starts over.
     build
+        .env_remove("CARGO_MANIFEST_DIR")
         .args(["build", "--release", "--jobs", "1", "--bins", "--manifest-path"])
         .arg(bench.join("Cargo.toml"));
     step("bench build", &mut build)?;
