@@ -165,10 +165,20 @@ fn step(name: &str, cmd: &mut Command) -> Result<Duration> {
 fn bench(args: &[String]) -> Result {
     let bench = root().join("bench");
     let mut build = cargo();
-    // `cargo xtask` sets CARGO_MANIFEST_DIR to xtask's; ring's build script reruns when it
-    // changes, so without this every build from a shell after one from here starts over.
+    // `cargo xtask` runs us with xtask's CARGO_PKG_*, CARGO_MANIFEST_DIR, OUT_DIR...; ring's
+    // build script reruns when one changes, so without this every build from a shell after
+    // one from here (and back) starts over.
+    for (key, _) in env::vars_os() {
+        let key = key.to_string_lossy();
+        let from_cargo_run = key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_MANIFEST_")
+            || ["CARGO_CRATE_NAME", "CARGO_BIN_NAME", "CARGO_PRIMARY_PACKAGE", "OUT_DIR"]
+                .contains(&key.as_ref());
+        if from_cargo_run {
+            build.env_remove(key.as_ref());
+        }
+    }
     build
-        .env_remove("CARGO_MANIFEST_DIR")
         .args(["build", "--release", "--jobs", "1", "--bins", "--manifest-path"])
         .arg(bench.join("Cargo.toml"));
     step("bench build", &mut build)?;

@@ -462,7 +462,20 @@ fn run() -> Result<(), String> {
 fn parse_bench(quick: bool) -> Result<Vec<(String, u64)>, String> {
     let (n1, n2) = if quick { ("200", "1000") } else { ("1000", "5000") };
     eprintln!("bench: parse (scripts/bench-callgrind.sh)");
-    let out = Command::new("bash")
+    let mut script = Command::new("bash");
+    // As `cargo xtask bench` does for this workspace: variables inherited from `cargo xtask`
+    // (CARGO_PKG_*, CARGO_MANIFEST_DIR, ...) make build scripts that watch them rerun.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_MANIFEST_")
+            || ["CARGO_CRATE_NAME", "CARGO_BIN_NAME", "CARGO_PRIMARY_PACKAGE", "OUT_DIR"]
+                .contains(&key.as_ref())
+        {
+            script.env_remove(key.as_ref());
+        }
+    }
+    let out = script
         .args(["scripts/bench-callgrind.sh", "httparse64", "httparse-uninit", "ferry", "exchange"])
         .env("N1", n1)
         .env("N2", n2)
