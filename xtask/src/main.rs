@@ -3,8 +3,12 @@
 //! ```text
 //! cargo xtask ci      fmt, clippy -D warnings, tests (with doctests and the fuzz corpus replay),
 //!                     docs with warnings denied, and a no_std build of ferry-proto
-//! cargo xtask demo    runs the demo: HTTPS through authenticating proxies (in-process, and
-//!                     tinyproxy and squid where installed), all on 127.0.0.1
+//! cargo xtask demo [--serve]
+//!                     builds the `ferry` tool and runs its demo: step by step with `-v`, a
+//!                     407, the tunnel, a JSON POST, connection reuse, TLS inside TLS and a
+//!                     refused certificate, through authenticating proxies (in-process, and
+//!                     tinyproxy and squid where installed), all on 127.0.0.1; --serve keeps
+//!                     the servers up until Ctrl-C
 //! cargo xtask fuzz [TARGET] [--time SECS] [--jobs N] [--sanitizer address|none]
 //!                     runs the fuzz targets on the stable toolchain from fuzz/seeds/<target>/
 //!                     and fuzz/corpus/<target>/ (with fuzz/dicts/<target>.dict if present),
@@ -31,9 +35,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-/// The package whose example `cargo xtask demo` runs.
-const DEMO_PACKAGE: &str = "ferry-blocking";
-/// The example `cargo xtask demo` runs: HTTPS through authenticating proxies on loopback.
+/// The package whose example `cargo xtask demo` runs (and whose `ferry` binary it builds).
+const DEMO_PACKAGE: &str = "ferry-cli";
+/// The example `cargo xtask demo` runs: the `ferry` tool through authenticating proxies on
+/// loopback.
 const DEMO_EXAMPLE: &str = "demo";
 
 /// Seconds each target fuzzes when `--time` is not given.
@@ -47,7 +52,11 @@ usage: cargo xtask <task>
 
 tasks:
   ci      cargo fmt --check, clippy -D warnings, test, doc (warnings denied), no_std build
-  demo    cargo run -p ferry-blocking --example demo: HTTPS through authenticating proxies
+  demo [--serve]
+          builds the `ferry` tool, then cargo run -p ferry-cli --example demo: the tool step by
+          step with -v through authenticating proxies on 127.0.0.1 (a 407, the tunnel, a JSON
+          POST, connection reuse, TLS inside TLS, a refused certificate); --serve keeps the
+          servers up until Ctrl-C, for the printed command lines
   fuzz [TARGET] [--time SECS] [--jobs N] [--sanitizer address|none]
           fuzz TARGET (default: every target of `cargo fuzz list`) for SECS seconds each
           (default 60) on the stable toolchain, then minimize its corpus against its seeds
@@ -69,7 +78,8 @@ fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") if args.len() == 1 => ci(),
-        Some("demo") if args.len() == 1 => demo(),
+        Some("demo") if args.len() == 1 => demo(false),
+        Some("demo") if args.len() == 2 && args[1] == "--serve" => demo(true),
         Some("fuzz") => FuzzArgs::parse(&args[1..]).and_then(|a| fuzz(&a)),
         Some("mutants") => {
             mutants::MutantsArgs::parse(&args[1..]).and_then(|a| mutants::mutants(&a))
@@ -100,7 +110,7 @@ struct Check {
 }
 
 /// What `cargo xtask ci` runs, in order; the first failure stops it.
-const CHECKS: [Check; 5] = [
+const CHECKS: [Check; 6] = [
     Check { name: "fmt", args: &["fmt", "--all", "--check"], env: &[] },
     Check {
         name: "clippy",
@@ -109,6 +119,8 @@ const CHECKS: [Check; 5] = [
     },
     // Doctests included, and the fuzz corpus replay (ferry-tests' `fuzz_corpus`).
     Check { name: "test", args: &["test", "--workspace"], env: &[] },
+    // The optional decoders (br, zstd) and the cookie jar of the sans-I/O client.
+    Check { name: "features", args: &["test", "-p", "ferry-client", "--all-features"], env: &[] },
     Check {
         name: "doc",
         args: &["doc", "--workspace", "--no-deps"],
@@ -137,9 +149,14 @@ fn ci() -> Result {
     Ok(())
 }
 
-fn demo() -> Result {
+fn demo(serve: bool) -> Result {
+    // The binary the printed command lines use, at target/debug/ferry.
+    step("build ferry", cargo().args(["build", "-p", DEMO_PACKAGE, "--bin", "ferry"]))?;
     let mut cmd = cargo();
     cmd.args(["run", "-p", DEMO_PACKAGE, "--example", DEMO_EXAMPLE]);
+    if serve {
+        cmd.args(["--", "--serve"]);
+    }
     step("demo", &mut cmd).map(drop)
 }
 

@@ -81,8 +81,11 @@ impl Driver {
                 }
                 other => {
                     // A failed write has been reported to the stack, which says what follows
-                    // at the next poll; what it handed out already still goes to the user.
-                    self.flush();
+                    // at the next poll; what it handed out already still goes to the user,
+                    // but for a request for more body, which the failure withdrew.
+                    if !self.flush() && matches!(other, Output::NeedBody) {
+                        continue;
+                    }
                     return other;
                 }
             }
@@ -147,6 +150,13 @@ impl Driver {
                 Err(e) => last = e,
             }
         }
+        // A connect that waited until the stack's deadline is that deadline firing.
+        if last.kind() == io::ErrorKind::TimedOut {
+            self.stack.handle_timeout(Instant::now());
+            if self.stack.is_closed() {
+                return;
+            }
+        }
         self.stack.handle_transport_error(Instant::now(), TransportOp::Connect, last);
     }
 
@@ -205,6 +215,14 @@ impl Driver {
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e)
+                    if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) =>
+                {
+                    // The write waited until the stack's next deadline: it fires.
+                    self.writes.clear();
+                    self.stack.handle_timeout(Instant::now());
+                    return false;
+                }
                 Err(e) => return self.write_failed(e),
             }
         }

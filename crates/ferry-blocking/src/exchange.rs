@@ -67,8 +67,10 @@ impl Body {
             Body::Reader { len: None, .. } => BodyFraming::Chunked,
         }
     }
+}
 
-    pub(crate) fn call_body(&self) -> ferry_client::CallBody {
+impl ferry_client::RequestBody for Body {
+    fn call_body(&self) -> ferry_client::CallBody {
         match self {
             Body::Empty => ferry_client::CallBody::Empty,
             Body::Bytes(b) => ferry_client::CallBody::Bytes(b.clone()),

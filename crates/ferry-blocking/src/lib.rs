@@ -18,10 +18,10 @@ mod connection;
 mod driver;
 mod exchange;
 
-pub use client::{Client, ClientBuilder, RequestBuilder, Response, Timings, USER_AGENT};
+pub use client::{Client, ClientBuilder, RequestBuilder, Response};
 pub use connection::{Connection, ConnectionBuilder, Response as ConnectionResponse};
 pub use exchange::Body;
-pub use ferry_client::{Error, ErrorKind, Phase, RedirectError, Timeout};
+pub use ferry_client::{Error, ErrorKind, Phase, RedirectError, Timeout, Timings, USER_AGENT};
 pub use ferry_proto::Scheme;
 pub use ferry_proto::proxy::{EnvProxies, NoProxy, Proxies};
 pub use ferry_proto::proxy::{Proxy, ProxyMode};

@@ -10,8 +10,123 @@ use ferry_proto::wire::{Coding, Codings, Decoder};
 
 use crate::error::{Error, ErrorKind, Phase};
 
-/// The `Accept-Encoding` value for the codings [`ContentDecoder`] decodes.
-pub const ACCEPT_ENCODING: &str = "gzip, deflate";
+/// The `Accept-Encoding` value for the codings [`ContentDecoder`] decodes: gzip and deflate
+/// always, br and zstd with the `brotli` and `zstd` features.
+pub const ACCEPT_ENCODING: &str = accept_encoding();
+
+const fn accept_encoding() -> &'static str {
+    match (cfg!(feature = "brotli"), cfg!(feature = "zstd")) {
+        (true, true) => "gzip, deflate, br, zstd",
+        (true, false) => "gzip, deflate, br",
+        (false, true) => "gzip, deflate, zstd",
+        (false, false) => "gzip, deflate",
+    }
+}
+
+/// A decoder behind `std::io::Write` (brotli's, zstd's): coded bytes written in, decoded bytes
+/// gathered in its `Vec`, taken out after each write and counted against the limit.
+enum Streaming {
+    /// Never made: keeps the enum inhabited-looking for the matches when neither feature is on.
+    #[allow(dead_code)]
+    Off(std::convert::Infallible),
+    #[cfg(feature = "brotli")]
+    Brotli(Box<brotli_decompressor::DecompressorWriter<Vec<u8>>>),
+    #[cfg(feature = "zstd")]
+    Zstd(Box<zstd::stream::write::Decoder<'static, Vec<u8>>>),
+}
+
+impl std::fmt::Debug for Streaming {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Streaming {
+    fn name(&self) -> &'static str {
+        match *self {
+            Streaming::Off(never) => match never {},
+            #[cfg(feature = "brotli")]
+            Streaming::Brotli(_) => "br",
+            #[cfg(feature = "zstd")]
+            Streaming::Zstd(_) => "zstd",
+        }
+    }
+
+    fn for_token(token: &[u8]) -> Option<Streaming> {
+        #[cfg(feature = "brotli")]
+        if token.eq_ignore_ascii_case(b"br") {
+            let w = brotli_decompressor::DecompressorWriter::new(Vec::new(), 16 * 1024);
+            return Some(Streaming::Brotli(Box::new(w)));
+        }
+        #[cfg(feature = "zstd")]
+        if token.eq_ignore_ascii_case(b"zstd") {
+            return zstd::stream::write::Decoder::new(Vec::new())
+                .ok()
+                .map(|d| Streaming::Zstd(Box::new(d)));
+        }
+        let _ = token;
+        None
+    }
+
+    /// Writes `input` (or, with `None`, ends the stream) and hands out what was decoded.
+    /// Without either feature no value exists and this is never called.
+    #[cfg_attr(
+        not(any(feature = "brotli", feature = "zstd")),
+        allow(unreachable_code, unused_variables)
+    )]
+    fn run(
+        &mut self,
+        input: Option<&[u8]>,
+        produced: &mut u64,
+        limit: u64,
+        out: &mut impl FnMut(Bytes),
+    ) -> Result<(), Error> {
+        #[cfg(any(feature = "brotli", feature = "zstd"))]
+        use std::io::Write as _;
+        let name = self.name();
+        let fail = |what: String| {
+            Error::new(
+                Phase::Receive,
+                ErrorKind::Body(std::sync::Arc::new(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{name} content {what}"),
+                ))),
+            )
+        };
+        let (result, buf): (std::io::Result<()>, &mut Vec<u8>) = match self {
+            Streaming::Off(never) => match *never {},
+            #[cfg(feature = "brotli")]
+            Streaming::Brotli(w) => {
+                let r = match input {
+                    Some(i) => w.write_all(i),
+                    None => w.close(),
+                };
+                (r, w.get_mut())
+            }
+            #[cfg(feature = "zstd")]
+            Streaming::Zstd(w) => {
+                let r = match input {
+                    Some(i) => w.write_all(i),
+                    None => w.flush(),
+                };
+                (r, w.get_mut())
+            }
+        };
+        *produced += buf.len() as u64;
+        if *produced > limit {
+            return Err(Error::new(
+                Phase::Receive,
+                ErrorKind::Content(ferry_proto::Error::new(
+                    ferry_proto::ErrorKind::DecodedBodyTooLarge { limit },
+                )),
+            ));
+        }
+        if !buf.is_empty() {
+            out(Bytes::from(std::mem::take(buf)));
+        }
+        result.map_err(|e| fail(format!("does not decode: {e}")))
+    }
+}
 
 /// Decodes a response's content codings, or passes the content through untouched when the
 /// response has none, or one this decoder does not know (the caller sees `Content-Encoding`
@@ -19,6 +134,10 @@ pub const ACCEPT_ENCODING: &str = "gzip, deflate";
 #[derive(Debug)]
 pub struct ContentDecoder {
     decoder: Option<Decoder>,
+    /// br or zstd (one coding alone; a list mixing them with others passes through).
+    streaming: Option<Streaming>,
+    produced: u64,
+    limit: u64,
     /// Any coded byte arrived (an empty body, a HEAD's, has nothing to finish).
     seen: bool,
 }
@@ -43,20 +162,29 @@ impl ContentDecoder {
                 }
             }
         }
+        let mut streaming = None;
+        if any && !known && codings.is_empty() {
+            let mut tokens =
+                headers.get_all("content-encoding").flat_map(|v| v.split(|&b| b == b','));
+            let only = tokens.next().map(<[u8]>::trim_ascii);
+            if tokens.next().is_none() {
+                streaming = only.and_then(Streaming::for_token);
+            }
+        }
         let decoder = (any && known).then(|| Decoder::new(codings, limit));
-        ContentDecoder { decoder, seen: false }
+        ContentDecoder { decoder, streaming, produced: 0, limit, seen: false }
     }
 
     /// A decoder that passes everything through.
     #[must_use]
     pub fn identity() -> ContentDecoder {
-        ContentDecoder { decoder: None, seen: false }
+        ContentDecoder { decoder: None, streaming: None, produced: 0, limit: u64::MAX, seen: false }
     }
 
     /// Whether the content is being decoded (not passed through).
     #[must_use]
     pub fn is_decoding(&self) -> bool {
-        self.decoder.is_some()
+        self.decoder.is_some() || self.streaming.is_some()
     }
 
     /// Decodes a piece of content, handing the decoded pieces to `out`.
@@ -64,15 +192,16 @@ impl ContentDecoder {
     /// # Errors
     /// [`ErrorKind::Content`] when the content does not decode or decodes past the limit.
     pub fn decode(&mut self, piece: Bytes, out: &mut impl FnMut(Bytes)) -> Result<(), Error> {
+        self.seen |= !piece.is_empty();
+        if let Some(s) = &mut self.streaming {
+            return s.run(Some(&piece), &mut self.produced, self.limit, out);
+        }
         match &mut self.decoder {
             None => {
                 out(piece);
                 Ok(())
             }
-            Some(d) => {
-                self.seen |= !piece.is_empty();
-                d.decode(piece, out).map_err(content_error)
-            }
+            Some(d) => d.decode(piece, out).map_err(content_error),
         }
     }
 
@@ -81,9 +210,15 @@ impl ContentDecoder {
     /// # Errors
     /// [`ErrorKind::Content`] for a stream that did not end.
     pub fn finish(&mut self, out: &mut impl FnMut(Bytes)) -> Result<(), Error> {
+        if !self.seen {
+            return Ok(());
+        }
+        if let Some(s) = &mut self.streaming {
+            return s.run(None, &mut self.produced, self.limit, out);
+        }
         match &mut self.decoder {
-            Some(d) if self.seen => d.finish(out).map_err(content_error),
-            _ => Ok(()),
+            Some(d) => d.finish(out).map_err(content_error),
+            None => Ok(()),
         }
     }
 }
@@ -127,9 +262,55 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "brotli")]
+    #[test]
+    fn brotli_is_decoded_in_any_split_and_bounded() {
+        let mut coded = Vec::new();
+        {
+            let mut w = brotli::CompressorWriter::new(&mut coded, 4096, 9, 22);
+            std::io::Write::write_all(&mut w, &vec![b'x'; 100_000]).expect("in memory");
+        }
+        for step in [1, 7, coded.len()] {
+            let mut d =
+                ContentDecoder::for_response(&headers(&[("Content-Encoding", "br")]), 1 << 20);
+            assert_eq!(decode_all(&mut d, &coded, step).expect("decodes"), vec![b'x'; 100_000]);
+        }
+        let mut d = ContentDecoder::for_response(&headers(&[("Content-Encoding", "br")]), 1000);
+        assert!(matches!(
+            decode_all(&mut d, &coded, 50).unwrap_err().kind(),
+            ErrorKind::Content(_)
+        ));
+    }
+
+    #[cfg(feature = "zstd")]
+    #[test]
+    fn zstd_is_decoded_in_any_split_and_bounded() {
+        let coded = zstd::encode_all(&vec![b'z'; 100_000][..], 3).expect("in memory");
+        for step in [1, 7, coded.len()] {
+            let mut d =
+                ContentDecoder::for_response(&headers(&[("Content-Encoding", "zstd")]), 1 << 20);
+            assert_eq!(decode_all(&mut d, &coded, step).expect("decodes"), vec![b'z'; 100_000]);
+        }
+        let mut d = ContentDecoder::for_response(&headers(&[("Content-Encoding", "zstd")]), 1000);
+        assert!(matches!(
+            decode_all(&mut d, &coded, 50).unwrap_err().kind(),
+            ErrorKind::Content(_)
+        ));
+        let mut d =
+            ContentDecoder::for_response(&headers(&[("Content-Encoding", "zstd")]), 1 << 20);
+        assert!(decode_all(&mut d, b"not zstd at all", 3).is_err());
+    }
+
     #[test]
     fn unknown_codings_pass_through_untouched() {
-        for value in ["br", "gzip, br", "compress"] {
+        let mut unknown = vec!["gzip, br", "compress", "zstd, gzip"];
+        if !cfg!(feature = "brotli") {
+            unknown.push("br");
+        }
+        if !cfg!(feature = "zstd") {
+            unknown.push("zstd");
+        }
+        for value in unknown {
             let mut d = ContentDecoder::for_response(&headers(&[("Content-Encoding", value)]), 10);
             assert!(!d.is_decoding(), "{value}");
             assert_eq!(decode_all(&mut d, b"\x00\x01raw", 2).expect("passes"), b"\x00\x01raw");

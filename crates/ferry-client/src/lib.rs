@@ -26,6 +26,7 @@ mod error;
 mod plan;
 mod pool;
 mod retry;
+mod session;
 mod settings;
 mod stack;
 mod trace;
@@ -38,8 +39,12 @@ pub use error::{Error, ErrorKind, Phase, RedirectError, Timeout};
 pub use plan::{Form, Layer, Peer, Plan};
 pub use pool::{Checkout, ClientPool};
 pub use retry::may_retry;
+pub use session::{
+    ClientBuilder, ClientDriver, Hop, RequestBody, RequestBuilder, RequestSpec, Session, Timings,
+    USER_AGENT,
+};
 pub use settings::TlsSettings;
-pub use stack::{Output, Stack, Timings, TransportOp};
+pub use stack::{Instants, Output, Stack, TransportOp};
 
 /// A final response head to `tracing` (target `ferry::response`), credentials masked.
 pub fn trace_response(head: &ferry_proto::ResponseHead) {

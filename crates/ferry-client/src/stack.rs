@@ -74,7 +74,7 @@ struct Deadlines<T> {
 /// the route does not have (or has not reached). The exchange's own instants are beside them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct Timings<T> {
+pub struct Instants<T> {
     /// The driver started resolving the first hop.
     pub dialing: Option<T>,
     /// The name resolved ([`Stack::handle_resolved`]).
@@ -137,7 +137,7 @@ pub struct Stack<T: Timestamp> {
     /// Per TLS layer: its end was passed to the layer above.
     eof_passed: Vec<bool>,
     closed: bool,
-    timings: Timings<T>,
+    timings: Instants<T>,
 }
 
 impl<T: Timestamp> fmt::Debug for Stack<T> {
@@ -171,7 +171,7 @@ impl<T: Timestamp> Stack<T> {
             connected: false,
             eof_passed: Vec::new(),
             closed: false,
-            timings: Timings {
+            timings: Instants {
                 dialing: None,
                 resolved: None,
                 connected: None,
@@ -186,7 +186,7 @@ impl<T: Timestamp> Stack<T> {
 
     /// When each step of the setup and of the current exchange happened.
     #[must_use]
-    pub fn timings(&self) -> &Timings<T> {
+    pub fn instants(&self) -> &Instants<T> {
         &self.timings
     }
 
@@ -561,6 +561,12 @@ impl<T: Timestamp> Stack<T> {
                 }
                 Layer::Connect(connect) => {
                     if !reconnect {
+                        tracing::debug!(
+                            target: "ferry::tunnel",
+                            authority = %connect.target(),
+                            proxy = %self.plan.dial(),
+                            "CONNECT"
+                        );
                         let mut machine = Connection::new(now, self.config);
                         if let Err(e) = machine.send_connect(now, &connect) {
                             self.fail(Phase::Tunnel, ErrorKind::Http(e));
@@ -783,6 +789,7 @@ impl<T: Timestamp> Stack<T> {
                     return true;
                 }
                 HttpOutput::Error(e) => {
+                    tracing::debug!(target: "ferry::tunnel", error = %e, "tunnel refused");
                     self.fail(Phase::Tunnel, ErrorKind::Http(e));
                     return true;
                 }

@@ -616,3 +616,30 @@ fn deadlines_are_the_stacks_minimum_and_name_their_phase() {
     let Output::Error(e) = stack.poll_output() else { panic!() };
     assert_eq!((e.phase(), e.is_timeout()), (Phase::OriginTls, true));
 }
+
+#[test]
+fn a_tls_failure_in_the_middle_of_a_body_is_not_retryable() {
+    const PARTIAL: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhello";
+    let mut case =
+        Case::new("https://origin.test/", None, |_| Remote { response: PARTIAL, ..origin(true) });
+    case.get("/");
+    assert_eq!((case.status(), case.body()), (Some(200), b"hello".to_vec()));
+    // A record that does not decrypt: the TLS layer fails, after response bytes arrived.
+    let mut garbage = BytesMut::from(&b"\x17\x03\x03\x00\x10abcdefghijklmnop"[..]);
+    case.stack.handle_input(case.now, &mut garbage);
+    case.run();
+    let e = case.error().expect("a TLS error");
+    assert!(e.is_tls(), "{e:?}");
+    assert!(e.response_started(), "{e:?}");
+    assert!(!e.is_retryable(true), "a GET that got part of its response is not sent again");
+    // Before any response byte the same failure is retryable for an idempotent request.
+    let mut case = Case::new("https://origin.test/", None, |_| origin(true));
+    case.run();
+    let url = Url::parse("https://origin.test/").unwrap();
+    case.stack.send_request(case.now, Request::get(url)).unwrap();
+    let mut garbage = BytesMut::from(&b"\x17\x03\x03\x00\x10abcdefghijklmnop"[..]);
+    case.stack.handle_input(case.now, &mut garbage);
+    case.run();
+    let e = case.error().expect("a TLS error");
+    assert!(!e.response_started() && e.is_retryable(true), "{e:?}");
+}

@@ -71,24 +71,52 @@ impl Decoder {
     /// Cost: chunk data is split off uncopied; framing bytes are walked in the slice and taken
     /// with one `advance` per call, a size line `1*HEXDIG CRLF` that is all there in one
     /// look. A body without trailers allocates nothing here.
+    #[inline]
     pub(crate) fn decode(
         &mut self,
         input: &mut BytesMut,
         limits: &Limits,
     ) -> Result<Option<Chunk>> {
+        // Inside a chunk's data (most calls): no framing, so none of the framing machine's
+        // set-up either.
+        if let State::Data { remaining } = self.state {
+            if input.is_empty() {
+                return Ok(None);
+            }
+            return Ok(Some(self.data(input, remaining)));
+        }
+        // Between two chunks, in the usual shape and all there: `CRLF 1*HEXDIG CRLF` and data.
+        if self.state == State::DataCr {
+            if let Some((value @ 1.., len)) = input.strip_prefix(b"\r\n").and_then(size_line) {
+                if input.len() > 2 + len {
+                    input.advance(2 + len);
+                    return Ok(Some(self.data(input, value)));
+                }
+            }
+        }
+        self.decode_framing(input, limits)
+    }
+
+    /// Chunk data: as much of `remaining` as `input` holds, split off uncopied.
+    #[inline(always)]
+    fn data(&mut self, input: &mut BytesMut, remaining: u64) -> Chunk {
+        let take = usize::try_from(remaining).map_or(input.len(), |r| r.min(input.len()));
+        let data = input.split_to(take).freeze();
+        let remaining = remaining - take as u64;
+        self.state = if remaining == 0 { State::DataCr } else { State::Data { remaining } };
+        Chunk::Data(data)
+    }
+
+    /// [`Decoder::decode`] outside chunk data: framing bytes, then the data after them.
+    #[inline(never)]
+    fn decode_framing(&mut self, input: &mut BytesMut, limits: &Limits) -> Result<Option<Chunk>> {
         loop {
             match self.state {
                 State::Data { remaining } => {
                     if input.is_empty() {
                         return Ok(None);
                     }
-                    let take =
-                        usize::try_from(remaining).map_or(input.len(), |r| r.min(input.len()));
-                    let data = input.split_to(take).freeze();
-                    let remaining = remaining - take as u64;
-                    self.state =
-                        if remaining == 0 { State::DataCr } else { State::Data { remaining } };
-                    return Ok(Some(Chunk::Data(data)));
+                    return Ok(Some(self.data(input, remaining)));
                 }
                 State::Done => return Ok(None),
                 _ if input.is_empty() => return Ok(None),
@@ -286,17 +314,23 @@ impl Decoder {
 /// A whole `1*16HEXDIG CRLF` line at the front of `buf`: its value and length. `None` for
 /// any other shape (extensions, whitespace, a line not all there, an error), which the byte
 /// machine then reads.
+#[inline]
 fn size_line(buf: &[u8]) -> Option<(u64, usize)> {
     let mut value = 0u64;
-    for (i, &b) in buf.iter().enumerate().take(17) {
+    let mut digits = 0;
+    while let Some(&b) = buf.get(digits) {
         let d = HEX[usize::from(b)];
-        if d < 16 && i < 16 {
-            value = value << 4 | u64::from(d);
-            continue;
+        if d >= 16 {
+            break;
         }
-        return (b == b'\r' && i > 0 && buf.get(i + 1) == Some(&b'\n')).then_some((value, i + 2));
+        if digits == 16 {
+            return None;
+        }
+        value = value << 4 | u64::from(d);
+        digits += 1;
     }
-    None
+    let crlf = digits > 0 && buf.get(digits..digits + 2) == Some(b"\r\n");
+    crlf.then_some((value, digits + 2))
 }
 
 /// Each byte's value as a hex digit (RFC 5234 HEXDIG, either case), 16 for the rest.

@@ -294,9 +294,11 @@ enum Kind {
         upgrade: bool,
         close: bool,
         /// A forwarded request without a body, with the proxy's credentials: a 407 replays it.
-        proxy: Option<Rounds<Request>>,
+        /// Boxed, as CONNECT's: rare, and large (a whole request), it would make every state
+        /// (and every move of it) as large.
+        proxy: Option<Box<Rounds<Request>>>,
     },
-    Connect(Rounds<Connect>),
+    Connect(Box<Rounds<Connect>>),
 }
 
 /// How much body the caller still owes.
@@ -474,6 +476,16 @@ impl<T: Timestamp> Ctx<T> {
         self.out.push_back(Output::Error(err));
         self.timers.stop_all();
         State::Closed
+    }
+
+    /// An exchange ended: its deadlines stop (an idle one starts on a reusable connection)
+    /// and the end is queued.
+    fn end(&mut self, now: T, end: End) {
+        self.timers.stop_all();
+        if let End::Done { reusable: true } = end {
+            self.arm(TimerKind::Idle, now);
+        }
+        self.out.push_back(Output::End(end));
     }
 
     /// Queues a piece of request body, or holds it for `100 Continue`.
@@ -725,7 +737,7 @@ impl<T: Timestamp> Connection<T> {
         };
         let proxy = match (proxy_auth, target, &upload) {
             (Some(auth), Some(target), Upload::Sent) => {
-                Some(Rounds::new(request.clone(), Some(auth.clone()), target, first))
+                Some(Box::new(Rounds::new(request.clone(), Some(auth.clone()), target, first)))
             }
             _ => None,
         };
@@ -755,7 +767,7 @@ impl<T: Timestamp> Connection<T> {
             .and_then(|a| a.authorization(None, &connect.target));
         encode_connect(connect, first.as_deref(), &mut self.ctx.scratch)?;
         let head = self.ctx.scratch.split().freeze();
-        let rounds = Rounds::new(connect.clone(), auth, connect.target.clone(), first);
+        let rounds = Box::new(Rounds::new(connect.clone(), auth, connect.target.clone(), first));
         self.start(now, Kind::Connect(rounds), Upload::Sent, head);
         Ok(())
     }
@@ -948,9 +960,7 @@ impl<T: Timestamp> Connection<T> {
                 Err(e) => break Next::Fail(e),
             }
         };
-        if let State::Exchange(ex) = mem::replace(&mut self.state, State::Closed) {
-            self.state = self.enter(now, ex, next);
-        }
+        self.enter_in_place(now, next);
     }
 
     /// The peer closed its side of the transport (a read returned 0), cleanly or not: over
@@ -1186,21 +1196,46 @@ impl<T: Timestamp> Connection<T> {
         });
     }
 
+    /// [`Connection::enter`] for the exchange in `self.state`, without moving it out and back
+    /// (it is a few hundred bytes): an ending or a failure replaces the state where it is, a
+    /// retry works on it in place; only a reconnect moves it.
+    fn enter_in_place(&mut self, now: T, next: Next) {
+        let State::Exchange(ex) = &mut self.state else { return };
+        match next {
+            Next::End(end) => {
+                let ends_in = end_state(&end);
+                self.ctx.end(now, end);
+                // Each arm writes its dataless variant in place.
+                match ends_in {
+                    Phase::Idle => self.state = State::Idle,
+                    Phase::HandedOver => self.state = State::HandedOver,
+                    _ => self.state = State::Closed,
+                }
+            }
+            Next::RetryHere(head) => resend(&mut self.ctx, ex, now, head),
+            Next::Fail(err) => {
+                let sent = self.ctx.request_sent(ex);
+                self.state = self.ctx.fail(sent, err);
+            }
+            next @ Next::Reconnect(_) => {
+                if let State::Exchange(ex) = mem::replace(&mut self.state, State::Closed) {
+                    self.state = self.enter(now, ex, next);
+                }
+            }
+        }
+    }
+
     /// The state after an exchange's response is over (or failed).
     fn enter(&mut self, now: T, mut ex: Exchange, next: Next) -> State {
         let ctx = &mut self.ctx;
         match next {
             Next::End(end) => {
-                ctx.timers.stop_all();
-                let state = match end {
-                    End::Done { reusable: true } => {
-                        ctx.arm(TimerKind::Idle, now);
-                        State::Idle
-                    }
-                    End::Tunnel { .. } | End::Upgraded { .. } => State::HandedOver,
-                    End::Done { reusable: false } | End::MustClose { .. } => State::Closed,
+                let state = match end_state(&end) {
+                    Phase::Idle => State::Idle,
+                    Phase::HandedOver => State::HandedOver,
+                    _ => State::Closed,
                 };
-                ctx.out.push_back(Output::End(end));
+                ctx.end(now, end);
                 state
             }
             Next::RetryHere(head) => {
@@ -1252,11 +1287,13 @@ fn read<T: Timestamp>(
         }
         Recv::Body { reader, sink, sem, coding } => (reader, sink, *sem, coding),
     };
+    // Every reader needs input to make progress (the chunked decoder too: it has nothing to
+    // say without a byte).
+    if input.is_empty() {
+        return Ok(Flow::Wait);
+    }
     let (data, done) = match reader {
         BodyReader::Length(remaining) => {
-            if input.is_empty() {
-                return Ok(Flow::Wait);
-            }
             let take = usize::try_from(*remaining).map_or(input.len(), |r| r.min(input.len()));
             *remaining -= take as u64;
             (Some(input.split_to(take).freeze()), *remaining == 0)
@@ -1271,12 +1308,7 @@ fn read<T: Timestamp>(
                 (None, true)
             }
         },
-        BodyReader::UntilClose => {
-            if input.is_empty() {
-                return Ok(Flow::Wait);
-            }
-            (Some(input.split().freeze()), false)
-        }
+        BodyReader::UntilClose => (Some(input.split().freeze()), false),
     };
     let overflowed = match data {
         Some(data) => {
@@ -1491,6 +1523,16 @@ fn conclude(
         }
     };
     Next::End(end)
+}
+
+/// Where an exchange's end leaves the connection: [`Phase::Idle`], [`Phase::HandedOver`] or
+/// [`Phase::Closed`].
+fn end_state(end: &End) -> Phase {
+    match end {
+        End::Done { reusable: true } => Phase::Idle,
+        End::Tunnel { .. } | End::Upgraded { .. } => Phase::HandedOver,
+        End::Done { reusable: false } | End::MustClose { .. } => Phase::Closed,
+    }
 }
 
 /// The caller gave the whole body: the request is out, or held whole for `100 Continue`.

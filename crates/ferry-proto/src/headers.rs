@@ -11,8 +11,26 @@ use crate::error::{Error, ErrorKind, Result};
 /// `tchar` (RFC 9110 §5.6.2).
 #[must_use]
 pub(crate) fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    TCHAR[usize::from(b)]
 }
+
+/// Each byte: whether it is a `tchar`, one look instead of a search of the punctuation.
+const TCHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric();
+        b += 1;
+    }
+    let punct = b"!#$%&'*+-.^_`|~";
+    let mut i = 0;
+    while i < punct.len() {
+        t[punct[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
 
 /// `token = 1*tchar` (RFC 9110 §5.6.2): header names and methods.
 #[must_use]
@@ -262,6 +280,17 @@ impl fmt::Debug for Headers {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tchar_table_is_the_rfc_9110_5_6_2_set() {
+        // tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" /
+        //         "`" / "|" / "~" / DIGIT / ALPHA
+        for b in 0..=255u8 {
+            let rfc = matches!(b, b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
+                || b"!#$%&'*+-.^_`|~".contains(&b);
+            assert_eq!(is_tchar(b), rfc, "{b:#04x}");
+        }
+    }
 
     #[test]
     fn tokens_and_values() {

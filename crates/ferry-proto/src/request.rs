@@ -285,8 +285,9 @@ struct Checked {
 /// forwarded request that has route credentials. `proxy_authorization` is ignored in
 /// origin-form: proxy credentials never travel to an origin.
 ///
-/// Cost: one pass over the fields to check them and one to copy them; no `core::fmt` (the
-/// `Host` value was encoded when the [`Url`] was built).
+/// Cost: one pass over the fields to check them, one to add up the head's length and one to
+/// copy its parts into a buffer of that size; no `core::fmt` (the `Host` value was encoded
+/// when the [`Url`] was built).
 ///
 /// # Errors
 /// [`ErrorKind::InvalidMethod`], [`ErrorKind::InvalidHeaderName`],
@@ -317,59 +318,101 @@ pub fn encode_request(
     let drop_callers_auth = checked.has_proxy_authorization
         && req.forwarded
         && (auth.is_some() || req.proxy_auth.is_some());
-    let url = &req.url;
-    out.reserve(
-        64 + url.host_header().len()
-            + url.path_and_query().len()
-            + auth.map_or(0, str::len)
-            + req.headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum::<usize>(),
-    );
-    out.put_slice(req.method.as_bytes());
-    out.put_u8(b' ');
-    if req.forwarded {
-        out.put_slice(url.scheme().as_str().as_bytes());
-        out.put_slice(b"://");
-        out.put_slice(url.host_header().as_bytes());
-    }
-    out.put_slice(url.path_and_query().as_bytes());
-    if checked.has_host {
-        out.put_slice(b" HTTP/1.1\r\n");
-    } else {
-        out.put_slice(b" HTTP/1.1\r\nHost: ");
-        out.put_slice(url.host_header().as_bytes());
-        out.put_slice(b"\r\n");
-    }
-    for (n, v) in &req.headers {
-        if drop_callers_auth && classify(n) == Special::ProxyAuthorization {
-            continue;
-        }
-        put_field(out, n, v);
-    }
-    if let Some(value) = auth {
-        put_field(out, b"Proxy-Authorization", value.as_bytes());
-    }
-    if !checked.has_framing {
-        match checked.info.body {
-            BodyFraming::Length(n) => {
-                let mut buf = [0; 20];
-                out.put_slice(b"Content-Length: ");
-                out.put_slice(decimal(n, &mut buf));
-                out.put_slice(b"\r\n\r\n");
-                return Ok(checked.info);
-            }
-            BodyFraming::Empty if req.method.expects_content() => {
-                out.put_slice(b"Content-Length: 0\r\n\r\n");
-                return Ok(checked.info);
-            }
-            BodyFraming::Empty => {}
-            BodyFraming::Chunked => {
-                out.put_slice(b"Transfer-Encoding: chunked\r\n\r\n");
-                return Ok(checked.info);
-            }
-        }
-    }
-    out.put_slice(b"\r\n");
+    let head = Head { req, auth, checked: &checked, drop_callers_auth };
+    // Two passes over the same code: one counts, one copies into a slice of exactly that
+    // size, so no part pays for a capacity check (or a call) of its own.
+    let mut count = Count(0);
+    head.write(&mut count);
+    let from = out.len();
+    out.resize(from + count.0, 0);
+    head.write(&mut Fill { buf: &mut out[from..], at: 0 });
     Ok(checked.info)
+}
+
+/// Where [`Head::write`] puts the parts of a head.
+trait Put {
+    fn put(&mut self, part: &[u8]);
+}
+
+/// The first pass: the head's length.
+struct Count(usize);
+
+impl Put for Count {
+    #[inline(always)]
+    fn put(&mut self, part: &[u8]) {
+        self.0 += part.len();
+    }
+}
+
+/// The second pass: the parts, copied into a slice of the length [`Count`] found.
+struct Fill<'a> {
+    buf: &'a mut [u8],
+    at: usize,
+}
+
+impl Put for Fill<'_> {
+    #[inline(always)]
+    fn put(&mut self, part: &[u8]) {
+        let to = self.at + part.len();
+        self.buf[self.at..to].copy_from_slice(part);
+        self.at = to;
+    }
+}
+
+/// A checked request head, ready to be written.
+struct Head<'a> {
+    req: &'a Request,
+    auth: Option<&'a str>,
+    checked: &'a Checked,
+    drop_callers_auth: bool,
+}
+
+impl Head<'_> {
+    /// Writes the head's parts in order; the same parts on every call.
+    #[inline(always)]
+    fn write(&self, out: &mut impl Put) {
+        let (req, url) = (self.req, &self.req.url);
+        out.put(req.method.as_bytes());
+        out.put(b" ");
+        if req.forwarded {
+            out.put(url.scheme().as_str().as_bytes());
+            out.put(b"://");
+            out.put(url.host_header().as_bytes());
+        }
+        out.put(url.path_and_query().as_bytes());
+        if self.checked.has_host {
+            out.put(b" HTTP/1.1\r\n");
+        } else {
+            out.put(b" HTTP/1.1\r\nHost: ");
+            out.put(url.host_header().as_bytes());
+            out.put(b"\r\n");
+        }
+        for (n, v) in &req.headers {
+            if self.drop_callers_auth && classify(n) == Special::ProxyAuthorization {
+                continue;
+            }
+            put_field(out, n, v);
+        }
+        if let Some(value) = self.auth {
+            put_field(out, b"Proxy-Authorization", value.as_bytes());
+        }
+        if !self.checked.has_framing {
+            match self.checked.info.body {
+                BodyFraming::Length(n) => {
+                    let mut buf = [0; 20];
+                    out.put(b"Content-Length: ");
+                    out.put(decimal(n, &mut buf));
+                    out.put(b"\r\n");
+                }
+                BodyFraming::Empty if req.method.expects_content() => {
+                    out.put(b"Content-Length: 0\r\n");
+                }
+                BodyFraming::Empty => {}
+                BodyFraming::Chunked => out.put(b"Transfer-Encoding: chunked\r\n"),
+            }
+        }
+        out.put(b"\r\n");
+    }
 }
 
 /// Checks every part of `req` that goes on the wire and works out what the head says.
@@ -445,11 +488,12 @@ pub(crate) fn parse_length(v: &[u8]) -> Option<u64> {
     v.iter().try_fold(0u64, |acc, &d| acc.checked_mul(10)?.checked_add(u64::from(d - b'0')))
 }
 
-fn put_field(out: &mut BytesMut, name: &[u8], value: &[u8]) {
-    out.put_slice(name);
-    out.put_slice(b": ");
-    out.put_slice(value);
-    out.put_slice(b"\r\n");
+#[inline(always)]
+fn put_field(out: &mut impl Put, name: &[u8], value: &[u8]) {
+    out.put(name);
+    out.put(b": ");
+    out.put(value);
+    out.put(b"\r\n");
 }
 
 /// Writes the chunk-size line for a chunk of `len` bytes (RFC 9112 §7.1) and returns it as its

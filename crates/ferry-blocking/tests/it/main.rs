@@ -3,6 +3,7 @@
 //! squid where they are installed.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+mod client;
 mod connection;
 mod real_proxies;
 

@@ -1,0 +1,879 @@
+//! The client's configuration and the per-hop preparation every driver's `Client` shares: the
+//! builder, the built [`Session`] (proxies, TLS, timeouts, default fields, the cookie jar),
+//! the request builder, and what a session decides for each hop of a [`Call`] (the proxy and
+//! its explanation, the plan, the TLS settings, the request with its cookies). A driver
+//! implements [`ClientDriver`]: how to make its client from a session, and how to run a
+//! request (pool waits, the exchange); nothing else.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ferry_proto::proxy::{EnvProxies, NoProxy, Proxies, Proxy, ProxyConfig};
+use ferry_proto::{Config, Method, PoolConfig, Request, ResponseHead, Timeouts, Timestamp, Url};
+use ferry_tls::TlsConfig;
+
+use crate::call::{Call, CallBody, Next, RedirectPolicy};
+use crate::content::{ACCEPT_ENCODING, ContentDecoder};
+use crate::error::{Error, ErrorKind, Phase};
+use crate::plan::Plan;
+use crate::settings::TlsSettings;
+use crate::stack::Stack;
+
+/// The `User-Agent` a client sends unless told otherwise.
+pub const USER_AGENT: &str = concat!("ferry/", env!("CARGO_PKG_VERSION"));
+
+/// What a driver's client supplies to the shared builders.
+pub trait ClientDriver: Clone + Sized {
+    /// Its request body type (a reader for a blocking driver, an async one for another).
+    type Body: RequestBody + From<Vec<u8>> + From<String>;
+    /// Its response type.
+    type Response;
+    /// The client for a built session.
+    fn from_session(session: Session) -> Self;
+    /// Runs a request: [`Session::call`], then per hop [`Session::hop`], a connection, the
+    /// exchange, [`Call::on_error`] or [`Session::on_head`].
+    ///
+    /// # Errors
+    /// Any [`Error`].
+    fn execute(&self, request: RequestBuilder<Self>) -> Result<Self::Response, Error>;
+}
+
+/// What the decisions need to know of a request body.
+pub trait RequestBody {
+    /// Its framing and whether it can be sent again.
+    fn call_body(&self) -> CallBody;
+}
+
+/// Builds a client of a driver (`ferry_blocking::Client`, ...). Every setting has a default that a Requests or reqwest user would
+/// expect: proxies from the environment, Mozilla's roots, ten redirects, gzip and deflate
+/// decoded, a pool of ten idle connections per route.
+pub struct ClientBuilder<C> {
+    proxies: Proxies,
+    no_proxy: Option<String>,
+    env: Option<EnvProxies>,
+    use_env: bool,
+    tunnel_headers: Vec<(String, String)>,
+    origin_tls: Option<TlsConfig>,
+    proxy_tls: Option<TlsConfig>,
+    proxy_tls_for: Vec<(String, TlsConfig)>,
+    config: Config,
+    proxy_connect: Option<Duration>,
+    total: Option<Duration>,
+    pool_wait: Option<Duration>,
+    redirects: RedirectPolicy,
+    headers: Vec<(String, Bytes)>,
+    user_agent: Option<String>,
+    decompress: bool,
+    max_connections: Option<usize>,
+    pool: PoolConfig,
+    max_body: u64,
+    #[cfg(feature = "cookies")]
+    cookies: bool,
+    driver: PhantomData<fn() -> C>,
+}
+
+impl<C> Clone for ClientBuilder<C> {
+    fn clone(&self) -> Self {
+        ClientBuilder {
+            proxies: self.proxies.clone(),
+            no_proxy: self.no_proxy.clone(),
+            env: self.env.clone(),
+            use_env: self.use_env,
+            tunnel_headers: self.tunnel_headers.clone(),
+            origin_tls: self.origin_tls.clone(),
+            proxy_tls: self.proxy_tls.clone(),
+            proxy_tls_for: self.proxy_tls_for.clone(),
+            config: self.config,
+            proxy_connect: self.proxy_connect,
+            total: self.total,
+            pool_wait: self.pool_wait,
+            redirects: self.redirects,
+            headers: self.headers.clone(),
+            user_agent: self.user_agent.clone(),
+            decompress: self.decompress,
+            max_connections: self.max_connections,
+            pool: self.pool,
+            max_body: self.max_body,
+            #[cfg(feature = "cookies")]
+            cookies: self.cookies,
+            driver: PhantomData,
+        }
+    }
+}
+
+impl<C> fmt::Debug for ClientBuilder<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("proxies", &self.proxies)
+            .field("use_env", &self.use_env)
+            .field("config", &self.config)
+            .field("redirects", &self.redirects)
+            .field("decompress", &self.decompress)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C> Default for ClientBuilder<C> {
+    fn default() -> Self {
+        ClientBuilder {
+            proxies: Proxies::new(),
+            no_proxy: None,
+            env: None,
+            use_env: true,
+            tunnel_headers: Vec::new(),
+            origin_tls: None,
+            proxy_tls: None,
+            proxy_tls_for: Vec::new(),
+            config: Config::default(),
+            proxy_connect: None,
+            total: None,
+            pool_wait: None,
+            redirects: RedirectPolicy::default(),
+            headers: Vec::new(),
+            user_agent: None,
+            decompress: true,
+            max_connections: None,
+            pool: PoolConfig::default(),
+            max_body: 64 << 20,
+            #[cfg(feature = "cookies")]
+            cookies: false,
+            driver: PhantomData,
+        }
+    }
+}
+
+impl<C: ClientDriver> ClientBuilder<C> {
+    /// Sends every request (any scheme) through `proxy` (curl's `-x`), unless `NO_PROXY` or
+    /// [`ClientBuilder::no_proxy`] exempts its host.
+    #[must_use]
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.proxies = self.proxies.all(proxy);
+        self
+    }
+
+    /// Proxies per scheme and per host ([`Proxies`]); they take precedence over the
+    /// environment's.
+    #[must_use]
+    pub fn proxies(mut self, proxies: Proxies) -> Self {
+        self.proxies = proxies;
+        self
+    }
+
+    /// Hosts that go direct, in `NO_PROXY`'s syntax (`localhost,.internal,10.0.0.0/8`, `*`
+    /// for all); replaces the environment's list (curl's `--noproxy`).
+    #[must_use]
+    pub fn no_proxy(mut self, list: &str) -> Self {
+        self.no_proxy = Some(list.to_owned());
+        self
+    }
+
+    /// Whether `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY` (either case) are read
+    /// from the process's environment (default `true`).
+    #[must_use]
+    pub fn env_proxies(mut self, yes: bool) -> Self {
+        self.use_env = yes;
+        self
+    }
+
+    /// Reads the proxy variables from `env` instead of the process's environment.
+    #[must_use]
+    pub fn env(mut self, env: EnvProxies) -> Self {
+        self.env = Some(env);
+        self.use_env = true;
+        self
+    }
+
+    /// A header field on every CONNECT request (curl's `--proxy-header`); never sent to an
+    /// origin.
+    #[must_use]
+    pub fn proxy_header(mut self, name: &str, value: &str) -> Self {
+        self.tunnel_headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// TLS settings for origins (default: Mozilla's roots, verified).
+    #[must_use]
+    pub fn tls(mut self, config: TlsConfig) -> Self {
+        self.origin_tls = Some(config);
+        self
+    }
+
+    /// TLS settings for `https://` proxies alone (default: the origins').
+    #[must_use]
+    pub fn proxy_tls(mut self, config: TlsConfig) -> Self {
+        self.proxy_tls = Some(config);
+        self
+    }
+
+    /// TLS settings for the `https://` proxy at `authority` (`host:port`, as in its URL) alone,
+    /// ahead of [`ClientBuilder::proxy_tls`]: a corporate proxy's own CA, say.
+    #[must_use]
+    pub fn proxy_tls_for(mut self, authority: &str, config: TlsConfig) -> Self {
+        self.proxy_tls_for.push((authority.to_ascii_lowercase(), config));
+        self
+    }
+
+    /// Bounds each whole request, every redirect and retry included (curl's `-m`).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.total = Some(timeout);
+        self
+    }
+
+    /// Bounds reaching the server: the TCP connect, then each TLS handshake (curl's
+    /// `--connect-timeout`).
+    #[must_use]
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        let t = self.config.timeouts.with_connect(Some(timeout)).with_tls_handshake(Some(timeout));
+        self.config = self.config.with_timeouts(t);
+        self
+    }
+
+    /// Bounds reaching a proxy (the TCP connect when the first hop is a proxy; default: the
+    /// connect timeout).
+    #[must_use]
+    pub fn proxy_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.proxy_connect = Some(timeout);
+        self
+    }
+
+    /// Bounds the CONNECT handshake with the proxy, 407 rounds included.
+    #[must_use]
+    pub fn tunnel_timeout(mut self, timeout: Duration) -> Self {
+        self.config =
+            self.config.with_timeouts(self.config.timeouts.with_tunnel_setup(Some(timeout)));
+        self
+    }
+
+    /// Bounds the wait for the response head and each wait for the body.
+    #[must_use]
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        let t = Some(timeout);
+        self.config =
+            self.config.with_timeouts(self.config.timeouts.with_response_head(t).with_body_read(t));
+        self
+    }
+
+    /// Bounds each wait while sending the request body.
+    #[must_use]
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.config = self.config.with_timeouts(self.config.timeouts.with_send_body(Some(timeout)));
+        self
+    }
+
+    /// Bounds the wait for a connection when a route has [`ClientBuilder::max_connections_per_host`]
+    /// open (default: the whole-request timeout, else none).
+    #[must_use]
+    pub fn pool_wait_timeout(mut self, timeout: Duration) -> Self {
+        self.pool_wait = Some(timeout);
+        self
+    }
+
+    /// Every core timeout at once.
+    #[must_use]
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.config = self.config.with_timeouts(timeouts);
+        self
+    }
+
+    /// The core's limits and timeouts in full.
+    #[must_use]
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Redirects followed at most (default 10); `0` returns redirect responses as they are.
+    #[must_use]
+    pub fn redirects(mut self, limit: u32) -> Self {
+        self.redirects.limit = limit;
+        self
+    }
+
+    /// Whether an `https://` URL may redirect to `http://` (default `false`).
+    #[must_use]
+    pub fn allow_https_to_http(mut self, yes: bool) -> Self {
+        self.redirects.allow_https_to_http = yes;
+        self
+    }
+
+    /// A header field sent with every request (a request's own field of that name replaces it).
+    #[must_use]
+    pub fn default_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), Bytes::copy_from_slice(value.as_bytes())));
+        self
+    }
+
+    /// The `User-Agent` (default [`USER_AGENT`]).
+    #[must_use]
+    pub fn user_agent(mut self, value: &str) -> Self {
+        self.user_agent = Some(value.to_owned());
+        self
+    }
+
+    /// Whether `Accept-Encoding: gzip, deflate` is sent and such content decoded (default
+    /// `true`); decoding is bounded by [`Limits::max_decoded_body`](ferry_proto::Limits).
+    #[must_use]
+    pub fn decompress(mut self, yes: bool) -> Self {
+        self.decompress = yes;
+        self
+    }
+
+    /// Idle connections kept per route (default 10; 0 disables reuse).
+    #[must_use]
+    pub fn pool_max_idle_per_host(mut self, n: usize) -> Self {
+        self.pool = self.pool.with_max_idle_per_key(n);
+        self
+    }
+
+    /// How long a connection may sit idle in the pool (default 90 s, the core's
+    /// [`Timeouts::idle`]); `None` keeps it until the server closes it.
+    #[must_use]
+    pub fn pool_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.config = self.config.with_timeouts(self.config.timeouts.with_idle(timeout));
+        self
+    }
+
+    /// Open connections per route at most (in use or idle); a request past it waits for one
+    /// (default: no limit).
+    #[must_use]
+    pub fn max_connections_per_host(mut self, n: usize) -> Self {
+        self.max_connections = Some(n);
+        self
+    }
+
+    /// The most a response's `bytes()` and `text()` read (default 64 MiB).
+    #[must_use]
+    pub fn max_body(mut self, bytes: u64) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// Keeps cookies as a browser session does (RFC 6265), sent only where they belong.
+    #[cfg(feature = "cookies")]
+    #[must_use]
+    pub fn cookie_store(mut self, yes: bool) -> Self {
+        self.cookies = yes;
+        self
+    }
+
+    /// The client.
+    ///
+    /// # Errors
+    /// The default TLS settings cannot be made (no roots compiled in), or a default header
+    /// field is invalid.
+    pub fn build(self) -> Result<C, Error> {
+        let tls_error = |e| Error::new(Phase::Connect, ErrorKind::Tls(e));
+        let origin = match self.origin_tls {
+            Some(c) => c,
+            None => TlsConfig::builder().build().map_err(tls_error)?,
+        };
+        let proxy_tls = self.proxy_tls.unwrap_or_else(|| origin.clone());
+        let mut proxies = self.proxies;
+        if let Some(list) = &self.no_proxy {
+            proxies.set_no_proxy(Some(NoProxy::parse(list)));
+        }
+        let mut proxy = ProxyConfig::new().with_proxies(proxies);
+        if self.use_env {
+            // The client's `no_proxy` list, when set, replaces the environment's.
+            let env = self.env.unwrap_or_else(|| EnvProxies::from_vars(std::env::vars()));
+            proxy = proxy.with_env(env);
+        }
+        let mut headers = vec![
+            (
+                "User-Agent".to_owned(),
+                Bytes::from(self.user_agent.unwrap_or_else(|| USER_AGENT.to_owned())),
+            ),
+            ("Accept".to_owned(), Bytes::from_static(b"*/*")),
+        ];
+        if self.decompress {
+            headers.push((
+                "Accept-Encoding".to_owned(),
+                Bytes::from_static(ACCEPT_ENCODING.as_bytes()),
+            ));
+        }
+        for (name, value) in self.headers {
+            set_field(&mut headers, name, value);
+        }
+        for (name, value) in &headers {
+            ferry_proto::wire::check_field(name.as_bytes(), value)
+                .map_err(|e| Error::new(Phase::Send, ErrorKind::Request(e)))?;
+        }
+        Ok(C::from_session(Session {
+            proxy,
+            tunnel_headers: self.tunnel_headers,
+            proxy_tls_for: self
+                .proxy_tls_for
+                .into_iter()
+                .map(|(a, c)| (a, TlsSettings { proxy: c, origin: origin.clone() }))
+                .collect(),
+            tls: TlsSettings { proxy: proxy_tls, origin },
+            config: self.config,
+            proxy_connect: self.proxy_connect,
+            total: self.total,
+            pool_wait: self.pool_wait,
+            redirects: self.redirects,
+            headers,
+            decompress: self.decompress,
+            max_body: self.max_body,
+            pool: self.pool,
+            max_connections: self.max_connections,
+            #[cfg(feature = "cookies")]
+            jar: self.cookies.then(|| std::sync::Mutex::new(crate::cookies::Jar::new())),
+        }))
+    }
+}
+
+/// Sets `name` in `fields`, replacing every field of that name (case-insensitively).
+fn set_field(fields: &mut Vec<(String, Bytes)>, name: String, value: Bytes) {
+    fields.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+    fields.push((name, value));
+}
+
+/// A built client's settings and its cookie jar: what every request of it starts from.
+pub struct Session {
+    proxy: ProxyConfig,
+    tunnel_headers: Vec<(String, String)>,
+    tls: TlsSettings,
+    /// Per-proxy settings, by the proxy's `host:port`.
+    proxy_tls_for: Vec<(String, TlsSettings)>,
+    config: Config,
+    proxy_connect: Option<Duration>,
+    total: Option<Duration>,
+    pool_wait: Option<Duration>,
+    redirects: RedirectPolicy,
+    /// Sent with every request: User-Agent, Accept, Accept-Encoding, the user's defaults.
+    headers: Vec<(String, Bytes)>,
+    decompress: bool,
+    max_body: u64,
+    pool: PoolConfig,
+    max_connections: Option<usize>,
+    #[cfg(feature = "cookies")]
+    jar: Option<std::sync::Mutex<crate::cookies::Jar>>,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("redirects", &self.redirects)
+            .field("decompress", &self.decompress)
+            .field("pool", &self.pool)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one hop needs: its plan (with the key a pool files it under), TLS settings and core
+/// configuration for a new connection, and the request.
+#[derive(Debug)]
+pub struct Hop {
+    /// The route's layers; [`Plan::key`] is the pool key.
+    pub plan: Plan,
+    /// The TLS settings of this route (a proxy's own, when it has some).
+    pub tls: TlsSettings,
+    /// The core's configuration for a new connection (the proxy-connect budget applied).
+    pub config: Config,
+    /// The request, shaped by the stack for the route when sent.
+    pub request: Request,
+}
+
+impl Hop {
+    /// A stack for a new connection of this hop.
+    #[must_use]
+    pub fn stack<T: Timestamp>(&self, now: T) -> Stack<T> {
+        Stack::new(now, self.plan.clone(), self.tls.clone(), self.config)
+    }
+}
+
+impl Session {
+    /// The pool's idle limits.
+    #[must_use]
+    pub fn pool_config(&self) -> PoolConfig {
+        self.pool
+    }
+
+    /// Open connections per route at most.
+    #[must_use]
+    pub fn max_connections(&self) -> Option<usize> {
+        self.max_connections
+    }
+
+    /// How long a request waits for a connection at the route's limit.
+    #[must_use]
+    pub fn pool_wait(&self) -> Option<Duration> {
+        self.pool_wait
+    }
+
+    /// The most a response's `bytes()` reads.
+    #[must_use]
+    pub fn max_body(&self) -> u64 {
+        self.max_body
+    }
+
+    /// The redirect policy.
+    #[must_use]
+    pub fn redirects(&self) -> RedirectPolicy {
+        self.redirects
+    }
+
+    /// The call for `request` started at `now`: the client's fields under the request's, the
+    /// query appended, `Accept-Encoding` dropped when decoding is off for it.
+    ///
+    /// # Errors
+    /// An invalid method, URL or query, or an error a request setter met.
+    pub fn call<T: Timestamp>(
+        &self,
+        now: T,
+        request: &mut RequestSpec,
+        body: CallBody,
+    ) -> Result<Call<T>, Error> {
+        if let Some(e) = request.error.take() {
+            return Err(e);
+        }
+        let mut url = request.url.clone()?;
+        if !request.query.is_empty() {
+            url = with_query(&url, &request.query)?;
+        }
+        let mut headers = self.headers.clone();
+        if !request.decompress.unwrap_or(self.decompress) {
+            headers.retain(|(n, _)| !n.eq_ignore_ascii_case("accept-encoding"));
+        }
+        for (name, value) in std::mem::take(&mut request.headers) {
+            set_field(&mut headers, name, value);
+        }
+        Ok(Call::new(
+            now,
+            request.method.clone(),
+            url,
+            headers,
+            body,
+            self.redirects,
+            request.timeout.or(self.total),
+        ))
+    }
+
+    /// The current hop of `call`: the proxy decision (told to `tracing` with its reason),
+    /// the plan, the TLS settings, the core's configuration, and the request with the jar's
+    /// cookies for its URL.
+    ///
+    /// # Errors
+    /// An unusable proxy from the environment.
+    pub fn hop<T: Timestamp>(&self, call: &Call<T>, request: &RequestSpec) -> Result<Hop, Error> {
+        let decision = self
+            .proxy
+            .proxy_for_request(call.url(), request.proxy.as_ref())
+            .map_err(|e| Error::new(Phase::Resolve, ErrorKind::Request(e)))?;
+        tracing::debug!(target: "ferry::proxy", url = %call.url(), %decision, "proxy decision");
+        for note in decision.diagnostics() {
+            tracing::warn!(target: "ferry::proxy", %note, "proxy configuration");
+        }
+        let route = decision.route(call.url());
+        let tls = route
+            .proxy()
+            .and_then(|p| {
+                let at = p.authority().to_string().to_ascii_lowercase();
+                self.proxy_tls_for.iter().find(|(a, _)| *a == at).map(|(_, t)| t)
+            })
+            .unwrap_or(&self.tls)
+            .clone();
+        let mut plan = Plan::new(&route, &tls);
+        for (name, value) in &self.tunnel_headers {
+            plan = plan.with_tunnel_header(name, value);
+        }
+        let mut config = self.config;
+        if let (Some(t), Some(_)) = (self.proxy_connect, route.proxy()) {
+            config = config.with_timeouts(config.timeouts.with_connect(Some(t)));
+        }
+        let cookie = self.cookie_for(call.url());
+        let request = call.request(cookie.as_deref());
+        tracing::debug!(
+            target: "ferry::request",
+            method = %String::from_utf8_lossy(call.method().as_bytes()),
+            url = %call.url(),
+            fields = %crate::trace::fields(
+                request.headers().map(|(n, v)| (std::str::from_utf8(n).unwrap_or("?"), v))
+            ),
+            "request"
+        );
+        Ok(Hop { plan, tls, config, request })
+    }
+
+    /// The final head of a hop arrived: its cookies kept, it is told to `tracing`, and the
+    /// call decides ([`Call::on_response`]).
+    ///
+    /// # Errors
+    /// As [`Call::on_response`].
+    pub fn on_head<T: Timestamp>(
+        &self,
+        call: &mut Call<T>,
+        head: &ResponseHead,
+    ) -> Result<Next, Error> {
+        self.store_cookies(call.url(), head);
+        crate::trace_response(head);
+        call.on_response(head)
+    }
+
+    /// The content decoder for a delivered response.
+    #[must_use]
+    pub fn decoder(&self, head: &ResponseHead, request: &RequestSpec) -> ContentDecoder {
+        if request.decompress.unwrap_or(self.decompress) {
+            ContentDecoder::for_response(head.headers(), self.config.limits.max_decoded_body)
+        } else {
+            ContentDecoder::identity()
+        }
+    }
+
+    #[cfg(feature = "cookies")]
+    fn cookie_for(&self, url: &Url) -> Option<String> {
+        let jar = self.jar.as_ref()?;
+        jar.lock().unwrap_or_else(std::sync::PoisonError::into_inner).header_for(url)
+    }
+
+    #[cfg(not(feature = "cookies"))]
+    #[allow(clippy::unused_self)]
+    fn cookie_for(&self, _url: &Url) -> Option<String> {
+        None
+    }
+
+    #[cfg(feature = "cookies")]
+    fn store_cookies(&self, url: &Url, head: &ResponseHead) {
+        if let Some(jar) = &self.jar {
+            jar.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .store(url, head.headers());
+        }
+    }
+
+    #[cfg(not(feature = "cookies"))]
+    #[allow(clippy::unused_self)]
+    fn store_cookies(&self, _url: &Url, _head: &ResponseHead) {}
+}
+
+/// `url` with `pairs` appended to its query, form-urlencoded.
+fn with_query(url: &Url, pairs: &[(String, String)]) -> Result<Url, Error> {
+    let mut target = url.path_and_query().to_owned();
+    let encoded = form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+    target.push(if target.contains('?') { '&' } else { '?' });
+    target.push_str(&encoded);
+    Url::from_parts(url.scheme(), url.host().clone(), url.port(), &target)
+        .map_err(|e| Error::new(Phase::Send, ErrorKind::Request(e)))
+}
+
+/// A request's own settings, before its body: what [`RequestBuilder`] gathers and
+/// [`Session::call`] reads.
+#[derive(Debug)]
+pub struct RequestSpec {
+    method: Method,
+    url: Result<Url, Error>,
+    headers: Vec<(String, Bytes)>,
+    query: Vec<(String, String)>,
+    timeout: Option<Duration>,
+    proxy: Option<Proxies>,
+    fresh: bool,
+    decompress: Option<bool>,
+    /// The first error a setter met (a JSON body that does not serialize).
+    error: Option<Error>,
+}
+
+impl RequestSpec {
+    /// Whether the request wants a new connection, not kept afterwards.
+    #[must_use]
+    pub fn is_fresh(&self) -> bool {
+        self.fresh
+    }
+
+    /// The method.
+    #[must_use]
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+}
+
+/// A request being built; [`RequestBuilder::send`] sends it.
+#[must_use = "a request does nothing until it is sent"]
+pub struct RequestBuilder<C: ClientDriver> {
+    client: C,
+    spec: RequestSpec,
+    body: Option<C::Body>,
+}
+
+impl<C: ClientDriver> fmt::Debug for RequestBuilder<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestBuilder")
+            .field("method", &String::from_utf8_lossy(self.spec.method.as_bytes()))
+            .field("url", &self.spec.url.as_ref().map(ToString::to_string).ok())
+            .field(
+                "headers",
+                &crate::trace::fields(self.spec.headers.iter().map(|(n, v)| (n.as_str(), v)))
+                    .to_string(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: ClientDriver> RequestBuilder<C> {
+    /// A request with any method to `url`, for `client`; errors in either come out of
+    /// [`RequestBuilder::send`].
+    pub fn new(client: C, method: &str, url: &str) -> Self {
+        RequestBuilder {
+            client,
+            spec: RequestSpec {
+                method: Method::new(method.to_owned()),
+                url: Url::parse(url).map_err(|e| Error::new(Phase::Send, ErrorKind::Request(e))),
+                headers: Vec::new(),
+                query: Vec::new(),
+                timeout: None,
+                proxy: None,
+                fresh: false,
+                decompress: None,
+                error: None,
+            },
+            body: None,
+        }
+    }
+
+    /// A header field (replacing a client default of that name).
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.spec.headers.push((name.to_owned(), Bytes::copy_from_slice(value.as_bytes())));
+        self
+    }
+
+    /// Query parameters, form-urlencoded and appended to the URL's query.
+    pub fn query(mut self, pairs: &[(&str, &str)]) -> Self {
+        self.spec.query.extend(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        self
+    }
+
+    /// The body.
+    pub fn body(mut self, body: impl Into<C::Body>) -> Self {
+        self.body = Some(body.into());
+        self
+    }
+
+    /// A form body (`application/x-www-form-urlencoded`).
+    pub fn form(mut self, pairs: &[(&str, &str)]) -> Self {
+        let encoded = form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+        self.body = Some(C::Body::from(encoded));
+        self.header("Content-Type", "application/x-www-form-urlencoded")
+    }
+
+    /// A JSON body (`application/json`), serialized with serde_json.
+    #[cfg(feature = "json")]
+    pub fn json<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Self {
+        match serde_json::to_vec(value) {
+            Ok(bytes) => {
+                self.body = Some(C::Body::from(bytes));
+                self.header("Content-Type", "application/json")
+            }
+            Err(e) => {
+                self.spec.error = Some(Error::body(std::io::Error::other(e)));
+                self
+            }
+        }
+    }
+
+    /// `Authorization: Basic` with these credentials.
+    pub fn basic_auth(self, username: &str, password: Option<&str>) -> Self {
+        let creds = ferry_proto::Credentials::new(username, password.unwrap_or(""));
+        let value = creds.basic();
+        self.header("Authorization", &value)
+    }
+
+    /// `Authorization: Bearer token`.
+    pub fn bearer_auth(self, token: &str) -> Self {
+        self.header("Authorization", &format!("Bearer {token}"))
+    }
+
+    /// Bounds this request, every redirect and retry included (replaces the client's).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.spec.timeout = Some(timeout);
+        self
+    }
+
+    /// Sends this request (and its redirects) through `proxy`, whatever the client's proxies
+    /// say (a `NO_PROXY` list still applies).
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.spec.proxy = Some(Proxies::new().all(proxy));
+        self
+    }
+
+    /// A new connection for this request, not kept afterwards (a rotating proxy gives a new
+    /// exit per connection).
+    pub fn fresh_connection(mut self, yes: bool) -> Self {
+        self.spec.fresh = yes;
+        self
+    }
+
+    /// Whether to ask for and decode compressed content (default: the client's).
+    pub fn decompress(mut self, yes: bool) -> Self {
+        self.spec.decompress = Some(yes);
+        self
+    }
+
+    /// Sends the request, follows redirects, retries once on a stale connection when that is
+    /// safe, and returns the final response with its body still to read.
+    ///
+    /// # Errors
+    /// Any [`Error`]: its [`Phase`], [`Error::timeout`] naming the budget that ran out,
+    /// [`Error::redirect`] for a refused redirect.
+    pub fn send(self) -> Result<C::Response, Error> {
+        let client = self.client.clone();
+        client.execute(self)
+    }
+
+    /// The settings and the body, for the driver's [`ClientDriver::execute`].
+    #[must_use]
+    pub fn into_parts(self) -> (RequestSpec, Option<C::Body>) {
+        (self.spec, self.body)
+    }
+
+    /// Adds header fields (for conversions such as the `http` crate's).
+    pub fn headers<'a>(mut self, fields: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Self {
+        for (n, v) in fields {
+            self.spec.headers.push((n.to_owned(), Bytes::copy_from_slice(v)));
+        }
+        self
+    }
+}
+
+/// How long each step took, from the start of the request (curl's `time_*`): `None` for a
+/// step that did not happen on this request (no proxy, no TLS, a reused connection).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Timings {
+    /// The name of the first hop resolved.
+    pub resolve: Option<Duration>,
+    /// The TCP connection was open.
+    pub connect: Option<Duration>,
+    /// The TLS handshake with an `https://` proxy finished.
+    pub proxy_tls: Option<Duration>,
+    /// The proxy answered CONNECT with 2xx.
+    pub tunnel: Option<Duration>,
+    /// The TLS handshake with the origin finished.
+    pub origin_tls: Option<Duration>,
+    /// The first byte of the final response arrived.
+    pub first_byte: Option<Duration>,
+    /// The whole request, once its body was read to the end (else up to the head).
+    pub total: Option<Duration>,
+}
+
+impl Timings {
+    /// The steps of `stack` that happened since `attempt`, measured from `started` (the
+    /// call's start); `total` up to now.
+    #[must_use]
+    pub fn of(stack: &Stack<Instant>, started: Instant, attempt: Instant) -> Timings {
+        let t = stack.instants();
+        let since = |at: Option<Instant>| at.filter(|a| *a >= attempt).map(|a| a - started);
+        Timings {
+            resolve: since(t.resolved),
+            connect: since(t.connected),
+            proxy_tls: since(t.proxy_tls),
+            tunnel: since(t.tunnel),
+            origin_tls: since(t.origin_tls),
+            first_byte: since(t.first_byte),
+            total: Some(started.elapsed()),
+        }
+    }
+}
