@@ -17,6 +17,9 @@
 //! cargo xtask mutants [--file PATH]... [--jobs N] [--timeout SECS] [--report]
 //!                     runs cargo-mutants on ferry-proto's main files (or the --file ones) and
 //!                     prints caught, missed, unviable and timed-out mutants per file; not in ci
+//! cargo xtask bench [--quick] [ARGS]...
+//!                     builds the bench/ workspace in release and runs its runner: ferry against
+//!                     hyper, ureq, reqwest and the floors, one table (BENCHMARKS.md); not in ci
 //! ```
 //!
 //! Every task runs cargo from the workspace root with the toolchain that runs the xtask.
@@ -63,7 +66,11 @@ tasks:
           N jobs (default 1), SECS per mutant's tests (default: cargo-mutants' own); prints
           per file: mutants, caught, missed, unviable, timeout, caught %, then the missed ones.
           Exclusions are in .cargo/mutants.toml. Installs cargo-mutants if needed.
-          --report only prints the last run's results (also of a run that was stopped)";
+          --report only prints the last run's results (also of a run that was stopped)
+  bench [--quick] [ARGS]...
+          builds bench/ (its own workspace: hyper, ureq, reqwest, tokio) in release and runs
+          its runner with ARGS; prints one table with ratios to the best peer and the floors
+          (see BENCHMARKS.md; `cargo xtask bench --help` for the runner's options)";
 
 type Result<T = ()> = std::result::Result<T, String>;
 
@@ -77,6 +84,7 @@ fn main() -> ExitCode {
         Some("mutants") => {
             mutants::MutantsArgs::parse(&args[1..]).and_then(|a| mutants::mutants(&a))
         }
+        Some("bench") => bench(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -164,6 +172,36 @@ fn step(name: &str, cmd: &mut Command) -> Result<Duration> {
     }
     println!("<== {name}: ok in {}", secs(took));
     Ok(took)
+}
+
+// ---- bench ---------------------------------------------------------------------------------
+
+/// `cargo xtask bench [ARGS]...`: builds the bench workspace's binaries (the runner, the
+/// loopback origin, the client) in release, with one job (the machine is shared), then runs
+/// the runner from the repository root with ARGS passed through.
+fn bench(args: &[String]) -> Result {
+    let bench = root().join("bench");
+    let mut build = cargo();
+    // `cargo xtask` runs us with xtask's CARGO_PKG_*, CARGO_MANIFEST_DIR, OUT_DIR...; ring's
+    // build script reruns when one changes, so without this every build from a shell after
+    // one from here (and back) starts over.
+    for (key, _) in env::vars_os() {
+        let key = key.to_string_lossy();
+        let from_cargo_run = key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_MANIFEST_")
+            || ["CARGO_CRATE_NAME", "CARGO_BIN_NAME", "CARGO_PRIMARY_PACKAGE", "OUT_DIR"]
+                .contains(&key.as_ref());
+        if from_cargo_run {
+            build.env_remove(key.as_ref());
+        }
+    }
+    build
+        .args(["build", "--release", "--jobs", "1", "--bins", "--manifest-path"])
+        .arg(bench.join("Cargo.toml"));
+    step("bench build", &mut build)?;
+    let mut run = Command::new(bench.join("target").join("release").join("bench"));
+    run.current_dir(root()).args(args);
+    step("bench", &mut run).map(drop)
 }
 
 // ---- fuzz ----------------------------------------------------------------------------------
