@@ -13,6 +13,9 @@ use ferry_client::{Output, Stack, TransportOp};
 /// Bytes read per `read` call.
 const READ_SIZE: usize = 16 * 1024;
 
+/// Pieces per vectored write (a head, a chunk-size line, the data, a CRLF fit many times).
+const MAX_SLICES: usize = 16;
+
 /// A stack and the socket it runs over.
 pub(crate) struct Driver {
     pub(crate) stack: Stack<Instant>,
@@ -193,10 +196,14 @@ impl Driver {
         let mut done = 0; // whole pieces written
         let mut offset = 0; // bytes of `writes[done]` written
         while done < self.writes.len() {
-            let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(self.writes.len() - done);
-            slices.push(IoSlice::new(&self.writes[done][offset..]));
-            slices.extend(self.writes[done + 1..].iter().map(|b| IoSlice::new(b)));
-            match stream.write_vectored(&slices) {
+            // Up to `MAX_SLICES` pieces per call, from an array on the stack: no allocation.
+            let count = (self.writes.len() - done).min(MAX_SLICES);
+            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+            slices[0] = IoSlice::new(&self.writes[done][offset..]);
+            for (slot, piece) in slices[1..count].iter_mut().zip(&self.writes[done + 1..]) {
+                *slot = IoSlice::new(piece);
+            }
+            match stream.write_vectored(&slices[..count]) {
                 Ok(0) => {
                     let e = io::Error::new(io::ErrorKind::WriteZero, "the socket took no bytes");
                     return self.write_failed(e);

@@ -149,8 +149,10 @@ pub(crate) fn send(driver: &mut Driver, request: Request, body: &mut Body) -> Re
             // The response began (the core abandons a body it no longer wants), or the
             // connection ended: `head` reports it.
             other => {
-                early.push(other);
+                // Pending keeps its capacity across requests; `early` allocates only when a
+                // 1xx came.
                 driver.pending.extend(early);
+                driver.pending.push_back(other);
                 return Ok(());
             }
         }
