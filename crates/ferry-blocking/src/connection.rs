@@ -208,7 +208,7 @@ impl Connection {
         let mut body = body.into();
         let url = Url::from_parts(self.scheme, self.host.clone(), Some(self.port), target)
             .map_err(|e| Error::new(Phase::Send, ferry_client::ErrorKind::Request(e)))?;
-        let mut request = Request::new(Method::new(method.to_owned()), url).body(body.framing());
+        let mut request = Request::new(Method::from_name(method), url).body(body.framing());
         for (name, value) in headers {
             request = request.header((*name).to_owned(), (*value).to_owned());
         }

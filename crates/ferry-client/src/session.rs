@@ -723,7 +723,7 @@ impl<C: ClientDriver> RequestBuilder<C> {
         RequestBuilder {
             client,
             spec: RequestSpec {
-                method: Method::new(method.to_owned()),
+                method: Method::from_name(method),
                 url: Url::parse(url).map_err(|e| Error::new(Phase::Send, ErrorKind::Request(e))),
                 headers: Vec::new(),
                 removed: Vec::new(),

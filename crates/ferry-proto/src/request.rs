@@ -49,6 +49,24 @@ impl Method {
         Method(m.into())
     }
 
+    /// The method named `name`: the standard ones (RFC 9110 §9, PATCH) without an allocation,
+    /// any other copied. Checked to be a token when the request is encoded.
+    #[must_use]
+    pub fn from_name(name: &str) -> Method {
+        match name {
+            "GET" => Method::GET,
+            "HEAD" => Method::HEAD,
+            "POST" => Method::POST,
+            "PUT" => Method::PUT,
+            "DELETE" => Method::DELETE,
+            "PATCH" => Method::PATCH,
+            "OPTIONS" => Method::OPTIONS,
+            "TRACE" => Method::TRACE,
+            "CONNECT" => Method::CONNECT,
+            other => Method(Bytes::copy_from_slice(other.as_bytes())),
+        }
+    }
+
     /// The method's bytes.
     #[must_use]
     pub fn as_bytes(&self) -> &[u8] {
@@ -525,6 +543,27 @@ mod tests {
     use alloc::string::String;
 
     const BASIC: &str = "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==";
+
+    #[test]
+    fn methods_by_name_are_the_standard_constants_or_a_copy() {
+        for (name, m) in [
+            ("GET", Method::GET),
+            ("HEAD", Method::HEAD),
+            ("POST", Method::POST),
+            ("PUT", Method::PUT),
+            ("DELETE", Method::DELETE),
+            ("PATCH", Method::PATCH),
+            ("OPTIONS", Method::OPTIONS),
+            ("TRACE", Method::TRACE),
+            ("CONNECT", Method::CONNECT),
+        ] {
+            assert_eq!(Method::from_name(name), m, "{name}");
+            assert_eq!(Method::from_name(name).as_bytes(), name.as_bytes());
+        }
+        assert_eq!(Method::from_name("PURGE").as_bytes(), b"PURGE");
+        assert_eq!(Method::from_name("get").as_bytes(), b"get", "methods are case-sensitive");
+        assert!(!Method::from_name("get").is_idempotent());
+    }
 
     #[track_caller]
     fn check_with(
