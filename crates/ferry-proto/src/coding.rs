@@ -139,6 +139,8 @@ pub struct Decoder {
     layers: Vec<Layer>,
     limit: u64,
     failed: Option<ErrorKind>,
+    /// Transfer-coded bytes given so far.
+    coded: u64,
 }
 
 impl fmt::Debug for Decoder {
@@ -158,7 +160,18 @@ impl Decoder {
     /// per coding; none for an empty list.
     #[must_use]
     pub fn new(codings: Codings, limit: u64) -> Decoder {
-        Decoder { layers: codings.iter().rev().map(Layer::new).collect(), limit, failed: None }
+        Decoder {
+            layers: codings.iter().rev().map(Layer::new).collect(),
+            limit,
+            failed: None,
+            coded: 0,
+        }
+    }
+
+    /// How many transfer-coded bytes [`Decoder::decode`] was given so far, an error's included:
+    /// what a body's content cost on the wire (the drain budget counts these).
+    pub(crate) fn coded_len(&self) -> u64 {
+        self.coded
     }
 
     /// Decodes one piece of transfer-coded input, handing each piece of content to `out`
@@ -168,6 +181,7 @@ impl Decoder {
     /// [`ErrorKind::InvalidCodedBody`] for a stream that does not decode (or continues past
     /// its end), [`ErrorKind::DecodedBodyTooLarge`] past the limit.
     pub fn decode(&mut self, input: Bytes, out: &mut impl FnMut(Bytes)) -> Result<()> {
+        self.coded += input.len() as u64;
         if let Some(kind) = &self.failed {
             return Err(kind.clone().into());
         }

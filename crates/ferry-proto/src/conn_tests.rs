@@ -1466,3 +1466,157 @@ fn an_errors_debug_shows_its_kind_first() {
     let shown = alloc::format!("{e:?}");
     assert!(shown.starts_with("Error { kind: InvalidMethod, blame: Caller,"), "{shown}");
 }
+
+/// A GET whose response `wire` is fed `step` bytes at a time (then EOF, if still reading),
+/// the body discarded as soon as the final head is polled: what came out, data joined.
+fn discarded_at_head(config: Config, wire: &[u8], step: usize) -> (Vec<Seen>, Rest) {
+    let mut h = Harness::with(config);
+    h.request(get("http://h/"));
+    let mut seen = Vec::new();
+    let mut rest = Rest::NeedInput;
+    let drain = |h: &mut Harness, seen: &mut Vec<testing::Seen>| {
+        testing::drain(&mut h.conn, seen, testing::Join::Pieces, |conn, out| {
+            if let Output::Event(Event::ResponseHead(_)) = out {
+                conn.discard_body(Duration::ZERO);
+            }
+        })
+    };
+    for piece in wire.chunks(step) {
+        h.input.extend_from_slice(piece);
+        h.conn.handle_input(h.now, &mut h.input);
+        rest = drain(&mut h, &mut seen);
+    }
+    if rest.is_reading() {
+        h.conn.handle_eof(h.now, Eof::Clean);
+        rest = drain(&mut h, &mut seen);
+    }
+    (testing::joined(seen).into_iter().map(compact).collect(), rest)
+}
+
+#[test]
+fn a_discarded_coded_body_ends_the_same_however_split() {
+    // A transfer-coding error in a body the caller discards at its head: in one read the body
+    // is decoded before the caller can say it wants none of it, byte by byte it arrives after
+    // `discard_body`; the end must not depend on that (fuzz/regressions/response_stream/
+    // discard-coded-invalid-runs-differ). Discarded, the content is not the caller's problem:
+    // the exchange ends, never reusable, without an error. Delivered, it is an error.
+    use crate::wire::Coding;
+    let mut broken_zlib = zlib(b"hello, deflate until close");
+    *broken_zlib.last_mut().unwrap() ^= 1;
+    let mut broken_gzip = gzip(b"hello, gzip");
+    broken_gzip[12] ^= 0x55;
+    let mut until_close = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: deflate\r\n\r\n".to_vec();
+    until_close.extend_from_slice(&broken_zlib);
+    let mut chunked = alloc::format!(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n{:x}\r\n",
+        broken_gzip.len()
+    )
+    .into_bytes();
+    chunked.extend_from_slice(&broken_gzip);
+    chunked.extend_from_slice(b"\r\n0\r\n\r\n");
+    // Cut short: the zlib stream lacks its Adler-32 when the last chunk says the body is over.
+    let whole_zlib = zlib(b"a complete body, a truncated stream");
+    let cut = &whole_zlib[..whole_zlib.len() - 4];
+    let mut truncated = alloc::format!(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: deflate, chunked\r\n\r\n{:x}\r\n",
+        cut.len()
+    )
+    .into_bytes();
+    truncated.extend_from_slice(cut);
+    truncated.extend_from_slice(b"\r\n0\r\n\r\n");
+    // 1000 bytes of content, over a limit of 100 on decoding: discarded, not an error either.
+    let mut bomb = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: deflate\r\n\r\n".to_vec();
+    bomb.extend_from_slice(&zlib(&[b'z'; 1000]));
+    let mut small_decode = Config::default();
+    small_decode.limits.max_decoded_body = 100;
+    for (wire, config, error) in [
+        (until_close, Config::default(), ErrorKind::InvalidCodedBody { coding: Coding::Deflate }),
+        (chunked, Config::default(), ErrorKind::InvalidCodedBody { coding: Coding::Gzip }),
+        (truncated, Config::default(), ErrorKind::InvalidCodedBody { coding: Coding::Deflate }),
+        (bomb, small_decode, ErrorKind::DecodedBodyTooLarge { limit: 100 }),
+    ] {
+        let text = String::from_utf8_lossy(&wire).into_owned();
+        let discarded = (
+            vec![
+                Seen::Head(200),
+                Seen::End(End::MustClose { reason: CloseReason::UndecodableBody }),
+            ],
+            Rest::Closed,
+        );
+        for step in [wire.len(), 7, 1] {
+            assert_eq!(discarded_at_head(config, &wire, step), discarded, "step {step}: {text:?}");
+            // Delivered: the content before the error, then the error.
+            let mut h = Harness::with(config);
+            h.request(get("http://h/"));
+            let mut seen = Vec::new();
+            for piece in wire.chunks(step) {
+                h.input.extend_from_slice(piece);
+                h.conn.handle_input(h.now, &mut h.input);
+                seen.extend(h.drain().0);
+            }
+            let (tail, rest) = h.eof();
+            seen.extend(tail);
+            assert_eq!(seen.first(), Some(&Seen::Head(200)), "step {step}: {text:?}");
+            assert_eq!(seen.last(), Some(&Seen::Error(error.clone())), "step {step}: {text:?}");
+            assert_eq!(rest, Rest::Closed, "step {step}: {text:?}");
+        }
+    }
+}
+
+#[test]
+fn a_discarded_coded_body_with_its_request_unsent_ends_request_incomplete() {
+    // The fuzz input's own shape: a final response before the body held for `100 Continue`,
+    // so the request is incomplete, which comes first, as in every other end.
+    let mut broken = zlib(b"hello, deflate until close");
+    *broken.last_mut().unwrap() ^= 1;
+    let mut wire = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: deflate\r\n\r\n".to_vec();
+    wire.extend_from_slice(&broken);
+    for step in [wire.len(), 1] {
+        let mut h = Harness::new();
+        let req = post("http://h/", BodyFraming::Length(5)).header("Expect", "100-continue");
+        h.request(req);
+        h.conn.send_body(h.now, Bytes::from_static(b"hello")).unwrap();
+        let mut seen = Vec::new();
+        for piece in wire.chunks(step) {
+            h.input.extend_from_slice(piece);
+            h.conn.handle_input(h.now, &mut h.input);
+            testing::drain(&mut h.conn, &mut seen, testing::Join::Pieces, |conn, out| {
+                if let Output::Event(Event::ResponseHead(_)) = out {
+                    conn.discard_body(Duration::ZERO);
+                }
+            });
+        }
+        h.conn.handle_eof(h.now, Eof::Clean);
+        let (tail, rest) = h.drain();
+        let seen: Vec<Seen> = seen.into_iter().map(compact).chain(tail).collect();
+        assert_eq!(
+            seen,
+            [Seen::Head(200), Seen::End(End::MustClose { reason: CloseReason::RequestIncomplete })],
+            "step {step}"
+        );
+        assert_eq!(rest, Rest::Closed);
+    }
+}
+
+#[test]
+fn a_discarded_coded_body_is_budgeted_in_coded_bytes_however_split() {
+    // The drain budget counts the bytes read off the connection: for a coded body, its coded
+    // bytes, not the content they decode to, whether the content was decoded before
+    // `discard_body` (one read) or is dropped after it (byte by byte).
+    let mut config = Config::default();
+    config.limits.max_drain_bytes = 64;
+    let mut wire = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: deflate\r\n\r\n".to_vec();
+    let coded = zlib(&[b'z'; 1000]);
+    assert!(coded.len() < 64);
+    wire.extend_from_slice(&coded);
+    let whole = discarded_at_head(config, &wire, wire.len());
+    let bytewise = discarded_at_head(config, &wire, 1);
+    assert_eq!(whole, bytewise, "whole and byte by byte");
+    assert_eq!(
+        whole,
+        (
+            vec![Seen::Head(200), Seen::End(End::MustClose { reason: CloseReason::ReadToEof })],
+            Rest::Closed
+        )
+    );
+}
