@@ -1620,3 +1620,33 @@ fn a_discarded_coded_body_is_budgeted_in_coded_bytes_however_split() {
         )
     );
 }
+
+#[test]
+fn retained_bytes_count_a_partial_trailer_section_and_a_refusal_body() {
+    // Peer input held beyond the driver's buffer, exactly: a trailer section not yet ended
+    // (the chunked decoder's), and a refused CONNECT's body kept for its error.
+    let mut h = Harness::new();
+    h.request(get("http://h/"));
+    assert_eq!(h.conn.retained_bytes(), 0);
+    h.feed("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n");
+    assert_eq!(h.conn.retained_bytes(), 0);
+    h.feed("X-Sum: 12\r\nY: 1");
+    assert_eq!(h.conn.retained_bytes(), "X-Sum: 12\r\nY: 1".len());
+    let (seen, _) = h.feed("\r\n\r\n");
+    assert_eq!(seen.last(), Some(&Seen::End(End::Done { reusable: true })));
+    assert_eq!(h.conn.retained_bytes(), 0);
+
+    // Both at once: a refusal with a chunked body, its trailers still coming.
+    let mut h = Harness::new();
+    connect(&mut h, None);
+    h.feed("HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n");
+    assert_eq!(h.conn.retained_bytes(), 0);
+    h.feed("7\r\nno way!\r\n0\r\nX: y\r\n");
+    assert_eq!(h.conn.retained_bytes(), "no way!".len() + "X: y\r\n".len());
+    let (seen, _) = h.feed("\r\n");
+    let [Seen::Error(ErrorKind::ProxyRefused { body, .. })] = seen.as_slice() else {
+        panic!("{seen:?}")
+    };
+    assert_eq!(&body[..], b"no way!");
+    assert_eq!(h.conn.retained_bytes(), 0);
+}
