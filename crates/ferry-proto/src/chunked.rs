@@ -557,6 +557,48 @@ mod tests {
     }
 
     #[test]
+    fn a_finished_decoder_takes_nothing_more() {
+        // After the last chunk and trailers, what follows is the next message's: called again,
+        // the decoder leaves it in the buffer and asks for nothing.
+        let limits = Limits::default();
+        let mut dec = Decoder::new();
+        let mut buf = BytesMut::from(&b"3\r\nabc\r\n0\r\n\r\nHTTP/1.1 200 OK\r\n"[..]);
+        assert_eq!(
+            dec.decode(&mut buf, &limits),
+            Ok(Some(Chunk::Data(Bytes::from_static(b"abc"))))
+        );
+        assert_eq!(dec.decode(&mut buf, &limits), Ok(Some(Chunk::End(Headers::new()))));
+        for _ in 0..2 {
+            assert_eq!(dec.decode(&mut buf, &limits), Ok(None));
+            assert_eq!(&buf[..], b"HTTP/1.1 200 OK\r\n");
+        }
+    }
+
+    #[test]
+    fn buffered_is_the_partial_trailer_section() {
+        // What the decoder holds of the peer's input: the trailer section read so far, and
+        // nothing for data, sizes or an empty section's CR.
+        let limits = Limits::default();
+        let mut dec = Decoder::new();
+        let mut buf = BytesMut::new();
+        let mut feed = |dec: &mut Decoder, bytes: &[u8]| {
+            buf.extend_from_slice(bytes);
+            while let Some(chunk) = dec.decode(&mut buf, &limits).unwrap() {
+                assert!(matches!(chunk, Chunk::Data(_)), "{chunk:?}");
+            }
+            dec.buffered()
+        };
+        assert_eq!(feed(&mut dec, b"5;ext\r\nhel"), 0);
+        assert_eq!(feed(&mut dec, b"lo\r\n0\r\n"), 0);
+        assert_eq!(feed(&mut dec, b"X: 1\r\nY"), 7);
+        assert_eq!(feed(&mut dec, b": 22"), 11);
+        let mut dec = Decoder::new();
+        let mut buf = BytesMut::from(&b"0\r\n\r"[..]);
+        assert_eq!(dec.decode(&mut buf, &limits), Ok(None));
+        assert_eq!(dec.buffered(), 0);
+    }
+
+    #[test]
     fn caps_are_cumulative() {
         let limits = Limits {
             max_chunk_extension_bytes: 7,
