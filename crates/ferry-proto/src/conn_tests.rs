@@ -1619,6 +1619,33 @@ fn a_discarded_coded_body_is_budgeted_in_coded_bytes_however_split() {
             Rest::Closed
         )
     );
+    // Thirteen coded bytes for five of content: a budget of thirteen is enough, twelve is not,
+    // and then the end comes at once, the body being close-delimited.
+    let coded = zlib(b"hello");
+    assert_eq!(coded.len(), 13);
+    let mut wire = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: deflate\r\n\r\n".to_vec();
+    wire.extend_from_slice(&coded);
+    for (max, reason) in [(13, CloseReason::ReadToEof), (12, CloseReason::BodyNotDrained)] {
+        config.limits.max_drain_bytes = max;
+        for step in [wire.len(), 1] {
+            assert_eq!(
+                discarded_at_head(config, &wire, step),
+                (vec![Seen::Head(200), Seen::End(End::MustClose { reason })], Rest::Closed),
+                "budget {max}, step {step}"
+            );
+        }
+    }
+    // All in the head's read and over the budget: ended by `discard_body`, no EOF needed.
+    let mut h = Harness::with(config);
+    h.request(get("http://h/"));
+    h.input.extend_from_slice(&wire);
+    h.conn.handle_input(h.now, &mut h.input);
+    assert!(matches!(h.conn.poll_output(), Output::Event(Event::ResponseHead(_))));
+    h.conn.discard_body(h.now);
+    assert_eq!(
+        h.drain(),
+        (vec![Seen::End(End::MustClose { reason: CloseReason::BodyNotDrained })], Rest::Closed)
+    );
 }
 
 #[test]
