@@ -1677,3 +1677,24 @@ fn retained_bytes_count_a_partial_trailer_section_and_a_refusal_body() {
     assert_eq!(&body[..], b"no way!");
     assert_eq!(h.conn.retained_bytes(), 0);
 }
+
+#[test]
+fn getters_say_what_the_connection_holds() {
+    // The configuration given.
+    let limits = Limits { max_drain_bytes: 7, ..Limits::default() };
+    let mut h = Harness::with(Config { limits, ..Config::default() });
+    assert_eq!(h.conn.config().limits.max_drain_bytes, 7);
+    // A transmit derefs to its bytes; its Debug shows only their length.
+    h.conn.send_request(h.now, &get("http://h/")).unwrap();
+    let Output::Transmit(t) = h.conn.poll_output() else { panic!("no transmit") };
+    assert_eq!(&t[..], GET_H.as_bytes());
+    assert_eq!(alloc::format!("{t:?}"), alloc::format!("Transmit({} bytes)", GET_H.len()));
+    // The peer's version, once a response came.
+    assert_eq!(h.conn.peer_version(), None);
+    h.feed("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(h.conn.peer_version(), Some(crate::Version::Http10));
+    let mut h = Harness::new();
+    h.request(get("http://h/"));
+    h.feed("HTTP/1.1 204 No Content\r\n\r\n");
+    assert_eq!(h.conn.peer_version(), Some(crate::Version::Http11));
+}
