@@ -1251,6 +1251,11 @@ fn setup_phases_are_timed_by_the_connection() {
     h.now = Duration::from_secs(29);
     h.conn.end_setup(h.now, SetupPhase::Connect);
     assert_eq!(h.conn.poll_timeout(), Some(Duration::from_secs(90)));
+    // A closed connection times nothing.
+    let (_, rest) = h.feed("HTTP/1.1 200 OK\r\n\r\n");
+    assert_eq!(rest, Rest::Closed);
+    h.conn.start_setup(h.now, SetupPhase::Connect);
+    assert_eq!(h.conn.poll_timeout(), None);
 }
 
 #[test]
