@@ -1702,4 +1702,14 @@ fn getters_say_what_the_connection_holds() {
     h.request(get("http://h/"));
     h.feed("HTTP/1.1 204 No Content\r\n\r\n");
     assert_eq!(h.conn.peer_version(), Some(crate::Version::Http11));
+    // Closed, or handed over: finished either way; idle or in an exchange: not.
+    assert!(h.conn.is_idle() && !h.conn.is_closed());
+    h.request(get("http://h/"));
+    assert!(!h.conn.is_idle() && !h.conn.is_closed());
+    h.feed("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    assert!(!h.conn.is_idle() && h.conn.is_closed());
+    let mut h = Harness::new();
+    connect(&mut h, None);
+    h.feed("HTTP/1.1 200 OK\r\n\r\n");
+    assert!(!h.conn.is_idle() && h.conn.is_closed());
 }
