@@ -1713,3 +1713,35 @@ fn getters_say_what_the_connection_holds() {
     h.feed("HTTP/1.1 200 OK\r\n\r\n");
     assert!(!h.conn.is_idle() && h.conn.is_closed());
 }
+
+#[test]
+fn discarding_exactly_the_budget_already_read_waits_for_the_end() {
+    // Ten unwanted bytes queued, a budget of ten: not over it, so the end is the body's own.
+    let mut config = Config::default();
+    config.limits.max_drain_bytes = 10;
+    for (head, rest, end) in [
+        (
+            "HTTP/1.1 200 OK\r\n\r\n0123456789",
+            None,
+            End::MustClose { reason: CloseReason::ReadToEof },
+        ),
+        (
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n",
+            Some("0\r\n\r\n"),
+            End::Done { reusable: true },
+        ),
+    ] {
+        let mut h = Harness::with(config);
+        h.request(get("http://h/"));
+        h.input.extend_from_slice(head.as_bytes());
+        h.conn.handle_input(h.now, &mut h.input);
+        assert!(matches!(h.conn.poll_output(), Output::Event(Event::ResponseHead(_))));
+        h.conn.discard_body(h.now);
+        assert_eq!(h.drain(), (vec![], Rest::NeedInput), "{head:?}");
+        let (seen, _) = match rest {
+            Some(rest) => h.feed(rest),
+            None => h.eof(),
+        };
+        assert_eq!(seen, [Seen::End(end)], "{head:?}");
+    }
+}
