@@ -1745,3 +1745,22 @@ fn discarding_exactly_the_budget_already_read_waits_for_the_end() {
         assert_eq!(seen, [Seen::End(end)], "{head:?}");
     }
 }
+
+#[test]
+fn an_empty_read_leaves_an_idle_connection_idle() {
+    // Only bytes nobody asked for close an idle connection; a read of nothing is no such byte.
+    let mut h = Harness::new();
+    h.conn.handle_input(h.now, &mut h.input);
+    assert!(h.conn.is_idle());
+    assert_eq!(h.drain(), (vec![], Rest::Idle));
+}
+
+#[test]
+fn eof_before_a_proxy_reply_says_a_proxy_reply_was_expected() {
+    let mut h = Harness::new();
+    connect(&mut h, None);
+    h.feed("HTTP/1.1 200 Conn");
+    let (seen, rest) = h.eof();
+    assert_eq!(seen, [Seen::Error(ErrorKind::UnexpectedEof { expected: Expected::ProxyReply })]);
+    assert_eq!(rest, Rest::Closed);
+}
