@@ -1764,3 +1764,16 @@ fn eof_before_a_proxy_reply_says_a_proxy_reply_was_expected() {
     assert_eq!(seen, [Seen::Error(ErrorKind::UnexpectedEof { expected: Expected::ProxyReply })]);
     assert_eq!(rest, Rest::Closed);
 }
+
+#[test]
+fn poll_transmit_taking_nothing_hands_nothing_out() {
+    // The write failed before the head was polled: its bytes are dropped, and a
+    // `poll_transmit` that finds none does not make the request count as begun.
+    let mut h = Harness::new();
+    h.conn.send_request(h.now, &get("http://h/")).unwrap();
+    h.conn.handle_send_failed(h.now);
+    let mut pieces: Vec<Bytes> = Vec::new();
+    assert_eq!(h.conn.poll_transmit(&mut pieces), 0);
+    assert!(pieces.is_empty());
+    assert_eq!(h.conn.request_sent(), RequestSent::No);
+}
