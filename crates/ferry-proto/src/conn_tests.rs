@@ -467,6 +467,11 @@ fn a_body_longer_than_declared_is_a_caller_error() {
     let e = h.conn.send_body(h.now, Bytes::from_static(b"abc")).unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::BodyLength { expected: 2, actual: 3 });
     assert_eq!(h.drain(), (vec![], Rest::Closed));
+    // Not yet polled, the head is dropped too: nothing of a request the caller broke is written.
+    let mut h = Harness::new();
+    h.conn.send_request(h.now, &post("http://h/", BodyFraming::Length(2))).unwrap();
+    assert!(h.conn.send_body(h.now, Bytes::from_static(b"abc")).is_err());
+    assert_eq!(h.drain(), (vec![], Rest::Closed));
 }
 
 #[test]
