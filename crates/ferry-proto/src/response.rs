@@ -998,6 +998,37 @@ mod tests {
     }
 
     #[test]
+    fn a_read_of_nothing_new_looks_at_nothing_again() {
+        // Called again with the same partial head (no new bytes): no rescan, no second
+        // check of the status line.
+        let config = Config::default();
+        let mut parser = HeadParser::new();
+        let mut input = BytesMut::from(&b"HTTP/1.1 200 OK\r\nX: y"[..]);
+        assert_eq!(parser.parse(&mut input, &config), Ok(None));
+        assert_eq!(parser.parse(&mut input, &config), Ok(None));
+        let (parses, scanned) = (parser.parses, parser.scanned());
+        assert_eq!(scanned, input.len(), "all of it looked at");
+        assert_eq!(parser.parse(&mut input, &config), Ok(None));
+        assert_eq!((parser.parses, parser.scanned()), (parses, scanned));
+        assert_eq!(input.len(), 21);
+    }
+
+    #[test]
+    fn a_buffer_that_shrank_is_looked_at_again_from_its_start() {
+        // A caller that broke the contract (its buffer lost bytes the parser had looked at)
+        // gets the head its buffer now holds, not a panic.
+        let config = Config::default();
+        let mut parser = HeadParser::new();
+        let mut input = BytesMut::from(&b"HTTP/1.1 200 OK\r\nX-Long-Field: yyyyyyyy\r\n"[..]);
+        assert_eq!(parser.parse(&mut input, &config), Ok(None));
+        assert_eq!(parser.parse(&mut input, &config), Ok(None));
+        let mut input = BytesMut::from(&b"HTTP/1.1 204 OK\r\n\r\n"[..]);
+        let head = parser.parse(&mut input, &config).unwrap().expect("a head");
+        assert_eq!(head.status(), 204);
+        assert!(input.is_empty());
+    }
+
+    #[test]
     fn a_head_fed_byte_by_byte_is_scanned_once() {
         // 64 KiB of head in one-byte reads: each call looks only at the new byte, and
         // httparse runs on the first byte, once the status line is complete, and at the end.
