@@ -1782,3 +1782,19 @@ fn poll_transmit_taking_nothing_hands_nothing_out() {
     assert!(pieces.is_empty());
     assert_eq!(h.conn.request_sent(), RequestSent::No);
 }
+
+#[test]
+fn a_send_failure_while_the_body_is_read_arms_no_head_deadline() {
+    // The response head is already in: only its body is awaited, and no deadline of a head.
+    let mut h = Harness::with(timeouts(|t| t.response_head = Some(Duration::from_secs(5))));
+    h.request(post("http://h/", BodyFraming::Chunked));
+    h.feed("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234");
+    assert_eq!(h.conn.phase(), Phase::RecvBody);
+    h.conn.handle_send_failed(h.now);
+    assert_eq!(h.conn.poll_timeout(), None);
+    let (seen, _) = h.feed("56789");
+    assert_eq!(
+        seen,
+        [data("56789"), Seen::End(End::MustClose { reason: CloseReason::RequestIncomplete })]
+    );
+}
