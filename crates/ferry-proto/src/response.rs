@@ -1234,6 +1234,28 @@ mod tests {
             parse_response_head(&mut input, &config).unwrap_err().kind(),
             &ErrorKind::InvalidHead { what: HeadFault::HeaderName }
         );
+
+        // A refused byte within the window, the limit passed after it, in reads of any size:
+        // the byte is what is reported.
+        let mut head = BytesMut::from(&b"HTTP/1.1 200 OK\r\nBad\x01Name: "[..]);
+        head.resize(100, b'f');
+        for step in [head.len(), 64, 10, 1] {
+            let mut parser = HeadParser::new();
+            let mut input = BytesMut::new();
+            let mut result = Ok(None);
+            for piece in head.chunks(step) {
+                input.extend_from_slice(piece);
+                result = parser.parse(&mut input, &config);
+                if !matches!(result, Ok(None)) {
+                    break;
+                }
+            }
+            assert_eq!(
+                result.unwrap_err().kind(),
+                &ErrorKind::InvalidHead { what: HeadFault::HeaderName },
+                "step {step}"
+            );
+        }
     }
 
     #[test]
