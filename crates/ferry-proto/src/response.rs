@@ -1014,6 +1014,32 @@ mod tests {
     }
 
     #[test]
+    fn leading_empty_lines_in_many_reads_compatible() {
+        // The compatible profile skips empty lines before the status line (RFC 9112 §2.2
+        // allows it of a server reading requests), however many reads bring them.
+        let config = Config { profile: crate::Profile::Compatible, ..Config::default() };
+        let head: &[u8] = b"HTTP/1.1 204 X\r\nA: b\r\n\r\nrest";
+        let shapes: [&[&[u8]]; 2] = [
+            &[b"\r\n", b"\r\n\r\n", b"\r\n\r\n\r\n", head],
+            // More of them in the read that brings the status line.
+            &[b"\r\n\r\n\r\n", b"\r\n\r\n\r\nHTTP/1.1 204 X\r\nA: b\r\n\r\nrest"],
+        ];
+        for pieces in shapes {
+            let mut parser = HeadParser::new();
+            let mut input = BytesMut::new();
+            let (last, first) = pieces.split_last().unwrap();
+            for piece in first {
+                input.extend_from_slice(piece);
+                assert_eq!(parser.parse(&mut input, &config), Ok(None));
+            }
+            input.extend_from_slice(last);
+            let head = parser.parse(&mut input, &config).unwrap().expect("a head");
+            assert_eq!((head.status(), head.reason(), head.headers().len()), (204, "X", 1));
+            assert_eq!(&input[..], b"rest");
+        }
+    }
+
+    #[test]
     fn a_buffer_that_shrank_is_looked_at_again_from_its_start() {
         // A caller that broke the contract (its buffer lost bytes the parser had looked at)
         // gets the head its buffer now holds, not a panic.
