@@ -413,9 +413,11 @@ mod tests {
         check(b"5 5\r\nhello\r\n0\r\n\r\n", Err(InvalidChunkSize));
         check(b"1_0\r\n", Err(InvalidChunkSize));
         // The bytes next to the digits and letters in ASCII are no digits, in the usual
-        // shape too (`1*HEXDIG CRLF`, read in one look when it is all there).
-        for size in ["1/", "1:", "1@", "1G", "1`", "1g", "/", ":", "G", "g"] {
-            let body = alloc::format!("{size}\r\nxxxxxxxxxxxxxxxxxxxxxxxx\r\n0\r\n\r\n");
+        // shape too (`1*HEXDIG CRLF`, read in one look when it is all there). The data is
+        // longer than any size these could be misread as.
+        for size in ["1/", "1:", "1@", "1G", "1`", "1g", "/", ":", "@", "?", "<", "G", "g"] {
+            let data = "x".repeat(300);
+            let body = alloc::format!("{size}\r\n{data}\r\n0\r\n\r\n");
             check(body.as_bytes(), Err(InvalidChunkSize));
         }
         // Overflow: 17 hex digits, or a value past u64::MAX.

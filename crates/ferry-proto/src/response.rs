@@ -1019,10 +1019,12 @@ mod tests {
         // allows it of a server reading requests), however many reads bring them.
         let config = Config { profile: crate::Profile::Compatible, ..Config::default() };
         let head: &[u8] = b"HTTP/1.1 204 X\r\nA: b\r\n\r\nrest";
-        let shapes: [&[&[u8]]; 2] = [
+        let shapes: [&[&[u8]]; 3] = [
             &[b"\r\n", b"\r\n\r\n", b"\r\n\r\n\r\n", head],
             // More of them in the read that brings the status line.
             &[b"\r\n\r\n\r\n", b"\r\n\r\n\r\nHTTP/1.1 204 X\r\nA: b\r\n\r\nrest"],
+            // And the head ends in a later read.
+            &[b"\r\n\r\n\r\n", b"\r\n\r\n\r\nHTTP/1.1 204 X\r\n", b"A: b\r\n\r\nrest"],
         ];
         for pieces in shapes {
             let mut parser = HeadParser::new();
