@@ -1798,3 +1798,18 @@ fn a_send_failure_while_the_body_is_read_arms_no_head_deadline() {
         [data("56789"), Seen::End(End::MustClose { reason: CloseReason::RequestIncomplete })]
     );
 }
+
+#[test]
+fn only_a_407_is_answered_with_proxy_credentials() {
+    // A challenge on any other status is not the proxy asking: the response is the caller's.
+    let mut h = Harness::new();
+    let auth = ProxyAuth::basic(Credentials::new("Aladdin", "open sesame"));
+    h.conn.send_request(h.now, &get("http://h/").forwarded_with(Some(auth))).unwrap();
+    let (seen, _) = h.drain();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    let (seen, rest) = h.feed(
+        "HTTP/1.1 200 OK\r\nProxy-Authenticate: Basic realm=\"p\"\r\nContent-Length: 2\r\n\r\nok",
+    );
+    assert_eq!(seen, [Seen::Head(200), data("ok"), Seen::End(End::Done { reusable: true })]);
+    assert_eq!(rest, Rest::Idle);
+}
