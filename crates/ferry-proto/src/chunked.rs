@@ -446,6 +446,14 @@ mod tests {
         check(b" 5\r\nhello\r\n0\r\n\r\n", Err(InvalidChunkSize));
         check(b"5 5\r\nhello\r\n0\r\n\r\n", Err(InvalidChunkSize));
         check(b"1_0\r\n", Err(InvalidChunkSize));
+        // The bytes next to the digits and letters in ASCII are no digits, in the usual
+        // shape too (`1*HEXDIG CRLF`, read in one look when it is all there). The data is
+        // longer than any size these could be misread as.
+        for size in ["1/", "1:", "1@", "1G", "1`", "1g", "/", ":", "@", "?", "<", "G", "g"] {
+            let data = "x".repeat(300);
+            let body = alloc::format!("{size}\r\n{data}\r\n0\r\n\r\n");
+            check(body.as_bytes(), Err(InvalidChunkSize));
+        }
         // Overflow: 17 hex digits, or a value past u64::MAX.
         check(b"10000000000000000\r\n", Err(InvalidChunkSize));
         check(b"00000000000000001\r\n", Err(InvalidChunkSize));
@@ -588,6 +596,48 @@ mod tests {
         let (used, step) = dec.framing(b"\r\nA\r\n", &Limits::default());
         assert_eq!((used, step), (5, Ok(None)));
         assert_eq!(dec.state, State::Data { remaining: 10 });
+    }
+
+    #[test]
+    fn a_finished_decoder_takes_nothing_more() {
+        // After the last chunk and trailers, what follows is the next message's: called again,
+        // the decoder leaves it in the buffer and asks for nothing.
+        let limits = Limits::default();
+        let mut dec = Decoder::new();
+        let mut buf = BytesMut::from(&b"3\r\nabc\r\n0\r\n\r\nHTTP/1.1 200 OK\r\n"[..]);
+        assert_eq!(
+            dec.decode(&mut buf, &limits),
+            Ok(Some(Chunk::Data(Bytes::from_static(b"abc"))))
+        );
+        assert_eq!(dec.decode(&mut buf, &limits), Ok(Some(Chunk::End(Headers::new()))));
+        for _ in 0..2 {
+            assert_eq!(dec.decode(&mut buf, &limits), Ok(None));
+            assert_eq!(&buf[..], b"HTTP/1.1 200 OK\r\n");
+        }
+    }
+
+    #[test]
+    fn buffered_is_the_partial_trailer_section() {
+        // What the decoder holds of the peer's input: the trailer section read so far, and
+        // nothing for data, sizes or an empty section's CR.
+        let limits = Limits::default();
+        let mut dec = Decoder::new();
+        let mut buf = BytesMut::new();
+        let mut feed = |dec: &mut Decoder, bytes: &[u8]| {
+            buf.extend_from_slice(bytes);
+            while let Some(chunk) = dec.decode(&mut buf, &limits).unwrap() {
+                assert!(matches!(chunk, Chunk::Data(_)), "{chunk:?}");
+            }
+            dec.buffered()
+        };
+        assert_eq!(feed(&mut dec, b"5;ext\r\nhel"), 0);
+        assert_eq!(feed(&mut dec, b"lo\r\n0\r\n"), 0);
+        assert_eq!(feed(&mut dec, b"X: 1\r\nY"), 7);
+        assert_eq!(feed(&mut dec, b": 22"), 11);
+        let mut dec = Decoder::new();
+        let mut buf = BytesMut::from(&b"0\r\n\r"[..]);
+        assert_eq!(dec.decode(&mut buf, &limits), Ok(None));
+        assert_eq!(dec.buffered(), 0);
     }
 
     #[test]

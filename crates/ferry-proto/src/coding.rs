@@ -106,18 +106,25 @@ impl fmt::Debug for Codings {
     }
 }
 
-/// Output is written into pieces of at least this many bytes (a piece holds what one call
-/// to the inflater produced).
+/// Output pieces are split off buffers of this many bytes (a piece holds what one call to the
+/// inflater produced).
 const PIECE: usize = 16 * 1024;
+
+/// The inflater's window: each call is given this much room, so that everything it decoded
+/// comes out of the call. With less, what it could not hand out stays in its window, and is
+/// lost if the stream then proves corrupt: the content before an error would depend on how
+/// the input was split.
+const WINDOW: usize = miniz_oxide::inflate::core::TINFL_LZ_DICT_SIZE;
 
 /// Turns transfer-coded bytes into content, undoing [`Codings`] in reverse order, under a
 /// bound on the decoded size (RFC 9112 §7). Sans-I/O like the rest of the core: bytes in,
 /// content pieces out through a callback, [`Decoder::finish`] at the end of the body.
 ///
 /// With no codings it passes every piece through untouched, so a reader can always use one.
-/// Input may be split anywhere: the output is the same bytes, whatever the split. Cost: the
-/// inflater's, plus a CRC-32 of gzip content; output pieces are frozen from one growing
-/// buffer, not copied.
+/// Input may be split anywhere: the output is the same bytes, whatever the split, up to an
+/// error too (the content before a corrupt spot, or exactly `limit` bytes). Cost: the
+/// inflater's, plus a CRC-32 of gzip content and one copy of the content out of the
+/// inflater's window; output pieces are frozen from one growing buffer.
 ///
 /// After an error every later call returns it again.
 ///
@@ -139,6 +146,8 @@ pub struct Decoder {
     layers: Vec<Layer>,
     limit: u64,
     failed: Option<ErrorKind>,
+    /// Transfer-coded bytes given so far.
+    coded: u64,
 }
 
 impl fmt::Debug for Decoder {
@@ -155,10 +164,21 @@ impl Decoder {
     /// A decoder for content coded with `codings` (in the order applied), which refuses to
     /// produce more than `limit` bytes from any one coding
     /// ([`Limits::max_decoded_body`](crate::Limits)). Allocates an inflater (about 43 KiB)
-    /// per coding; none for an empty list.
+    /// and a 32 KiB window per coding; none for an empty list.
     #[must_use]
     pub fn new(codings: Codings, limit: u64) -> Decoder {
-        Decoder { layers: codings.iter().rev().map(Layer::new).collect(), limit, failed: None }
+        Decoder {
+            layers: codings.iter().rev().map(Layer::new).collect(),
+            limit,
+            failed: None,
+            coded: 0,
+        }
+    }
+
+    /// How many transfer-coded bytes [`Decoder::decode`] was given so far, an error's included:
+    /// what a body's content cost on the wire (the drain budget counts these).
+    pub(crate) fn coded_len(&self) -> u64 {
+        self.coded
     }
 
     /// Decodes one piece of transfer-coded input, handing each piece of content to `out`
@@ -168,6 +188,7 @@ impl Decoder {
     /// [`ErrorKind::InvalidCodedBody`] for a stream that does not decode (or continues past
     /// its end), [`ErrorKind::DecodedBodyTooLarge`] past the limit.
     pub fn decode(&mut self, input: Bytes, out: &mut impl FnMut(Bytes)) -> Result<()> {
+        self.coded += input.len() as u64;
         if let Some(kind) = &self.failed {
             return Err(kind.clone().into());
         }
@@ -259,7 +280,9 @@ const FCOMMENT: u8 = 1 << 4;
 struct Layer {
     coding: Coding,
     inflater: Box<InflateState>,
-    /// Where output is written; pieces are split off it.
+    /// Where the inflater writes, [`WINDOW`] bytes.
+    window: Box<[u8]>,
+    /// Where output is copied; pieces are split off it.
     scratch: BytesMut,
     /// Bytes produced so far.
     produced: u64,
@@ -284,6 +307,7 @@ impl Layer {
         Layer {
             coding,
             inflater: InflateState::new_boxed(format),
+            window: alloc::vec![0; WINDOW].into_boxed_slice(),
             scratch: BytesMut::new(),
             produced: 0,
             ended: false,
@@ -435,7 +459,8 @@ impl Layer {
     }
 
     /// Runs the inflater over `input` until it needs more or the stream ends, handing out
-    /// what it writes. Returns how much of `input` it used.
+    /// what it writes. Returns how much of `input` it used. Past the limit, exactly `limit`
+    /// bytes came out before the error, however the input was split.
     fn inflate(
         &mut self,
         input: &[u8],
@@ -444,25 +469,28 @@ impl Layer {
     ) -> core::result::Result<usize, ErrorKind> {
         let mut used = 0;
         loop {
-            if self.scratch.capacity() < PIECE / 4 {
-                self.scratch = BytesMut::with_capacity(PIECE);
-            }
-            self.scratch.resize(self.scratch.capacity(), 0);
-            let room = self.scratch.len();
-            let r = inflate(&mut self.inflater, &input[used..], &mut self.scratch, MZFlush::None);
+            let r = inflate(&mut self.inflater, &input[used..], &mut self.window, MZFlush::None);
             used += r.bytes_consumed;
-            self.scratch.truncate(r.bytes_written);
             if r.bytes_written > 0 {
-                self.produced += r.bytes_written as u64;
-                if self.produced > limit {
+                let room = limit.saturating_sub(self.produced);
+                let keep =
+                    usize::try_from(room).map_or(r.bytes_written, |n| n.min(r.bytes_written));
+                self.produced = self.produced.saturating_add(r.bytes_written as u64);
+                if keep > 0 {
+                    if self.scratch.capacity() < keep {
+                        self.scratch = BytesMut::with_capacity(PIECE.max(keep));
+                    }
+                    self.scratch.extend_from_slice(&self.window[..keep]);
+                    let piece = self.scratch.split().freeze();
+                    if self.coding == Coding::Gzip {
+                        self.crc = crc32_update(self.crc, &piece);
+                        self.size = self.size.wrapping_add(piece.len() as u32);
+                    }
+                    out(piece)?;
+                }
+                if keep < r.bytes_written {
                     return Err(ErrorKind::DecodedBodyTooLarge { limit });
                 }
-                let piece = self.scratch.split().freeze();
-                if self.coding == Coding::Gzip {
-                    self.crc = crc32_update(self.crc, &piece);
-                    self.size = self.size.wrapping_add(piece.len() as u32);
-                }
-                out(piece)?;
             }
             match r.status {
                 Ok(MZStatus::StreamEnd) => {
@@ -470,8 +498,8 @@ impl Layer {
                     return Ok(used);
                 }
                 Ok(MZStatus::Ok) => {
-                    // A full output buffer may hide more output; otherwise it wants input.
-                    if used == input.len() && r.bytes_written < room {
+                    // A full window may hide more output; otherwise it wants input.
+                    if used == input.len() && r.bytes_written < WINDOW {
                         return Ok(used);
                     }
                 }
@@ -668,6 +696,71 @@ mod tests {
             &ErrorKind::InvalidCodedBody { coding: Coding::Gzip }
         );
         assert!(d.finish(&mut |_| {}).is_err());
+    }
+
+    /// The content handed out before the end or the error, and how it ended.
+    fn decode_until_error(
+        list: &[Coding],
+        limit: u64,
+        input: &[u8],
+        step: usize,
+    ) -> (Vec<u8>, core::result::Result<(), ErrorKind>) {
+        let mut d = Decoder::new(codings(list), limit);
+        let mut content = Vec::new();
+        let mut push = |b: Bytes| content.extend_from_slice(&b);
+        let mut ended = Ok(());
+        for piece in input.chunks(step.max(1)) {
+            ended = d.decode(Bytes::copy_from_slice(piece), &mut push);
+            if ended.is_err() {
+                break;
+            }
+        }
+        if ended.is_ok() {
+            ended = d.finish(&mut push);
+        }
+        (content, ended.map_err(|e| e.kind().clone()))
+    }
+
+    #[test]
+    fn the_content_before_an_error_does_not_depend_on_the_split() {
+        // A long stream corrupted near its end: the inflater decodes far ahead of what it can
+        // hand out in one call when the input comes whole, and that part was lost at the
+        // error; byte by byte it had all come out (found by the response_stream fuzz target,
+        // fuzz/regressions/response_stream/deflate-corrupt-content-depends-on-split).
+        // The fuzz input's body, after its 47-byte head (and the target's 2-byte header).
+        let input = include_bytes!(
+            "../../../fuzz/regressions/response_stream/deflate-corrupt-content-depends-on-split"
+        );
+        let bad = &input[49..];
+        let whole = decode_until_error(&[Coding::Deflate], u64::MAX, bad, bad.len());
+        assert_eq!(whole.1, Err(ErrorKind::InvalidCodedBody { coding: Coding::Deflate }));
+        for step in [1, 2, 3, 100] {
+            let split = decode_until_error(&[Coding::Deflate], u64::MAX, bad, step);
+            assert!(split == whole, "step {step}: {} vs {} bytes", split.0.len(), whole.0.len());
+        }
+    }
+
+    #[test]
+    fn exactly_the_limit_comes_out_before_the_limit_error() {
+        // However the input is split, and whatever the size of the inflater's outputs.
+        let zeros = vec![0u8; 100_000];
+        for limit in [1, 1000, 40_000, 99_999] {
+            let want = (vec![0u8; limit as usize], Err(ErrorKind::DecodedBodyTooLarge { limit }));
+            for step in [usize::MAX, 1, 7] {
+                for (coding, coded) in
+                    [(Coding::Deflate, zlib(&zeros)), (Coding::Gzip, gzip(&zeros))]
+                {
+                    let step = step.min(coded.len());
+                    assert_eq!(
+                        decode_until_error(&[coding], limit, &coded, step),
+                        want,
+                        "{limit} {step}"
+                    );
+                }
+            }
+        }
+        let exact = decode_until_error(&[Coding::Deflate], 100_000, &zlib(&zeros), 5);
+        assert_eq!(exact, (zeros, Ok(())));
     }
 
     #[test]

@@ -76,6 +76,11 @@ pub enum CloseReason {
     /// The caller did not want the body, and it was longer than
     /// [`Limits::max_drain_bytes`](crate::Limits).
     BodyNotDrained,
+    /// The caller did not want the body, and its transfer coding failed before the body's
+    /// end ([`ErrorKind::InvalidCodedBody`](crate::ErrorKind::InvalidCodedBody),
+    /// [`ErrorKind::DecodedBodyTooLarge`](crate::ErrorKind::DecodedBodyTooLarge)): the rest of
+    /// it is not read.
+    UndecodableBody,
     /// The framing was readable but faulty (Transfer-Encoding in HTTP/1.0, or length fields on
     /// a bodiless status; RFC 9112 §6.1, §6.3).
     FaultyFraming,
@@ -430,6 +435,9 @@ struct Ctx<T> {
     handed_any: bool,
     /// A byte of a response to the current request arrived.
     response_started: bool,
+    /// The end the queued coding error becomes if the caller discards the body before
+    /// polling it (`coding_failed`).
+    unwanted_end: Option<CloseReason>,
 }
 
 impl<T: Timestamp> Ctx<T> {
@@ -615,6 +623,7 @@ impl<T: Timestamp> Connection<T> {
             peer_version: None,
             handed_any: false,
             response_started: false,
+            unwanted_end: None,
         };
         ctx.arm(TimerKind::Idle, now);
         Connection { state: State::Idle, ctx }
@@ -872,7 +881,9 @@ impl<T: Timestamp> Connection<T> {
     /// [`Limits::max_drain_bytes`](crate::Limits) of it are read and dropped so the connection
     /// can be reused; a longer body ends in [`CloseReason::BodyNotDrained`], at once when that
     /// much was already read. Data and trailer events not yet polled are dropped too, even
-    /// when the response already ended.
+    /// when the response already ended. A transfer-coded body is budgeted in its coded bytes,
+    /// and a coding error in its unwanted content (one already queued too) ends it in
+    /// [`CloseReason::UndecodableBody`] instead of an error.
     pub fn discard_body(&mut self, now: T) {
         let mut budget = self.ctx.config.limits.max_drain_bytes;
         let mut overflow = false;
@@ -887,6 +898,15 @@ impl<T: Timestamp> Connection<T> {
             Output::Event(Event::Trailers(_)) => false,
             _ => true,
         });
+        // So is a coding error in content not yet polled: the end is the one a discarded body
+        // gets (`coding_failed`).
+        if let Some(reason) = self.ctx.unwanted_end.take() {
+            for o in &mut self.ctx.out {
+                if let Output::Error(_) = o {
+                    *o = Output::End(End::MustClose { reason });
+                }
+            }
+        }
         let mut ex = match mem::replace(&mut self.state, State::Closed) {
             State::Exchange(ex) => ex,
             other => {
@@ -899,7 +919,14 @@ impl<T: Timestamp> Connection<T> {
                 *discard = true;
                 None
             }
-            Recv::Body { sink: sink @ Sink::Deliver, sem, .. } => {
+            Recv::Body { sink: sink @ Sink::Deliver, sem, coding, .. } => {
+                // Queued data of a coded body is decoded content: the budget counts the coded
+                // bytes read, as it does after this call.
+                if let Some(decoder) = coding {
+                    let max = self.ctx.config.limits.max_drain_bytes;
+                    overflow = decoder.coded_len() > max;
+                    budget = max.saturating_sub(decoder.coded_len());
+                }
                 *sink = Sink::Discard { budget };
                 // Already past the budget with the body still coming: end now rather than at
                 // the next read, which a stalled peer might never send.
@@ -982,15 +1009,22 @@ impl<T: Timestamp> Connection<T> {
         // A close-delimited body that ends cleanly: its transfer coding must end here too.
         if let Recv::Body {
             reader: BodyReader::UntilClose,
-            sink: Sink::Deliver,
+            sink: sink @ (Sink::Deliver | Sink::Discard { .. }),
             coding: Some(decoder),
             ..
         } = &mut ex.recv
         {
             if eof == Eof::Clean {
                 let ctx = &mut self.ctx;
-                if let Err(e) = decoder.finish(&mut |piece| ctx.event(Event::Data(piece))) {
-                    self.state = self.enter(now, ex, Next::Fail(e));
+                let deliver = matches!(sink, Sink::Deliver);
+                let ended = decoder.finish(&mut |piece| {
+                    if deliver {
+                        ctx.event(Event::Data(piece));
+                    }
+                });
+                if let Err(e) = ended {
+                    let next = coding_failed(ctx, &ex.upload, sink, e);
+                    self.state = self.enter(now, ex, next);
                     return;
                 }
             }
@@ -1315,17 +1349,35 @@ fn read<T: Timestamp>(
             ctx.arm(TimerKind::BodyRead, now);
             match (coding.as_mut(), &*sink) {
                 (Some(decoder), Sink::Deliver) => {
-                    decoder.decode(data, &mut |piece| ctx.event(Event::Data(piece)))?;
+                    if let Err(e) = decoder.decode(data, &mut |p| ctx.event(Event::Data(p))) {
+                        return Ok(Flow::End(coding_failed(ctx, &ex.upload, sink, e)));
+                    }
                     false
+                }
+                // Discarded content is decoded all the same, and dropped: a coding error ends
+                // the exchange at the same byte whether it came before `discard_body` or after.
+                (Some(decoder), Sink::Discard { .. }) => {
+                    if let Err(e) = decoder.decode(data.clone(), &mut drop) {
+                        return Ok(Flow::End(coding_failed(ctx, &ex.upload, sink, e)));
+                    }
+                    !sink_data(ctx, sink, data)
                 }
                 _ => !sink_data(ctx, sink, data),
             }
         }
         None => false,
     };
-    if done && matches!(sink, Sink::Deliver) {
+    if done && matches!(sink, Sink::Deliver | Sink::Discard { .. }) {
         if let Some(decoder) = coding {
-            decoder.finish(&mut |piece| ctx.event(Event::Data(piece)))?;
+            let deliver = matches!(sink, Sink::Deliver);
+            let ended = decoder.finish(&mut |piece| {
+                if deliver {
+                    ctx.event(Event::Data(piece));
+                }
+            });
+            if let Err(e) = ended {
+                return Ok(Flow::End(coding_failed(ctx, &ex.upload, sink, e)));
+            }
         }
     }
     if done || overflowed {
@@ -1340,6 +1392,26 @@ fn read<T: Timestamp>(
         )));
     }
     Ok(Flow::More)
+}
+
+/// A transfer coding failed ([`ErrorKind::InvalidCodedBody`],
+/// [`ErrorKind::DecodedBodyTooLarge`]). In content the caller wants, that is the exchange's
+/// error. In content it discarded, the exchange ends as an unwanted body cut short does, never
+/// reusable: [`CloseReason::UndecodableBody`] (or `RequestIncomplete`, first as in
+/// [`conclude`]). When the body came in the read that brought the head, it was decoded before
+/// the caller could discard it: `discard_body` turns the queued error into that same end, so
+/// the end does not depend on how the reads were split.
+fn coding_failed<T: Timestamp>(ctx: &mut Ctx<T>, upload: &Upload, sink: &Sink, err: Error) -> Next {
+    let reason = if matches!(upload, Upload::Sent) {
+        CloseReason::UndecodableBody
+    } else {
+        CloseReason::RequestIncomplete
+    };
+    if let Sink::Deliver = sink {
+        ctx.unwanted_end = Some(reason);
+        return Next::Fail(err);
+    }
+    Next::End(End::MustClose { reason })
 }
 
 /// Routes body data; `false` when the body should not be read further (a drain or

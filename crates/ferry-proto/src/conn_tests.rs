@@ -467,6 +467,11 @@ fn a_body_longer_than_declared_is_a_caller_error() {
     let e = h.conn.send_body(h.now, Bytes::from_static(b"abc")).unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::BodyLength { expected: 2, actual: 3 });
     assert_eq!(h.drain(), (vec![], Rest::Closed));
+    // Not yet polled, the head is dropped too: nothing of a request the caller broke is written.
+    let mut h = Harness::new();
+    h.conn.send_request(h.now, &post("http://h/", BodyFraming::Length(2))).unwrap();
+    assert!(h.conn.send_body(h.now, Bytes::from_static(b"abc")).is_err());
+    assert_eq!(h.drain(), (vec![], Rest::Closed));
 }
 
 #[test]
@@ -1251,6 +1256,11 @@ fn setup_phases_are_timed_by_the_connection() {
     h.now = Duration::from_secs(29);
     h.conn.end_setup(h.now, SetupPhase::Connect);
     assert_eq!(h.conn.poll_timeout(), Some(Duration::from_secs(90)));
+    // A closed connection times nothing.
+    let (_, rest) = h.feed("HTTP/1.1 200 OK\r\n\r\n");
+    assert_eq!(rest, Rest::Closed);
+    h.conn.start_setup(h.now, SetupPhase::Connect);
+    assert_eq!(h.conn.poll_timeout(), None);
 }
 
 #[test]
@@ -1465,4 +1475,341 @@ fn an_errors_debug_shows_its_kind_first() {
     let e = crate::Error::new(ErrorKind::InvalidMethod);
     let shown = alloc::format!("{e:?}");
     assert!(shown.starts_with("Error { kind: InvalidMethod, blame: Caller,"), "{shown}");
+}
+
+/// A GET whose response `wire` is fed `step` bytes at a time (then EOF, if still reading),
+/// the body discarded as soon as the final head is polled: what came out, data joined.
+fn discarded_at_head(config: Config, wire: &[u8], step: usize) -> (Vec<Seen>, Rest) {
+    let mut h = Harness::with(config);
+    h.request(get("http://h/"));
+    let mut seen = Vec::new();
+    let mut rest = Rest::NeedInput;
+    let drain = |h: &mut Harness, seen: &mut Vec<testing::Seen>| {
+        testing::drain(&mut h.conn, seen, testing::Join::Pieces, |conn, out| {
+            if let Output::Event(Event::ResponseHead(_)) = out {
+                conn.discard_body(Duration::ZERO);
+            }
+        })
+    };
+    for piece in wire.chunks(step) {
+        h.input.extend_from_slice(piece);
+        h.conn.handle_input(h.now, &mut h.input);
+        rest = drain(&mut h, &mut seen);
+    }
+    if rest.is_reading() {
+        h.conn.handle_eof(h.now, Eof::Clean);
+        rest = drain(&mut h, &mut seen);
+    }
+    (testing::joined(seen).into_iter().map(compact).collect(), rest)
+}
+
+#[test]
+fn a_discarded_coded_body_ends_the_same_however_split() {
+    // A transfer-coding error in a body the caller discards at its head: in one read the body
+    // is decoded before the caller can say it wants none of it, byte by byte it arrives after
+    // `discard_body`; the end must not depend on that (fuzz/regressions/response_stream/
+    // discard-coded-invalid-runs-differ). Discarded, the content is not the caller's problem:
+    // the exchange ends, never reusable, without an error. Delivered, it is an error.
+    use crate::wire::Coding;
+    let mut broken_zlib = zlib(b"hello, deflate until close");
+    *broken_zlib.last_mut().unwrap() ^= 1;
+    let mut broken_gzip = gzip(b"hello, gzip");
+    broken_gzip[12] ^= 0x55;
+    let mut until_close = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: deflate\r\n\r\n".to_vec();
+    until_close.extend_from_slice(&broken_zlib);
+    let mut chunked = alloc::format!(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n{:x}\r\n",
+        broken_gzip.len()
+    )
+    .into_bytes();
+    chunked.extend_from_slice(&broken_gzip);
+    chunked.extend_from_slice(b"\r\n0\r\n\r\n");
+    // Cut short: the zlib stream lacks its Adler-32 when the last chunk says the body is over.
+    let whole_zlib = zlib(b"a complete body, a truncated stream");
+    let cut = &whole_zlib[..whole_zlib.len() - 4];
+    let mut truncated = alloc::format!(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: deflate, chunked\r\n\r\n{:x}\r\n",
+        cut.len()
+    )
+    .into_bytes();
+    truncated.extend_from_slice(cut);
+    truncated.extend_from_slice(b"\r\n0\r\n\r\n");
+    // 1000 bytes of content, over a limit of 100 on decoding: discarded, not an error either.
+    let mut bomb = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: deflate\r\n\r\n".to_vec();
+    bomb.extend_from_slice(&zlib(&[b'z'; 1000]));
+    let mut small_decode = Config::default();
+    small_decode.limits.max_decoded_body = 100;
+    for (wire, config, error) in [
+        (until_close, Config::default(), ErrorKind::InvalidCodedBody { coding: Coding::Deflate }),
+        (chunked, Config::default(), ErrorKind::InvalidCodedBody { coding: Coding::Gzip }),
+        (truncated, Config::default(), ErrorKind::InvalidCodedBody { coding: Coding::Deflate }),
+        (bomb, small_decode, ErrorKind::DecodedBodyTooLarge { limit: 100 }),
+    ] {
+        let text = String::from_utf8_lossy(&wire).into_owned();
+        let discarded = (
+            vec![
+                Seen::Head(200),
+                Seen::End(End::MustClose { reason: CloseReason::UndecodableBody }),
+            ],
+            Rest::Closed,
+        );
+        for step in [wire.len(), 7, 1] {
+            assert_eq!(discarded_at_head(config, &wire, step), discarded, "step {step}: {text:?}");
+            // Delivered: the content before the error, then the error.
+            let mut h = Harness::with(config);
+            h.request(get("http://h/"));
+            let mut seen = Vec::new();
+            for piece in wire.chunks(step) {
+                h.input.extend_from_slice(piece);
+                h.conn.handle_input(h.now, &mut h.input);
+                seen.extend(h.drain().0);
+            }
+            let (tail, rest) = h.eof();
+            seen.extend(tail);
+            assert_eq!(seen.first(), Some(&Seen::Head(200)), "step {step}: {text:?}");
+            assert_eq!(seen.last(), Some(&Seen::Error(error.clone())), "step {step}: {text:?}");
+            assert_eq!(rest, Rest::Closed, "step {step}: {text:?}");
+        }
+    }
+}
+
+#[test]
+fn a_discarded_coded_body_with_its_request_unsent_ends_request_incomplete() {
+    // The fuzz input's own shape: a final response before the body held for `100 Continue`,
+    // so the request is incomplete, which comes first, as in every other end.
+    let mut broken = zlib(b"hello, deflate until close");
+    *broken.last_mut().unwrap() ^= 1;
+    let mut wire = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: deflate\r\n\r\n".to_vec();
+    wire.extend_from_slice(&broken);
+    for step in [wire.len(), 1] {
+        let mut h = Harness::new();
+        let req = post("http://h/", BodyFraming::Length(5)).header("Expect", "100-continue");
+        h.request(req);
+        h.conn.send_body(h.now, Bytes::from_static(b"hello")).unwrap();
+        let mut seen = Vec::new();
+        for piece in wire.chunks(step) {
+            h.input.extend_from_slice(piece);
+            h.conn.handle_input(h.now, &mut h.input);
+            testing::drain(&mut h.conn, &mut seen, testing::Join::Pieces, |conn, out| {
+                if let Output::Event(Event::ResponseHead(_)) = out {
+                    conn.discard_body(Duration::ZERO);
+                }
+            });
+        }
+        h.conn.handle_eof(h.now, Eof::Clean);
+        let (tail, rest) = h.drain();
+        let seen: Vec<Seen> = seen.into_iter().map(compact).chain(tail).collect();
+        assert_eq!(
+            seen,
+            [Seen::Head(200), Seen::End(End::MustClose { reason: CloseReason::RequestIncomplete })],
+            "step {step}"
+        );
+        assert_eq!(rest, Rest::Closed);
+    }
+}
+
+#[test]
+fn a_discarded_coded_body_is_budgeted_in_coded_bytes_however_split() {
+    // The drain budget counts the bytes read off the connection: for a coded body, its coded
+    // bytes, not the content they decode to, whether the content was decoded before
+    // `discard_body` (one read) or is dropped after it (byte by byte).
+    let mut config = Config::default();
+    config.limits.max_drain_bytes = 64;
+    let mut wire = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: deflate\r\n\r\n".to_vec();
+    let coded = zlib(&[b'z'; 1000]);
+    assert!(coded.len() < 64);
+    wire.extend_from_slice(&coded);
+    let whole = discarded_at_head(config, &wire, wire.len());
+    let bytewise = discarded_at_head(config, &wire, 1);
+    assert_eq!(whole, bytewise, "whole and byte by byte");
+    assert_eq!(
+        whole,
+        (
+            vec![Seen::Head(200), Seen::End(End::MustClose { reason: CloseReason::ReadToEof })],
+            Rest::Closed
+        )
+    );
+    // Thirteen coded bytes for five of content: a budget of thirteen is enough, twelve is not,
+    // and then the end comes at once, the body being close-delimited.
+    let coded = zlib(b"hello");
+    assert_eq!(coded.len(), 13);
+    let mut wire = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: deflate\r\n\r\n".to_vec();
+    wire.extend_from_slice(&coded);
+    for (max, reason) in [(13, CloseReason::ReadToEof), (12, CloseReason::BodyNotDrained)] {
+        config.limits.max_drain_bytes = max;
+        for step in [wire.len(), 1] {
+            assert_eq!(
+                discarded_at_head(config, &wire, step),
+                (vec![Seen::Head(200), Seen::End(End::MustClose { reason })], Rest::Closed),
+                "budget {max}, step {step}"
+            );
+        }
+    }
+    // All in the head's read and over the budget: ended by `discard_body`, no EOF needed.
+    let mut h = Harness::with(config);
+    h.request(get("http://h/"));
+    h.input.extend_from_slice(&wire);
+    h.conn.handle_input(h.now, &mut h.input);
+    assert!(matches!(h.conn.poll_output(), Output::Event(Event::ResponseHead(_))));
+    h.conn.discard_body(h.now);
+    assert_eq!(
+        h.drain(),
+        (vec![Seen::End(End::MustClose { reason: CloseReason::BodyNotDrained })], Rest::Closed)
+    );
+}
+
+#[test]
+fn retained_bytes_count_a_partial_trailer_section_and_a_refusal_body() {
+    // Peer input held beyond the driver's buffer, exactly: a trailer section not yet ended
+    // (the chunked decoder's), and a refused CONNECT's body kept for its error.
+    let mut h = Harness::new();
+    h.request(get("http://h/"));
+    assert_eq!(h.conn.retained_bytes(), 0);
+    h.feed("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n");
+    assert_eq!(h.conn.retained_bytes(), 0);
+    h.feed("X-Sum: 12\r\nY: 1");
+    assert_eq!(h.conn.retained_bytes(), "X-Sum: 12\r\nY: 1".len());
+    let (seen, _) = h.feed("\r\n\r\n");
+    assert_eq!(seen.last(), Some(&Seen::End(End::Done { reusable: true })));
+    assert_eq!(h.conn.retained_bytes(), 0);
+
+    // Both at once: a refusal with a chunked body, its trailers still coming.
+    let mut h = Harness::new();
+    connect(&mut h, None);
+    h.feed("HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n");
+    assert_eq!(h.conn.retained_bytes(), 0);
+    h.feed("7\r\nno way!\r\n0\r\nX: y\r\n");
+    assert_eq!(h.conn.retained_bytes(), "no way!".len() + "X: y\r\n".len());
+    let (seen, _) = h.feed("\r\n");
+    let [Seen::Error(ErrorKind::ProxyRefused { body, .. })] = seen.as_slice() else {
+        panic!("{seen:?}")
+    };
+    assert_eq!(&body[..], b"no way!");
+    assert_eq!(h.conn.retained_bytes(), 0);
+}
+
+#[test]
+fn getters_say_what_the_connection_holds() {
+    // The configuration given.
+    let limits = Limits { max_drain_bytes: 7, ..Limits::default() };
+    let mut h = Harness::with(Config { limits, ..Config::default() });
+    assert_eq!(h.conn.config().limits.max_drain_bytes, 7);
+    // A transmit derefs to its bytes; its Debug shows only their length.
+    h.conn.send_request(h.now, &get("http://h/")).unwrap();
+    let Output::Transmit(t) = h.conn.poll_output() else { panic!("no transmit") };
+    assert_eq!(&t[..], GET_H.as_bytes());
+    assert_eq!(alloc::format!("{t:?}"), alloc::format!("Transmit({} bytes)", GET_H.len()));
+    // The peer's version, once a response came.
+    assert_eq!(h.conn.peer_version(), None);
+    h.feed("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(h.conn.peer_version(), Some(crate::Version::Http10));
+    let mut h = Harness::new();
+    h.request(get("http://h/"));
+    h.feed("HTTP/1.1 204 No Content\r\n\r\n");
+    assert_eq!(h.conn.peer_version(), Some(crate::Version::Http11));
+    // Closed, or handed over: finished either way; idle or in an exchange: not.
+    assert!(h.conn.is_idle() && !h.conn.is_closed());
+    h.request(get("http://h/"));
+    assert!(!h.conn.is_idle() && !h.conn.is_closed());
+    h.feed("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    assert!(!h.conn.is_idle() && h.conn.is_closed());
+    let mut h = Harness::new();
+    connect(&mut h, None);
+    h.feed("HTTP/1.1 200 OK\r\n\r\n");
+    assert!(!h.conn.is_idle() && h.conn.is_closed());
+}
+
+#[test]
+fn discarding_exactly_the_budget_already_read_waits_for_the_end() {
+    // Ten unwanted bytes queued, a budget of ten: not over it, so the end is the body's own.
+    let mut config = Config::default();
+    config.limits.max_drain_bytes = 10;
+    for (head, rest, end) in [
+        (
+            "HTTP/1.1 200 OK\r\n\r\n0123456789",
+            None,
+            End::MustClose { reason: CloseReason::ReadToEof },
+        ),
+        (
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n",
+            Some("0\r\n\r\n"),
+            End::Done { reusable: true },
+        ),
+    ] {
+        let mut h = Harness::with(config);
+        h.request(get("http://h/"));
+        h.input.extend_from_slice(head.as_bytes());
+        h.conn.handle_input(h.now, &mut h.input);
+        assert!(matches!(h.conn.poll_output(), Output::Event(Event::ResponseHead(_))));
+        h.conn.discard_body(h.now);
+        assert_eq!(h.drain(), (vec![], Rest::NeedInput), "{head:?}");
+        let (seen, _) = match rest {
+            Some(rest) => h.feed(rest),
+            None => h.eof(),
+        };
+        assert_eq!(seen, [Seen::End(end)], "{head:?}");
+    }
+}
+
+#[test]
+fn an_empty_read_leaves_an_idle_connection_idle() {
+    // Only bytes nobody asked for close an idle connection; a read of nothing is no such byte.
+    let mut h = Harness::new();
+    h.conn.handle_input(h.now, &mut h.input);
+    assert!(h.conn.is_idle());
+    assert_eq!(h.drain(), (vec![], Rest::Idle));
+}
+
+#[test]
+fn eof_before_a_proxy_reply_says_a_proxy_reply_was_expected() {
+    let mut h = Harness::new();
+    connect(&mut h, None);
+    h.feed("HTTP/1.1 200 Conn");
+    let (seen, rest) = h.eof();
+    assert_eq!(seen, [Seen::Error(ErrorKind::UnexpectedEof { expected: Expected::ProxyReply })]);
+    assert_eq!(rest, Rest::Closed);
+}
+
+#[test]
+fn poll_transmit_taking_nothing_hands_nothing_out() {
+    // The write failed before the head was polled: its bytes are dropped, and a
+    // `poll_transmit` that finds none does not make the request count as begun.
+    let mut h = Harness::new();
+    h.conn.send_request(h.now, &get("http://h/")).unwrap();
+    h.conn.handle_send_failed(h.now);
+    let mut pieces: Vec<Bytes> = Vec::new();
+    assert_eq!(h.conn.poll_transmit(&mut pieces), 0);
+    assert!(pieces.is_empty());
+    assert_eq!(h.conn.request_sent(), RequestSent::No);
+}
+
+#[test]
+fn a_send_failure_while_the_body_is_read_arms_no_head_deadline() {
+    // The response head is already in: only its body is awaited, and no deadline of a head.
+    let mut h = Harness::with(timeouts(|t| t.response_head = Some(Duration::from_secs(5))));
+    h.request(post("http://h/", BodyFraming::Chunked));
+    h.feed("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234");
+    assert_eq!(h.conn.phase(), Phase::RecvBody);
+    h.conn.handle_send_failed(h.now);
+    assert_eq!(h.conn.poll_timeout(), None);
+    let (seen, _) = h.feed("56789");
+    assert_eq!(
+        seen,
+        [data("56789"), Seen::End(End::MustClose { reason: CloseReason::RequestIncomplete })]
+    );
+}
+
+#[test]
+fn only_a_407_is_answered_with_proxy_credentials() {
+    // A challenge on any other status is not the proxy asking: the response is the caller's.
+    let mut h = Harness::new();
+    // Not preemptive: a 407 would be answered with them.
+    h.conn.send_request(h.now, &get("http://h/").forwarded_with(creds(false))).unwrap();
+    let (seen, _) = h.drain();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    let (seen, rest) = h.feed(
+        "HTTP/1.1 200 OK\r\nProxy-Authenticate: Basic realm=\"p\"\r\nContent-Length: 2\r\n\r\nok",
+    );
+    assert_eq!(seen, [Seen::Head(200), data("ok"), Seen::End(End::Done { reusable: true })]);
+    assert_eq!(rest, Rest::Idle);
 }

@@ -998,6 +998,65 @@ mod tests {
     }
 
     #[test]
+    fn a_read_of_nothing_new_looks_at_nothing_again() {
+        // Called again with the same partial head (no new bytes): no rescan, no second
+        // check of the status line.
+        let config = Config::default();
+        let mut parser = HeadParser::new();
+        let mut input = BytesMut::from(&b"HTTP/1.1 200 OK\r\nX: y"[..]);
+        assert_eq!(parser.parse(&mut input, &config), Ok(None));
+        assert_eq!(parser.parse(&mut input, &config), Ok(None));
+        let (parses, scanned) = (parser.parses, parser.scanned());
+        assert_eq!(scanned, input.len(), "all of it looked at");
+        assert_eq!(parser.parse(&mut input, &config), Ok(None));
+        assert_eq!((parser.parses, parser.scanned()), (parses, scanned));
+        assert_eq!(input.len(), 21);
+    }
+
+    #[test]
+    fn leading_empty_lines_in_many_reads_compatible() {
+        // The compatible profile skips empty lines before the status line (RFC 9112 §2.2
+        // allows it of a server reading requests), however many reads bring them.
+        let config = Config { profile: crate::Profile::Compatible, ..Config::default() };
+        let head: &[u8] = b"HTTP/1.1 204 X\r\nA: b\r\n\r\nrest";
+        let shapes: [&[&[u8]]; 3] = [
+            &[b"\r\n", b"\r\n\r\n", b"\r\n\r\n\r\n", head],
+            // More of them in the read that brings the status line.
+            &[b"\r\n\r\n\r\n", b"\r\n\r\n\r\nHTTP/1.1 204 X\r\nA: b\r\n\r\nrest"],
+            // And the head ends in a later read.
+            &[b"\r\n\r\n\r\n", b"\r\n\r\n\r\nHTTP/1.1 204 X\r\n", b"A: b\r\n\r\nrest"],
+        ];
+        for pieces in shapes {
+            let mut parser = HeadParser::new();
+            let mut input = BytesMut::new();
+            let (last, first) = pieces.split_last().unwrap();
+            for piece in first {
+                input.extend_from_slice(piece);
+                assert_eq!(parser.parse(&mut input, &config), Ok(None));
+            }
+            input.extend_from_slice(last);
+            let head = parser.parse(&mut input, &config).unwrap().expect("a head");
+            assert_eq!((head.status(), head.reason(), head.headers().len()), (204, "X", 1));
+            assert_eq!(&input[..], b"rest");
+        }
+    }
+
+    #[test]
+    fn a_buffer_that_shrank_is_looked_at_again_from_its_start() {
+        // A caller that broke the contract (its buffer lost bytes the parser had looked at)
+        // gets the head its buffer now holds, not a panic.
+        let config = Config::default();
+        let mut parser = HeadParser::new();
+        let mut input = BytesMut::from(&b"HTTP/1.1 200 OK\r\nX-Long-Field: yyyyyyyy\r\n"[..]);
+        assert_eq!(parser.parse(&mut input, &config), Ok(None));
+        assert_eq!(parser.parse(&mut input, &config), Ok(None));
+        let mut input = BytesMut::from(&b"HTTP/1.1 204 OK\r\n\r\n"[..]);
+        let head = parser.parse(&mut input, &config).unwrap().expect("a head");
+        assert_eq!(head.status(), 204);
+        assert!(input.is_empty());
+    }
+
+    #[test]
     fn a_head_fed_byte_by_byte_is_scanned_once() {
         // 64 KiB of head in one-byte reads: each call looks only at the new byte, and
         // httparse runs on the first byte, once the status line is complete, and at the end.
@@ -1203,6 +1262,28 @@ mod tests {
             parse_response_head(&mut input, &config).unwrap_err().kind(),
             &ErrorKind::InvalidHead { what: HeadFault::HeaderName }
         );
+
+        // A refused byte within the window, the limit passed after it, in reads of any size:
+        // the byte is what is reported.
+        let mut head = BytesMut::from(&b"HTTP/1.1 200 OK\r\nBad\x01Name: "[..]);
+        head.resize(100, b'f');
+        for step in [head.len(), 64, 10, 1] {
+            let mut parser = HeadParser::new();
+            let mut input = BytesMut::new();
+            let mut result = Ok(None);
+            for piece in head.chunks(step) {
+                input.extend_from_slice(piece);
+                result = parser.parse(&mut input, &config);
+                if !matches!(result, Ok(None)) {
+                    break;
+                }
+            }
+            assert_eq!(
+                result.unwrap_err().kind(),
+                &ErrorKind::InvalidHead { what: HeadFault::HeaderName },
+                "step {step}"
+            );
+        }
     }
 
     #[test]
