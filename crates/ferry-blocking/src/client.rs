@@ -556,8 +556,8 @@ impl Response {
     /// The whole body, up to the client's `ClientBuilder::max_body`.
     ///
     /// # Errors
-    /// Any [`Error`]; a body past the limit is [`ferry_proto::ErrorKind::BodyTooLarge`]-like
-    /// ([`ErrorKind::Content`] with the limit).
+    /// Any [`Error`]; a body past the limit is [`ErrorKind::Content`] with
+    /// `DecodedBodyTooLarge { limit }`.
     pub fn bytes(mut self) -> Result<Bytes, Error> {
         let limit = self.body.client.inner.session.max_body();
         let mut all = bytes::BytesMut::new();

@@ -272,7 +272,7 @@ impl<T: Timestamp> Stack<T> {
         self.deadlines.connect = self.config.timeouts.connect.and_then(|d| now.checked_add(d));
     }
 
-    /// The driver resolved the first hop's name (for [`Stack::timings`]; optional).
+    /// The driver resolved the first hop's name (for [`Stack::instants`]; optional).
     pub fn handle_resolved(&mut self, now: T) {
         self.timings.resolved = Some(now);
     }
