@@ -561,10 +561,24 @@ impl<T: Timestamp> Stack<T> {
                 }
                 Layer::Connect(connect) => {
                     if !reconnect {
+                        let host = connect.target().to_string();
+                        let fields = std::iter::once(("Host", host.as_bytes()))
+                            .chain(
+                                connect
+                                    .headers()
+                                    .map(|(n, v)| (std::str::from_utf8(n).unwrap_or("?"), v)),
+                            )
+                            .chain(
+                                connect
+                                    .has_auth()
+                                    .then_some(("Proxy-Authorization", &b"Basic ***"[..])),
+                            );
                         tracing::debug!(
                             target: "ferry::tunnel",
+                            method = "CONNECT",
                             authority = %connect.target(),
                             proxy = %self.plan.dial(),
+                            fields = %crate::trace::fields(fields),
                             "CONNECT"
                         );
                         let mut machine = Connection::new(now, self.config);
@@ -789,7 +803,6 @@ impl<T: Timestamp> Stack<T> {
                     return true;
                 }
                 HttpOutput::Error(e) => {
-                    tracing::debug!(target: "ferry::tunnel", error = %e, "tunnel refused");
                     self.fail(Phase::Tunnel, ErrorKind::Http(e));
                     return true;
                 }

@@ -52,6 +52,18 @@ impl Connect {
     pub fn target(&self) -> &Authority {
         &self.target
     }
+
+    /// The caller's header fields for the proxy, in order (not `Host` or the credentials,
+    /// which the core writes).
+    pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.headers.iter().map(|(n, v)| (&n[..], &v[..]))
+    }
+
+    /// Whether credentials go with it (first or after a 407).
+    #[must_use]
+    pub fn has_auth(&self) -> bool {
+        self.auth.is_some()
+    }
 }
 
 fn name_is(name: &[u8], wanted: &str) -> bool {
