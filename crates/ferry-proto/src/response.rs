@@ -998,6 +998,21 @@ mod tests {
     }
 
     #[test]
+    fn a_peer_that_does_not_speak_http_is_refused_at_its_first_line() {
+        // The status line is complete but the head is not: refused now, not after waiting
+        // for a head end that a non-HTTP peer never sends.
+        let config = Config::default();
+        for line in [&b"SSH-2.0-OpenSSH_9.2\r\n"[..], b"HTTP/1.1 2x0 OK\r\n", b"ICY 200 OK\r\nX"] {
+            let mut parser = HeadParser::new();
+            let mut input = BytesMut::from(line);
+            let e = parser.parse(&mut input, &config).expect_err("refused at once");
+            assert!(matches!(e.kind(), ErrorKind::InvalidHead { .. }), "{line:?}: {e:?}");
+        }
+        let mut input = BytesMut::from(&b"HTTP/1.1 200 OK\r\n"[..]);
+        assert_eq!(HeadParser::new().parse(&mut input, &config), Ok(None), "a valid line waits");
+    }
+
+    #[test]
     fn a_read_of_nothing_new_looks_at_nothing_again() {
         // Called again with the same partial head (no new bytes): no rescan, no second
         // check of the status line.
