@@ -1499,6 +1499,36 @@ mod tests {
     }
 
     #[test]
+    fn fields_shaped_like_the_framing_fields_are_not_them() {
+        use Framing::*;
+        // Same lengths as Content-Length (14), Transfer-Encoding (17) and Connection (10),
+        // and values of the lengths of `keep-alive` (10) and `close` (5): none of them frames
+        // the body or decides keep-alive.
+        check_framing(
+            "HTTP/1.1 200 OK\r\nAccept-Charset: 7\r\nIf-Modified-Since: chunked\r\n\
+             Set-Cookie: close\r\nContent-Length: 3\r\n\r\n",
+            false,
+            Ok((Length(3), true)),
+        );
+        check_framing(
+            "HTTP/1.0 200 OK\r\nContent-Length: 0\r\nConnection: abcdefghij\r\n\r\n",
+            false,
+            Ok((Length(0), false)),
+        );
+        check_framing(
+            "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: other\r\n\r\n",
+            false,
+            Ok((Length(0), true)),
+        );
+        // `keep-alive` inside a list, on HTTP/1.0 (RFC 9112 §9.3).
+        check_framing(
+            "HTTP/1.0 200 OK\r\nContent-Length: 0\r\nConnection: foo, keep-alive\r\n\r\n",
+            false,
+            Ok((Length(0), true)),
+        );
+    }
+
+    #[test]
     fn keep_alive_rfc9112_9_3() {
         use Framing::*;
         let cl = "Content-Length: 0";
