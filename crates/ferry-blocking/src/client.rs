@@ -15,7 +15,7 @@ use ferry_client::{
     Call, Checkout, ClientDriver, ClientPool, ContentDecoder, Error, ErrorKind, Hop, Next, Phase,
     Session, Timeout, Timings,
 };
-use ferry_proto::{Headers, ResponseHead, RouteKey, Url, Version};
+use ferry_proto::{Headers, ResponseHead, RouteKey, Url};
 
 use crate::driver::Driver;
 use crate::exchange::{self, Body, Piece};
@@ -445,34 +445,7 @@ impl std::fmt::Debug for Response {
 }
 
 impl Response {
-    /// The status code.
-    #[must_use]
-    pub fn status(&self) -> u16 {
-        self.head.status()
-    }
-
-    /// The reason phrase.
-    #[must_use]
-    pub fn reason(&self) -> &str {
-        self.head.reason()
-    }
-
-    /// The HTTP version the server answered with.
-    #[must_use]
-    pub fn version(&self) -> Version {
-        self.head.version()
-    }
-
-    /// The header fields, as received (`Content-Encoding` stays when the body is decoded).
-    #[must_use]
-    pub fn headers(&self) -> &Headers {
-        self.head.headers()
-    }
-
-    /// The whole head.
-    pub fn head(&self) -> &ResponseHead {
-        &self.head
-    }
+    crate::exchange::head_accessors!();
 
     /// The URL that answered, after redirects.
     #[must_use]
@@ -484,24 +457,6 @@ impl Response {
     #[must_use]
     pub fn redirects(&self) -> &[Url] {
         &self.redirects
-    }
-
-    /// The interim (1xx) responses before this one.
-    #[must_use]
-    pub fn interim(&self) -> &[ResponseHead] {
-        &self.interim
-    }
-
-    /// Through a tunnel, the proxy's reply to CONNECT (status and headers).
-    #[must_use]
-    pub fn proxy_reply(&self) -> Option<&ResponseHead> {
-        self.proxy_reply.as_ref()
-    }
-
-    /// The address the connection is open to (the proxy's, through a proxy).
-    #[must_use]
-    pub fn remote_addr(&self) -> Option<SocketAddr> {
-        self.remote
     }
 
     /// Whether the final hop opened a new connection (not one from the pool).

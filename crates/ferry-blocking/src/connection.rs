@@ -8,7 +8,7 @@ use bytes::Bytes;
 use ferry_client::{Error, Phase, Plan, Stack, TlsSettings};
 use ferry_proto::proxy::Proxy;
 use ferry_proto::{
-    Config, Headers, Host, Method, Request, ResponseHead, Route, Scheme, Timeouts, Url, Version,
+    Config, Headers, Host, Method, Request, ResponseHead, Route, Scheme, Timeouts, Url,
 };
 use ferry_tls::TlsConfig;
 
@@ -331,53 +331,7 @@ impl std::fmt::Debug for Response<'_> {
 }
 
 impl Response<'_> {
-    /// The status code.
-    #[must_use]
-    pub fn status(&self) -> u16 {
-        self.head.status()
-    }
-
-    /// The reason phrase.
-    #[must_use]
-    pub fn reason(&self) -> &str {
-        self.head.reason()
-    }
-
-    /// The HTTP version the server answered with.
-    #[must_use]
-    pub fn version(&self) -> Version {
-        self.head.version()
-    }
-
-    /// The header fields.
-    #[must_use]
-    pub fn headers(&self) -> &Headers {
-        self.head.headers()
-    }
-
-    /// The whole head.
-    #[must_use]
-    pub fn head(&self) -> &ResponseHead {
-        &self.head
-    }
-
-    /// The interim (1xx) responses that came first, in order.
-    #[must_use]
-    pub fn interim(&self) -> &[ResponseHead] {
-        &self.interim
-    }
-
-    /// For a tunnelled connection, the proxy's reply to CONNECT (status and headers).
-    #[must_use]
-    pub fn proxy_reply(&self) -> Option<&ResponseHead> {
-        self.proxy_reply.as_ref()
-    }
-
-    /// The address the connection is open to (the proxy's, through a proxy).
-    #[must_use]
-    pub fn remote_addr(&self) -> Option<SocketAddr> {
-        self.remote
-    }
+    crate::exchange::head_accessors!();
 
     /// The trailer fields, once the body was read to its end.
     #[must_use]

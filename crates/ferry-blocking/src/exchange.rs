@@ -213,3 +213,60 @@ pub(crate) fn discard(driver: &mut Driver) -> bool {
         }
     }
 }
+
+/// The accessors of a response's head, shared by [`Connection`](crate::Connection)'s and
+/// [`Client`](crate::Client)'s responses (both hold `head`, `interim`, `proxy_reply` and
+/// `remote`).
+macro_rules! head_accessors {
+    () => {
+        /// The status code.
+        #[must_use]
+        pub fn status(&self) -> u16 {
+            self.head.status()
+        }
+
+        /// The reason phrase.
+        #[must_use]
+        pub fn reason(&self) -> &str {
+            self.head.reason()
+        }
+
+        /// The HTTP version the server answered with.
+        #[must_use]
+        pub fn version(&self) -> ferry_proto::Version {
+            self.head.version()
+        }
+
+        /// The header fields, as received (`Content-Encoding` stays when a client decodes
+        /// the body).
+        #[must_use]
+        pub fn headers(&self) -> &ferry_proto::Headers {
+            self.head.headers()
+        }
+
+        /// The whole head.
+        #[must_use]
+        pub fn head(&self) -> &ferry_proto::ResponseHead {
+            &self.head
+        }
+
+        /// The interim (1xx) responses that came first, in order.
+        #[must_use]
+        pub fn interim(&self) -> &[ferry_proto::ResponseHead] {
+            &self.interim
+        }
+
+        /// Through a tunnel, the proxy's reply to CONNECT (status and headers).
+        #[must_use]
+        pub fn proxy_reply(&self) -> Option<&ferry_proto::ResponseHead> {
+            self.proxy_reply.as_ref()
+        }
+
+        /// The address the connection is open to (the proxy's, through a proxy).
+        #[must_use]
+        pub fn remote_addr(&self) -> Option<std::net::SocketAddr> {
+            self.remote
+        }
+    };
+}
+pub(crate) use head_accessors;
