@@ -182,19 +182,6 @@ fn step(name: &str, cmd: &mut Command) -> Result<Duration> {
 fn bench(args: &[String]) -> Result {
     let bench = root().join("bench");
     let mut build = cargo();
-    // `cargo xtask` runs us with xtask's CARGO_PKG_*, CARGO_MANIFEST_DIR, OUT_DIR...; ring's
-    // build script reruns when one changes, so without this every build from a shell after
-    // one from here (and back) starts over.
-    for (key, _) in env::vars_os() {
-        let key = key.to_string_lossy();
-        let from_cargo_run = key.starts_with("CARGO_PKG_")
-            || key.starts_with("CARGO_MANIFEST_")
-            || ["CARGO_CRATE_NAME", "CARGO_BIN_NAME", "CARGO_PRIMARY_PACKAGE", "OUT_DIR"]
-                .contains(&key.as_ref());
-        if from_cargo_run {
-            build.env_remove(key.as_ref());
-        }
-    }
     build
         .args(["build", "--release", "--jobs", "1", "--bins", "--manifest-path"])
         .arg(bench.join("Cargo.toml"));
@@ -499,10 +486,27 @@ fn root() -> PathBuf {
 }
 
 /// The cargo that runs this xtask (so the same toolchain), started in the workspace root.
+///
+/// `cargo xtask` runs us with xtask's own `CARGO_PKG_*`, `CARGO_MANIFEST_*`, `OUT_DIR`...;
+/// build scripts that watch the environment (ring's) rerun when one changes, so without this
+/// every build from a shell after one from here (and back) would start over.
 fn cargo() -> Command {
     let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(root());
+    for (key, _) in env::vars_os() {
+        if set_by_cargo_run(&key.to_string_lossy()) {
+            cmd.env_remove(&key);
+        }
+    }
     cmd
+}
+
+/// Whether `key` is one of the variables `cargo run` sets for the program it runs (and so
+/// not the user's).
+fn set_by_cargo_run(key: &str) -> bool {
+    key.starts_with("CARGO_PKG_")
+        || key.starts_with("CARGO_MANIFEST_")
+        || ["CARGO_CRATE_NAME", "CARGO_BIN_NAME", "CARGO_PRIMARY_PACKAGE", "OUT_DIR"].contains(&key)
 }
 
 /// A command as a reader would type it: `RUSTDOCFLAGS="-D warnings" cargo doc ...`.
@@ -550,6 +554,20 @@ mod tests {
         let mut stats = Stats::default();
         lines.lines().for_each(|l| stats.update(l));
         stats
+    }
+
+    #[test]
+    fn child_cargo_does_not_inherit_what_cargo_run_set() {
+        for key in ["CARGO_PKG_NAME", "CARGO_MANIFEST_DIR", "CARGO_CRATE_NAME", "OUT_DIR"] {
+            assert!(set_by_cargo_run(key), "{key}");
+        }
+        for key in ["CARGO_HOME", "CARGO_TARGET_DIR", "CARGO_BUILD_JOBS", "RUSTFLAGS", "PATH"] {
+            assert!(!set_by_cargo_run(key), "{key}");
+        }
+        // `cargo test` sets CARGO_PKG_NAME for this process: the child command removes it.
+        let cmd = cargo();
+        let removed = cmd.get_envs().any(|(k, v)| k == "CARGO_PKG_NAME" && v.is_none());
+        assert!(removed);
     }
 
     #[test]
