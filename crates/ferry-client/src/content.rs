@@ -23,16 +23,51 @@ const fn accept_encoding() -> &'static str {
     }
 }
 
+/// Where a streaming decoder writes: a `Vec` that refuses to grow past the room left under the
+/// decoded-size limit, so a decompression bomb fails as the decoder produces it, before it is
+/// in memory (one write of the decoder's own buffer at most).
+#[cfg_attr(not(any(feature = "brotli", feature = "zstd")), allow(dead_code))]
+#[derive(Default)]
+struct Bounded {
+    buf: Vec<u8>,
+    /// Bytes the limit still allows.
+    room: u64,
+    /// A write did not fit.
+    over: bool,
+}
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if data.len() as u64 > self.room {
+            // What fits is kept: exactly `limit` decoded bytes come out before the error, as
+            // from the core's decoder.
+            let fits = usize::try_from(self.room).unwrap_or(usize::MAX).min(data.len());
+            self.buf.extend_from_slice(&data[..fits]);
+            self.room = 0;
+            self.over = true;
+            return Err(std::io::Error::other("the decoded-size limit"));
+        }
+        self.room -= data.len() as u64;
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// A decoder behind `std::io::Write` (brotli's, zstd's): coded bytes written in, decoded bytes
-/// gathered in its `Vec`, taken out after each write and counted against the limit.
+/// gathered in its [`Bounded`] buffer, taken out after each write and counted against the
+/// limit.
 enum Streaming {
     /// Never made: keeps the enum inhabited-looking for the matches when neither feature is on.
     #[allow(dead_code)]
     Off(std::convert::Infallible),
     #[cfg(feature = "brotli")]
-    Brotli(Box<brotli_decompressor::DecompressorWriter<Vec<u8>>>),
+    Brotli(Box<brotli_decompressor::DecompressorWriter<Bounded>>),
     #[cfg(feature = "zstd")]
-    Zstd(Box<zstd::stream::write::Decoder<'static, Vec<u8>>>),
+    Zstd(Box<zstd::stream::write::Decoder<'static, Bounded>>),
 }
 
 impl std::fmt::Debug for Streaming {
@@ -55,12 +90,12 @@ impl Streaming {
     fn for_token(token: &[u8]) -> Option<Streaming> {
         #[cfg(feature = "brotli")]
         if token.eq_ignore_ascii_case(b"br") {
-            let w = brotli_decompressor::DecompressorWriter::new(Vec::new(), 16 * 1024);
+            let w = brotli_decompressor::DecompressorWriter::new(Bounded::default(), 16 * 1024);
             return Some(Streaming::Brotli(Box::new(w)));
         }
         #[cfg(feature = "zstd")]
         if token.eq_ignore_ascii_case(b"zstd") {
-            return zstd::stream::write::Decoder::new(Vec::new())
+            return zstd::stream::write::Decoder::new(Bounded::default())
                 .ok()
                 .map(|d| Streaming::Zstd(Box::new(d)));
         }
@@ -93,10 +128,20 @@ impl Streaming {
                 ))),
             )
         };
-        let (result, buf): (std::io::Result<()>, &mut Vec<u8>) = match self {
+        let too_large = || {
+            Error::new(
+                Phase::Receive,
+                ErrorKind::Content(ferry_proto::Error::new(
+                    ferry_proto::ErrorKind::DecodedBodyTooLarge { limit },
+                )),
+            )
+        };
+        let room = limit.saturating_sub(*produced);
+        let (result, sink): (std::io::Result<()>, &mut Bounded) = match self {
             Streaming::Off(never) => match *never {},
             #[cfg(feature = "brotli")]
             Streaming::Brotli(w) => {
+                w.get_mut().room = room;
                 let r = match input {
                     Some(i) => w.write_all(i),
                     None => w.close(),
@@ -105,24 +150,21 @@ impl Streaming {
             }
             #[cfg(feature = "zstd")]
             Streaming::Zstd(w) => {
+                w.get_mut().room = room;
                 let r = match input {
                     Some(i) => w.write_all(i),
-                    None => w.flush(),
+                    // `do_finish` fails on a frame cut short; `flush` would not.
+                    None => w.do_finish(),
                 };
                 (r, w.get_mut())
             }
         };
-        *produced += buf.len() as u64;
-        if *produced > limit {
-            return Err(Error::new(
-                Phase::Receive,
-                ErrorKind::Content(ferry_proto::Error::new(
-                    ferry_proto::ErrorKind::DecodedBodyTooLarge { limit },
-                )),
-            ));
+        *produced += sink.buf.len() as u64;
+        if !sink.buf.is_empty() {
+            out(Bytes::from(std::mem::take(&mut sink.buf)));
         }
-        if !buf.is_empty() {
-            out(Bytes::from(std::mem::take(buf)));
+        if sink.over {
+            return Err(too_large());
         }
         result.map_err(|e| fail(format!("does not decode: {e}")))
     }
@@ -299,6 +341,64 @@ mod tests {
         let mut d =
             ContentDecoder::for_response(&headers(&[("Content-Encoding", "zstd")]), 1 << 20);
         assert!(decode_all(&mut d, b"not zstd at all", 3).is_err());
+    }
+
+    /// Feeds `coded` in one piece under `limit`: what came out before the error, and the error.
+    #[cfg(any(feature = "brotli", feature = "zstd"))]
+    fn bomb(coding: &str, coded: &[u8], limit: u64) -> (usize, Error) {
+        let mut d = ContentDecoder::for_response(&headers(&[("Content-Encoding", coding)]), limit);
+        let mut out = 0;
+        let err = d
+            .decode(Bytes::copy_from_slice(coded), &mut |b| out += b.len())
+            .and_then(|()| d.finish(&mut |b| out += b.len()))
+            .expect_err("over the limit");
+        (out, err)
+    }
+
+    #[cfg(any(feature = "brotli", feature = "zstd"))]
+    fn is_too_large(e: &Error) -> bool {
+        matches!(e.kind(), ErrorKind::Content(c)
+            if matches!(c.kind(), ferry_proto::ErrorKind::DecodedBodyTooLarge { .. }))
+    }
+
+    #[cfg(feature = "zstd")]
+    #[test]
+    fn zstd_bomb_stops_at_the_limit_and_a_cut_frame_is_an_error() {
+        // 64 MiB of zeros is a few KiB coded: one piece must not become 64 MiB in memory.
+        let coded = zstd::encode_all(&vec![0u8; 64 << 20][..], 3).expect("in memory");
+        assert!(coded.len() < 64 << 10);
+        let (out, err) = bomb("zstd", &coded, 1 << 20);
+        assert_eq!(out, 1 << 20, "exactly the limit comes out first");
+        assert!(is_too_large(&err), "{err:?}");
+
+        let coded = zstd::encode_all(&vec![b'q'; 10_000][..], 3).expect("in memory");
+        for cut in [1, 4, coded.len() / 2] {
+            let mut d =
+                ContentDecoder::for_response(&headers(&[("Content-Encoding", "zstd")]), 1 << 20);
+            let short = &coded[..coded.len() - cut];
+            assert!(decode_all(&mut d, short, 7).is_err(), "cut by {cut}");
+        }
+    }
+
+    #[cfg(feature = "brotli")]
+    #[test]
+    fn brotli_bomb_stops_at_the_limit_and_a_cut_stream_is_an_error() {
+        let mut coded = Vec::new();
+        {
+            let mut w = brotli::CompressorWriter::new(&mut coded, 4096, 5, 22);
+            std::io::Write::write_all(&mut w, &vec![0u8; 64 << 20]).expect("in memory");
+        }
+        let (out, err) = bomb("br", &coded, 1 << 20);
+        assert_eq!(out, 1 << 20, "exactly the limit comes out first");
+        assert!(is_too_large(&err), "{err:?}");
+
+        let mut coded = Vec::new();
+        {
+            let mut w = brotli::CompressorWriter::new(&mut coded, 4096, 9, 22);
+            std::io::Write::write_all(&mut w, &vec![b'q'; 10_000]).expect("in memory");
+        }
+        let mut d = ContentDecoder::for_response(&headers(&[("Content-Encoding", "br")]), 1 << 20);
+        assert!(decode_all(&mut d, &coded[..coded.len() - 2], 7).is_err());
     }
 
     #[test]
