@@ -29,7 +29,8 @@ pub type RequestBuilder = ferry_client::RequestBuilder<Client>;
 
 struct Inner {
     session: Session,
-    pool: Mutex<ClientPool<Driver, Instant>>,
+    /// Drivers boxed: a checkout or checkin moves a pointer, not the machine.
+    pool: Mutex<ClientPool<Box<Driver>, Instant>>,
     /// Signalled when a connection is checked in or closed (for requests waiting on a limit).
     freed: Condvar,
     connects: AtomicU64,
@@ -245,7 +246,7 @@ impl Client {
         self.pool().idle()
     }
 
-    fn pool(&self) -> MutexGuard<'_, ClientPool<Driver, Instant>> {
+    fn pool(&self) -> MutexGuard<'_, ClientPool<Box<Driver>, Instant>> {
         // A panic while the lock was held leaves plain books behind; they stay usable.
         self.inner.pool.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -257,7 +258,7 @@ impl Client {
         hop: &Hop,
         fresh: bool,
         deadline: Option<Instant>,
-    ) -> Result<(Driver, bool), Error> {
+    ) -> Result<(Box<Driver>, bool), Error> {
         let plan = &hop.plan;
         let key = plan.key().clone();
         // The first hop's address names the connection in events; the key holds a hash of
@@ -268,7 +269,7 @@ impl Client {
         loop {
             let now = Instant::now();
             let mut close = Vec::new();
-            let checkout = pool.checkout(&key, now, fresh, Driver::probe, &mut close);
+            let checkout = pool.checkout(&key, now, fresh, |d| d.probe(), &mut close);
             let mut expired = Vec::new();
             pool.handle_timeout(now, &mut expired);
             if !close.is_empty() || !expired.is_empty() {
@@ -281,7 +282,7 @@ impl Client {
                 }
                 Checkout::Open => {
                     tracing::debug!(target: "ferry::pool", %dial, "new connection");
-                    return Ok((Driver::new(hop.stack(now)), false));
+                    return Ok((Box::new(Driver::new(hop.stack(now))), false));
                 }
                 Checkout::Wait => {
                     let until = match (deadline, wait_deadline) {
@@ -323,7 +324,7 @@ impl Client {
 
     /// The exchange on `driver` is over: back to the pool if it can carry another request,
     /// else closed (and its slot freed).
-    fn checkin(&self, key: RouteKey, mut driver: Driver) {
+    fn checkin(&self, key: RouteKey, mut driver: Box<Driver>) {
         driver.stack.set_deadline(None);
         let mut close = Vec::new();
         self.pool().checkin(key, driver, Instant::now(), &mut close);
@@ -332,7 +333,7 @@ impl Client {
     }
 
     /// `driver` is closed without going back to the pool.
-    fn discard(&self, key: &RouteKey, driver: Driver) {
+    fn discard(&self, key: &RouteKey, driver: Box<Driver>) {
         drop(driver);
         self.pool().release(key);
         self.inner.freed.notify_one();
@@ -341,7 +342,7 @@ impl Client {
 
 /// The body side of a [`Response`]: the connection it arrives on, until its end.
 struct BodyState {
-    driver: Option<Driver>,
+    driver: Option<Box<Driver>>,
     /// Whether the connection may go back to the pool (not for a fresh-connection request).
     keep: bool,
     key: RouteKey,
