@@ -95,7 +95,7 @@ impl ClientDriver for Client {
         loop {
             call.check_deadline(Instant::now(), Phase::Connect)?;
             let hop = session.hop(&call, &spec)?;
-            let key = hop.plan.key().clone();
+            let key = hop.key.clone();
             let attempt = Instant::now();
             let (mut driver, reused) = self.checkout(&hop, spec.is_fresh(), call.deadline())?;
             driver.stack.set_deadline(call.deadline());
@@ -259,17 +259,16 @@ impl Client {
         fresh: bool,
         deadline: Option<Instant>,
     ) -> Result<(Box<Driver>, bool), Error> {
-        let plan = &hop.plan;
-        let key = plan.key().clone();
+        let key = &hop.key;
         // The first hop's address names the connection in events; the key holds a hash of
         // the proxy's credentials and is never shown.
-        let dial = plan.dial().clone();
+        let dial = hop.dial();
         let wait_deadline = self.inner.session.pool_wait().map(|d| Instant::now() + d);
         let mut pool = self.pool();
         loop {
             let now = Instant::now();
             let mut close = Vec::new();
-            let checkout = pool.checkout(&key, now, fresh, |d| d.probe(), &mut close);
+            let checkout = pool.checkout(key, now, fresh, |d| d.probe(), &mut close);
             let mut expired = Vec::new();
             pool.handle_timeout(now, &mut expired);
             if !close.is_empty() || !expired.is_empty() {
