@@ -240,7 +240,7 @@ impl Domain {
         if !s.bytes().all(is_domain_byte) {
             return Err(invalid(UrlError::HostByte));
         }
-        if s.parse::<Ipv4Addr>().is_ok() {
+        if parse_ipv4(s).is_some() {
             return Err(invalid(UrlError::DomainIsIpv4));
         }
         Ok(Domain(Text::lowercase(s)))
@@ -285,6 +285,15 @@ impl AsRef<str> for Domain {
     fn as_ref(&self) -> &str {
         self.as_str()
     }
+}
+
+/// `s` as an IPv4 address (std's dotted-quad syntax), if it is one. A text that does not
+/// start with a digit is none, without asking the parser.
+fn parse_ipv4(s: &str) -> Option<Ipv4Addr> {
+    if !s.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    s.parse().ok()
 }
 
 /// `ALPHA / DIGIT / "-" / "." / "_" / "~"`.
@@ -345,7 +354,7 @@ impl Host {
                 .map(Host::Ipv6)
                 .map_err(|_| invalid(UrlError::InvalidIpv6));
         }
-        if let Ok(v4) = s.parse::<Ipv4Addr>() {
+        if let Some(v4) = parse_ipv4(s) {
             return Ok(Host::Ipv4(v4));
         }
         Domain::parse_not_ipv4(s).map(Host::Domain)
@@ -375,12 +384,20 @@ impl Host {
                 let _ = out.write_str(d.as_str());
             }
             Host::Ipv4(a) => {
+                // Written on the stack, appended at once.
+                let mut buf = [0; 15];
+                let mut len = 0;
                 for (i, octet) in a.octets().into_iter().enumerate() {
                     if i > 0 {
-                        out.push_ascii(b".");
+                        buf[len] = b'.';
+                        len += 1;
                     }
-                    push_decimal(out, u64::from(octet));
+                    let mut digits = [0; 20];
+                    let d = decimal(u64::from(octet), &mut digits);
+                    buf[len..len + d.len()].copy_from_slice(d);
+                    len += d.len();
                 }
+                out.push_ascii(&buf[..len]);
             }
             Host::Ipv6(a) => {
                 let _ = write!(out, "[{a}]");
@@ -565,9 +582,7 @@ impl Url {
     /// assert_eq!(url.to_string(), "http://[::1]:8080/a?b");
     /// ```
     pub fn parse(s: &str) -> Result<Url> {
-        let (scheme, rest) =
-            s.split_once("://").ok_or(invalid(UrlError::MissingSchemeSeparator))?;
-        let scheme = Scheme::parse(scheme).ok_or(invalid(UrlError::UnsupportedScheme))?;
+        let (scheme, rest) = split_scheme(s)?;
         let (userinfo, host, port, rest) = split_authority(rest)?;
         Url::build(scheme, host, port, rest, userinfo)
     }
@@ -833,11 +848,45 @@ fn remove_dot_segments(path: &str) -> String {
     out
 }
 
+/// The scheme before the first `://`, and what follows it. `http://` and `https://` in any
+/// case are read at once; anything else goes through the general split (whose answer they
+/// would get too).
+fn split_scheme(s: &str) -> Result<(Scheme, &str)> {
+    let b = s.as_bytes();
+    // The prefixes are ASCII: the slices below start on a char boundary.
+    if b.len() >= 7 && b[..7].eq_ignore_ascii_case(b"http://") {
+        return Ok((Scheme::Http, &s[7..]));
+    }
+    if b.len() >= 8 && b[..8].eq_ignore_ascii_case(b"https://") {
+        return Ok((Scheme::Https, &s[8..]));
+    }
+    split_scheme_slow(s)
+}
+
+/// [`split_scheme`] for every input.
+fn split_scheme_slow(s: &str) -> Result<(Scheme, &str)> {
+    let (scheme, rest) = s.split_once("://").ok_or(invalid(UrlError::MissingSchemeSeparator))?;
+    Ok((Scheme::parse(scheme).ok_or(invalid(UrlError::UnsupportedScheme))?, rest))
+}
+
 /// Splits `[userinfo@]host[:port]rest` where `rest` starts at the first `/`, `?` or `#`.
 pub(crate) fn split_authority(s: &str) -> Result<(Option<&str>, Host, Option<u16>, &str)> {
-    let end = s.bytes().position(|b| matches!(b, b'/' | b'?' | b'#')).unwrap_or(s.len());
+    // One look: the end of the authority and its last `@`.
+    let mut end = s.len();
+    let mut last_at = None;
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        match b {
+            b'/' | b'?' | b'#' => {
+                end = i;
+                break;
+            }
+            b'@' => last_at = Some(i),
+            _ => {}
+        }
+    }
+    // `end` and `last_at` index ASCII bytes: char boundaries.
     let (authority, rest) = s.split_at(end);
-    let (userinfo, hostport) = match authority.bytes().rposition(|b| b == b'@') {
+    let (userinfo, hostport) = match last_at {
         Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
         None => (None, authority),
     };
@@ -859,8 +908,8 @@ pub(crate) fn split_authority(s: &str) -> Result<(Option<&str>, Host, Option<u16
             None => return Err(invalid(UrlError::UnclosedBracket)),
         }
     } else {
-        match hostport.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
+        match hostport.bytes().rposition(|b| b == b':') {
+            Some(colon) => (&hostport[..colon], Some(&hostport[colon + 1..])),
             None => (hostport, None),
         }
     };
@@ -1217,6 +1266,22 @@ mod tests {
             proptest::prop_assert_eq!(&Url::parse(&text).unwrap(), &url);
             let again = Url::from_parts(url.scheme(), url.host().clone(), url.port(), &want);
             proptest::prop_assert_eq!(again.unwrap().to_string(), url.to_string());
+        }
+    }
+
+    proptest::proptest! {
+        /// The read-at-once `http://` and `https://` prefixes say what the general split says.
+        #[test]
+        fn the_scheme_fast_path_agrees_with_the_general_split(
+            s in "([hH][tT][tT][pP][sS]?|[hH][tT]{1,2}[pP]|ftp|)(:|/|://|:/)?[a-z/:@]{0,6}",
+        ) {
+            proptest::prop_assert_eq!(split_scheme(&s), split_scheme_slow(&s), "{}", s);
+        }
+
+        /// A host is an IPv4 address exactly when std's parser says so.
+        #[test]
+        fn ipv4_hosts_are_what_std_parses(s in "[0-9a-f.x]{0,16}") {
+            proptest::prop_assert_eq!(parse_ipv4(&s), s.parse::<Ipv4Addr>().ok());
         }
     }
 
