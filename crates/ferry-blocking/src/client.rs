@@ -145,6 +145,7 @@ impl ClientDriver for Client {
                             keep: !spec.is_fresh(),
                             key,
                             client: self.clone(),
+                            first: None,
                             ready: VecDeque::new(),
                             trailers: None,
                             read: 0,
@@ -347,7 +348,9 @@ struct BodyState {
     key: RouteKey,
     client: Client,
     decoder: ContentDecoder,
-    /// Decoded pieces not yet read.
+    /// Decoded pieces not yet read: the first here (a piece of identity content, say, needs
+    /// no queue), the rest after it in `ready`.
+    first: Option<Bytes>,
     ready: VecDeque<Bytes>,
     trailers: Option<Headers>,
     /// Decoded bytes handed out.
@@ -360,19 +363,24 @@ impl BodyState {
     /// The next decoded piece; `None` at the end (the connection is back in the pool then).
     fn next(&mut self) -> Result<Option<Bytes>, Error> {
         loop {
-            if let Some(piece) = self.ready.pop_front() {
+            if let Some(piece) = self.first.take().or_else(|| self.ready.pop_front()) {
                 self.read += piece.len() as u64;
                 return Ok(Some(piece));
             }
             let Some(driver) = &mut self.driver else { return Ok(None) };
-            let ready = &mut self.ready;
+            // Both are empty here: the first piece goes to `first`, later ones queue behind.
+            let (first, ready) = (&mut self.first, &mut self.ready);
+            let mut push = |b| match first {
+                None if ready.is_empty() => *first = Some(b),
+                _ => ready.push_back(b),
+            };
             let step = match exchange::next_piece(driver) {
-                Ok(Piece::Data(data)) => self.decoder.decode(data, &mut |b| ready.push_back(b)),
+                Ok(Piece::Data(data)) => self.decoder.decode(data, &mut push),
                 Ok(Piece::Trailers(t)) => {
                     self.trailers = Some(t);
                     Ok(())
                 }
-                Ok(Piece::End) => match self.decoder.finish(&mut |b| ready.push_back(b)) {
+                Ok(Piece::End) => match self.decoder.finish(&mut push) {
                     Ok(()) => {
                         self.end(true);
                         Ok(())

@@ -186,6 +186,9 @@ pub struct Pool<C, T: Timestamp> {
     idle: BTreeMap<RouteKey, VecDeque<Idle<C, T>>>,
     len: usize,
     next_seq: u64,
+    /// No idle connection expires before this (it may be earlier than the true earliest
+    /// deadline, never later): [`Pool::handle_timeout`] before it has nothing to do.
+    no_expiry_before: Option<T>,
 }
 
 impl<C: Reusable<T>, T: Timestamp> Pool<C, T> {
@@ -197,7 +200,7 @@ impl<C: Reusable<T>, T: Timestamp> Pool<C, T> {
     /// An empty pool with these limits.
     #[must_use]
     pub fn new(config: PoolConfig) -> Self {
-        Pool { config, idle: BTreeMap::new(), len: 0, next_seq: 0 }
+        Pool { config, idle: BTreeMap::new(), len: 0, next_seq: 0, no_expiry_before: None }
     }
 
     /// The limits.
@@ -217,6 +220,9 @@ impl<C: Reusable<T>, T: Timestamp> Pool<C, T> {
             return Put::Refused(conn);
         }
         let expires = conn.idle_deadline();
+        if let Some(at) = expires {
+            self.no_expiry_before = Some(self.no_expiry_before.map_or(at, |b| b.min(at)));
+        }
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
         if !self.idle.contains_key(&key) && self.idle.len() >= Self::EMPTY_QUEUES_KEPT {
@@ -276,6 +282,10 @@ impl<C: Reusable<T>, T: Timestamp> Pool<C, T> {
     #[must_use = "expired connections must be closed"]
     pub fn handle_timeout(&mut self, now: T) -> Vec<C> {
         let mut out = Vec::new();
+        // Nothing can have expired yet: no walk (a driver calls this on every checkout).
+        if self.no_expiry_before.is_none_or(|at| now < at) {
+            return out;
+        }
         self.idle.retain(|_, queue| {
             if queue.iter().any(|i| i.expired(now)) {
                 let kept: VecDeque<_> = queue
@@ -294,6 +304,7 @@ impl<C: Reusable<T>, T: Timestamp> Pool<C, T> {
             true
         });
         self.len -= out.len();
+        self.no_expiry_before = self.poll_timeout();
         out
     }
 
@@ -438,6 +449,21 @@ mod tests {
         assert_eq!(p.take(&a, secs(1), quiet).conn.map(|c| c.id), Some(1));
         assert_eq!(p.take(&a, secs(1), quiet), Take { conn: None, stale: vec![] });
         assert_eq!(p.take(&b, secs(1), quiet).conn.map(|c| c.id), Some(2));
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn a_deadline_put_after_a_quiet_handle_timeout_still_fires() {
+        let mut p = pool(5, 5);
+        let (a, b) = (key("http://a/"), key("http://b/"));
+        assert_eq!(p.put(a.clone(), fake(1, Some(20)), secs(0)), Put::Pooled);
+        assert_eq!(p.handle_timeout(secs(1)), vec![]);
+        assert_eq!(p.put(b.clone(), fake(2, Some(5)), secs(2)), Put::Pooled);
+        assert_eq!(p.handle_timeout(secs(4)), vec![]);
+        assert_eq!(ids(&p.handle_timeout(secs(5))), [2]);
+        assert_eq!(p.handle_timeout(secs(19)), vec![]);
+        // The earliest left after a walk is the next bound.
+        assert_eq!(ids(&p.handle_timeout(secs(20))), [1]);
         assert!(p.is_empty());
     }
 
