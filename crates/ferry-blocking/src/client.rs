@@ -136,7 +136,8 @@ impl ClientDriver for Client {
                         url: call.url().clone(),
                         redirects: call.redirects().to_vec(),
                         new_connection: opened > 0,
-                        timings: Timings::of(&driver.stack, started, attempt),
+                        instants: *driver.stack.instants(),
+                        attempt,
                         started,
                         partial: Bytes::new(),
                         body: BodyState {
@@ -434,7 +435,10 @@ pub struct Response {
     url: Url,
     redirects: Vec<Url>,
     new_connection: bool,
-    timings: Timings,
+    /// The stack's instants at the head, for [`Response::timings`], and when the hop that
+    /// answered began.
+    instants: ferry_client::Instants<Instant>,
+    attempt: Instant,
     started: Instant,
     /// The rest of a piece that `read` cut.
     partial: Bytes,
@@ -476,9 +480,8 @@ impl Response {
     /// How long each step took; `total` runs until the body's end.
     #[must_use]
     pub fn timings(&self) -> Timings {
-        let mut t = self.timings;
-        t.total = Some(self.body.finished.unwrap_or_else(Instant::now) - self.started);
-        t
+        let end = self.body.finished.unwrap_or_else(Instant::now);
+        Timings::from_instants(&self.instants, self.started, self.attempt, end)
     }
 
     /// Whether the body is being decoded from a content coding.
@@ -509,7 +512,7 @@ impl Response {
         }
         let _entered = self.span.enter();
         let piece = self.body.next();
-        if matches!(piece, Ok(None)) {
+        if matches!(piece, Ok(None)) && !self.span.is_disabled() {
             let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
             self.span.record("elapsed_ms", ms);
         }

@@ -934,7 +934,18 @@ impl Timings {
     /// call's start); `total` up to now.
     #[must_use]
     pub fn of(stack: &Stack<Instant>, started: Instant, attempt: Instant) -> Timings {
-        let t = stack.instants();
+        Timings::from_instants(stack.instants(), started, attempt, Instant::now())
+    }
+
+    /// [`Timings::of`] from a copy of the stack's instants, `total` up to `now`: a response
+    /// keeps the instants and works its timings out when asked.
+    #[must_use]
+    pub fn from_instants(
+        t: &crate::Instants<Instant>,
+        started: Instant,
+        attempt: Instant,
+        now: Instant,
+    ) -> Timings {
         let since = |at: Option<Instant>| at.filter(|a| *a >= attempt).map(|a| a - started);
         Timings {
             resolve: since(t.resolved),
@@ -943,7 +954,7 @@ impl Timings {
             tunnel: since(t.tunnel),
             origin_tls: since(t.origin_tls),
             first_byte: since(t.first_byte),
-            total: Some(started.elapsed()),
+            total: Some(now.saturating_duration_since(started)),
         }
     }
 }

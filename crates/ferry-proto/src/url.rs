@@ -287,13 +287,29 @@ impl AsRef<str> for Domain {
     }
 }
 
-/// `s` as an IPv4 address (std's dotted-quad syntax), if it is one. A text that does not
-/// start with a digit is none, without asking the parser.
+/// `s` as an IPv4 address in std's syntax (four decimal octets, no leading zero, no sign),
+/// if it is one; read in one pass.
 fn parse_ipv4(s: &str) -> Option<Ipv4Addr> {
-    if !s.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+    let mut octets = [0u8; 4];
+    let mut parts = s.as_bytes().split(|&b| b == b'.');
+    for octet in &mut octets {
+        let part = parts.next()?;
+        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') {
+            return None;
+        }
+        let mut n: u16 = 0;
+        for &b in part {
+            if !b.is_ascii_digit() {
+                return None;
+            }
+            n = n * 10 + u16::from(b - b'0');
+        }
+        *octet = u8::try_from(n).ok()?;
+    }
+    if parts.next().is_some() {
         return None;
     }
-    s.parse().ok()
+    Some(Ipv4Addr::from(octets))
 }
 
 /// `ALPHA / DIGIT / "-" / "." / "_" / "~"`.
@@ -922,10 +938,17 @@ pub(crate) fn split_authority(s: &str) -> Result<(Option<&str>, Host, Option<u16
 
 /// `1*5DIGIT` with a value up to 65535.
 fn parse_port(p: &str) -> Result<u16> {
-    if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
+    if p.is_empty() || p.len() > 5 {
         return Err(invalid(UrlError::InvalidPort));
     }
-    p.parse::<u16>().map_err(|_| invalid(UrlError::InvalidPort))
+    let mut n: u32 = 0;
+    for b in p.bytes() {
+        if !b.is_ascii_digit() {
+            return Err(invalid(UrlError::InvalidPort));
+        }
+        n = n * 10 + u32::from(b - b'0');
+    }
+    u16::try_from(n).map_err(|_| invalid(UrlError::InvalidPort))
 }
 
 /// Drops the fragment, makes the path start with `/`, percent-encodes bytes above 0x7F and
@@ -1280,8 +1303,19 @@ mod tests {
 
         /// A host is an IPv4 address exactly when std's parser says so.
         #[test]
-        fn ipv4_hosts_are_what_std_parses(s in "[0-9a-f.x]{0,16}") {
+        fn ipv4_hosts_are_what_std_parses(
+            s in "[0-9a-f.x+-]{0,16}|(0|[0-9]{1,4})(\\.(0|00|[0-9]{1,4}|)){0,5}",
+        ) {
             proptest::prop_assert_eq!(parse_ipv4(&s), s.parse::<Ipv4Addr>().ok());
+        }
+
+        /// A port is what std's `u16` parser reads from one to five digits.
+        #[test]
+        fn ports_are_what_std_parses(p in "[0-9]{0,6}|[0-9+ -]{0,4}") {
+            let std = (!p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| p.parse::<u16>().ok())
+                .flatten();
+            proptest::prop_assert_eq!(parse_port(&p).ok(), std);
         }
     }
 
