@@ -290,26 +290,35 @@ impl AsRef<str> for Domain {
 /// `s` as an IPv4 address in std's syntax (four decimal octets, no leading zero, no sign),
 /// if it is one; read in one pass.
 fn parse_ipv4(s: &str) -> Option<Ipv4Addr> {
+    let b = s.as_bytes();
+    if b.len() < 7 || b.len() > 15 {
+        return None;
+    }
     let mut octets = [0u8; 4];
-    let mut parts = s.as_bytes().split(|&b| b == b'.');
-    for octet in &mut octets {
-        let part = parts.next()?;
-        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') {
-            return None;
-        }
-        let mut n: u16 = 0;
-        for &b in part {
-            if !b.is_ascii_digit() {
+    let mut at = 0;
+    for (i, octet) in octets.iter_mut().enumerate() {
+        if i > 0 {
+            if b.get(at) != Some(&b'.') {
                 return None;
             }
-            n = n * 10 + u16::from(b - b'0');
+            at += 1;
+        }
+        let start = at;
+        let mut n: u16 = 0;
+        while let Some(&d) = b.get(at).filter(|d| d.is_ascii_digit()) {
+            if at - start == 3 {
+                return None;
+            }
+            n = n * 10 + u16::from(d - b'0');
+            at += 1;
+        }
+        let digits = at - start;
+        if digits == 0 || (digits > 1 && b[start] == b'0') {
+            return None;
         }
         *octet = u8::try_from(n).ok()?;
     }
-    if parts.next().is_some() {
-        return None;
-    }
-    Some(Ipv4Addr::from(octets))
+    (at == b.len()).then(|| Ipv4Addr::from(octets))
 }
 
 /// `ALPHA / DIGIT / "-" / "." / "_" / "~"`.
@@ -599,8 +608,10 @@ impl Url {
     /// ```
     pub fn parse(s: &str) -> Result<Url> {
         let (scheme, rest) = split_scheme(s)?;
-        let (userinfo, host, port, rest) = split_authority(rest)?;
-        Url::build(scheme, host, port, rest, userinfo)
+        let (userinfo, host, port, rest, written) = split_authority_as_written(rest)?;
+        // An IPv4 `host:port` as written is the `Host` value, unless the port is the default.
+        let as_written = written.filter(|_| port != Some(scheme.default_port()));
+        Url::build_with(scheme, host, port, as_written, rest, userinfo)
     }
 
     /// Builds a URL from parts; `path_and_query` is checked like in [`Url::parse`] (the host
@@ -625,14 +636,31 @@ impl Url {
         target: &str,
         userinfo: Option<&str>,
     ) -> Result<Url> {
+        Url::build_with(scheme, host, port, None, target, userinfo)
+    }
+
+    /// [`Url::build`], the `Host` value given as `host_value` when the caller has it written
+    /// exactly so.
+    fn build_with(
+        scheme: Scheme,
+        host: Host,
+        port: Option<u16>,
+        host_value: Option<&str>,
+        target: &str,
+        userinfo: Option<&str>,
+    ) -> Result<Url> {
         let mut text = TextBuf::new();
-        host.push_to(&mut text);
-        match port {
-            Some(p) if p != scheme.default_port() => {
-                text.push_str(":");
-                push_decimal(&mut text, u64::from(p));
+        if let Some(written) = host_value {
+            text.push_str(written);
+        } else {
+            host.push_to(&mut text);
+            match port {
+                Some(p) if p != scheme.default_port() => {
+                    text.push_str(":");
+                    push_decimal(&mut text, u64::from(p));
+                }
+                _ => {}
             }
-            _ => {}
         }
         let path_at = text.len();
         normalize_target(target, &mut text)?;
@@ -887,6 +915,16 @@ fn split_scheme_slow(s: &str) -> Result<(Scheme, &str)> {
 
 /// Splits `[userinfo@]host[:port]rest` where `rest` starts at the first `/`, `?` or `#`.
 pub(crate) fn split_authority(s: &str) -> Result<(Option<&str>, Host, Option<u16>, &str)> {
+    split_authority_as_written(s)
+        .map(|(userinfo, host, port, rest, _)| (userinfo, host, port, rest))
+}
+
+/// Userinfo, host, port, the rest, and `host[:port]` as written when it is canonical.
+type AsWritten<'a> = (Option<&'a str>, Host, Option<u16>, &'a str, Option<&'a str>);
+
+/// [`split_authority`], and `host[:port]` as written when it is exactly how a [`Url`] writes
+/// its `Host` value (an IPv4 host, a port with no leading zero): a URL copies it as it is.
+fn split_authority_as_written(s: &str) -> Result<AsWritten<'_>> {
     // One look: the end of the authority and its last `@`.
     let mut end = s.len();
     let mut last_at = None;
@@ -929,11 +967,22 @@ pub(crate) fn split_authority(s: &str) -> Result<(Option<&str>, Host, Option<u16
             None => (hostport, None),
         }
     };
+    let port_text = port;
     let port = match port {
         None | Some("") => None,
         Some(p) => Some(parse_port(p)?),
     };
-    Ok((userinfo, Host::parse(host)?, port, rest))
+    let host_text = host;
+    let host = Host::parse(host)?;
+    let canonical = match (&host, port_text) {
+        (Host::Ipv4(_), None) => Some(host_text),
+        // `hostport` is `host:port` here (an IPv4 host has no brackets).
+        (Host::Ipv4(_), Some(p)) if p.len() == 1 || (!p.is_empty() && !p.starts_with('0')) => {
+            Some(hostport)
+        }
+        _ => None,
+    };
+    Ok((userinfo, host, port, rest, canonical))
 }
 
 /// `1*5DIGIT` with a value up to 65535.
@@ -1307,6 +1356,27 @@ mod tests {
             s in "[0-9a-f.x+-]{0,16}|(0|[0-9]{1,4})(\\.(0|00|[0-9]{1,4}|)){0,5}",
         ) {
             proptest::prop_assert_eq!(parse_ipv4(&s), s.parse::<Ipv4Addr>().ok());
+        }
+
+        /// An IPv4 `host:port` copied as written is what the URL would write itself.
+        #[test]
+        fn an_ipv4_host_value_as_written_is_the_one_built(
+            a in 0u8.., b in 0u8.., c in 0u8.., d in 0u8..,
+            port in proptest::option::of("[0-9]{0,5}"),
+            https in proptest::bool::ANY,
+        ) {
+            let scheme = if https { "https" } else { "http" };
+            let pt = port.as_deref().map(|p| alloc::format!(":{p}")).unwrap_or_default();
+            let text = alloc::format!("{scheme}://{a}.{b}.{c}.{d}{pt}/x");
+            if let Ok(url) = Url::parse(&text) {
+                let host = Host::Ipv4(Ipv4Addr::new(a, b, c, d));
+                let built = Url::from_parts(url.scheme(), host, url.port(), "/x").unwrap();
+                proptest::prop_assert_eq!(url.host_header(), built.host_header(), "{}", text);
+                proptest::prop_assert_eq!(&url, &built);
+            } else {
+                let p = port.unwrap();
+                proptest::prop_assert!(p.parse::<u16>().is_err(), "{}", text);
+            }
         }
 
         /// A port is what std's `u16` parser reads from one to five digits.
