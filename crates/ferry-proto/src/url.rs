@@ -84,23 +84,53 @@ const INLINE: usize = 62;
 /// authorities and pool keys are cheap to copy around per request. (Text held inline would
 /// spare the one allocation of a short URL but cost a UTF-8 check at every read, without
 /// `unsafe`: more than the allocation.)
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-struct Text(Arc<str>);
+///
+/// It may be the start of a longer shared text: a URL's domain is the start of the URL's own
+/// text, so parsing a URL allocates once, whatever its host.
+#[derive(Clone)]
+struct Text {
+    shared: Arc<str>,
+    /// The text is `shared[..len]`, a char boundary.
+    len: usize,
+}
 
 impl Text {
     fn as_str(&self) -> &str {
-        &self.0
+        self.shared.get(..self.len).unwrap_or_default()
     }
 
     /// `s` lower-cased (ASCII).
     fn lowercase(s: &str) -> Text {
         let mut buf = TextBuf::new();
         buf.push_str(s);
-        match &mut buf.spilled {
-            None => buf.bytes[..buf.len].make_ascii_lowercase(),
-            Some(v) => v.make_ascii_lowercase(),
-        }
+        buf.make_ascii_lowercase();
         buf.finish()
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Text {}
+
+impl PartialOrd for Text {
+    fn partial_cmp(&self, other: &Text) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Text {
+    fn cmp(&self, other: &Text) -> core::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl core::hash::Hash for Text {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
     }
 }
 
@@ -149,10 +179,19 @@ impl TextBuf {
         self.push_bytes(s.as_bytes());
     }
 
+    /// Lower-cases (ASCII) everything pushed so far.
+    fn make_ascii_lowercase(&mut self) {
+        match &mut self.spilled {
+            None => self.bytes[..self.len].make_ascii_lowercase(),
+            Some(v) => v.make_ascii_lowercase(),
+        }
+    }
+
     fn finish(self) -> Text {
         let bytes = self.spilled.as_deref().unwrap_or(&self.bytes[..self.len]);
         // `&str` pieces and ASCII runs: always UTF-8, the empty fallback is never taken.
-        Text(Arc::from(core::str::from_utf8(bytes).unwrap_or_default()))
+        let shared: Arc<str> = Arc::from(core::str::from_utf8(bytes).unwrap_or_default());
+        Text { len: shared.len(), shared }
     }
 }
 
@@ -246,15 +285,15 @@ impl Domain {
         Ok(Domain(Text::lowercase(s)))
     }
 
-    /// [`Domain::parse`] of a name already known not to read as an IPv4 address.
-    fn parse_not_ipv4(s: &str) -> Result<Domain> {
+    /// [`Domain::parse`]'s checks of a name already known not to read as an IPv4 address.
+    fn check_not_ipv4(s: &str) -> Result<()> {
         if s.is_empty() {
             return Err(invalid(UrlError::EmptyHost));
         }
         if !s.bytes().all(is_domain_byte) {
             return Err(invalid(UrlError::HostByte));
         }
-        Ok(Domain(Text::lowercase(s)))
+        Ok(())
     }
 
     /// The name, lower-cased.
@@ -366,23 +405,32 @@ impl Host {
     /// [`ErrorKind::InvalidUrl`] when the host is empty, has a byte outside
     /// `ALPHA / DIGIT / "-" / "." / "_" / "~"`, or is an invalid IP literal.
     pub fn parse(s: &str) -> Result<Host> {
+        Ok(match Host::parse_deferred(s)? {
+            Parsed::Host(host) => host,
+            Parsed::Domain(name) => Host::Domain(Domain(Text::lowercase(name))),
+        })
+    }
+
+    /// [`Host::parse`], a domain checked but not yet copied.
+    fn parse_deferred(s: &str) -> Result<Parsed<'_>> {
         if let Some(inner) = s.strip_prefix('[') {
             let inner = inner.strip_suffix(']').ok_or(invalid(UrlError::UnclosedBracket))?;
             return inner
                 .parse::<Ipv6Addr>()
-                .map(Host::Ipv6)
+                .map(|a| Parsed::Host(Host::Ipv6(a)))
                 .map_err(|_| invalid(UrlError::InvalidIpv6));
         }
         if s.contains(':') {
             return s
                 .parse::<Ipv6Addr>()
-                .map(Host::Ipv6)
+                .map(|a| Parsed::Host(Host::Ipv6(a)))
                 .map_err(|_| invalid(UrlError::InvalidIpv6));
         }
         if let Some(v4) = parse_ipv4(s) {
-            return Ok(Host::Ipv4(v4));
+            return Ok(Parsed::Host(Host::Ipv4(v4)));
         }
-        Domain::parse_not_ipv4(s).map(Host::Domain)
+        Domain::check_not_ipv4(s)?;
+        Ok(Parsed::Domain(s))
     }
 
     /// Whether this is an IP literal.
@@ -429,6 +477,12 @@ impl Host {
             }
         }
     }
+}
+
+/// A parsed host, a domain still as written (checked, not lower-cased, not copied).
+enum Parsed<'a> {
+    Host(Host),
+    Domain(&'a str),
 }
 
 impl From<Domain> for Host {
@@ -636,14 +690,14 @@ impl Url {
         target: &str,
         userinfo: Option<&str>,
     ) -> Result<Url> {
-        Url::build_with(scheme, host, port, None, target, userinfo)
+        Url::build_with(scheme, Parsed::Host(host), port, None, target, userinfo)
     }
 
     /// [`Url::build`], the `Host` value given as `host_value` when the caller has it written
     /// exactly so.
     fn build_with(
         scheme: Scheme,
-        host: Host,
+        host: Parsed<'_>,
         port: Option<u16>,
         host_value: Option<&str>,
         target: &str,
@@ -653,7 +707,14 @@ impl Url {
         if let Some(written) = host_value {
             text.push_str(written);
         } else {
-            host.push_to(&mut text);
+            match &host {
+                Parsed::Host(h) => h.push_to(&mut text),
+                // The domain opens the text, lower-cased: the host shares it below.
+                Parsed::Domain(name) => {
+                    text.push_str(name);
+                    text.make_ascii_lowercase();
+                }
+            }
             match port {
                 Some(p) if p != scheme.default_port() => {
                     text.push_str(":");
@@ -669,7 +730,14 @@ impl Url {
             text.push_str(ui);
             at
         });
-        Ok(Url { scheme, host, port, text: text.finish(), path_at, userinfo_at })
+        let text = text.finish();
+        let host = match host {
+            Parsed::Host(h) => h,
+            Parsed::Domain(name) => {
+                Host::Domain(Domain(Text { shared: Arc::clone(&text.shared), len: name.len() }))
+            }
+        };
+        Ok(Url { scheme, host, port, text, path_at, userinfo_at })
     }
 
     /// Resolves `reference` against this URL (RFC 3986 §5.2, strict), as a `Location` field
@@ -915,12 +983,16 @@ fn split_scheme_slow(s: &str) -> Result<(Scheme, &str)> {
 
 /// Splits `[userinfo@]host[:port]rest` where `rest` starts at the first `/`, `?` or `#`.
 pub(crate) fn split_authority(s: &str) -> Result<(Option<&str>, Host, Option<u16>, &str)> {
-    split_authority_as_written(s)
-        .map(|(userinfo, host, port, rest, _)| (userinfo, host, port, rest))
+    let (userinfo, host, port, rest, _) = split_authority_as_written(s)?;
+    let host = match host {
+        Parsed::Host(host) => host,
+        Parsed::Domain(name) => Host::Domain(Domain(Text::lowercase(name))),
+    };
+    Ok((userinfo, host, port, rest))
 }
 
 /// Userinfo, host, port, the rest, and `host[:port]` as written when it is canonical.
-type AsWritten<'a> = (Option<&'a str>, Host, Option<u16>, &'a str, Option<&'a str>);
+type AsWritten<'a> = (Option<&'a str>, Parsed<'a>, Option<u16>, &'a str, Option<&'a str>);
 
 /// [`split_authority`], and `host[:port]` as written when it is exactly how a [`Url`] writes
 /// its `Host` value (an IPv4 host, a port with no leading zero): a URL copies it as it is.
@@ -973,11 +1045,13 @@ fn split_authority_as_written(s: &str) -> Result<AsWritten<'_>> {
         Some(p) => Some(parse_port(p)?),
     };
     let host_text = host;
-    let host = Host::parse(host)?;
+    let host = Host::parse_deferred(host)?;
     let canonical = match (&host, port_text) {
-        (Host::Ipv4(_), None) => Some(host_text),
+        (Parsed::Host(Host::Ipv4(_)), None) => Some(host_text),
         // `hostport` is `host:port` here (an IPv4 host has no brackets).
-        (Host::Ipv4(_), Some(p)) if p.len() == 1 || (!p.is_empty() && !p.starts_with('0')) => {
+        (Parsed::Host(Host::Ipv4(_)), Some(p))
+            if p.len() == 1 || (!p.is_empty() && !p.starts_with('0')) =>
+        {
             Some(hostport)
         }
         _ => None,
@@ -1387,6 +1461,24 @@ mod tests {
                 .flatten();
             proptest::prop_assert_eq!(parse_port(&p).ok(), std);
         }
+    }
+
+    #[test]
+    fn a_urls_domain_shares_the_urls_one_allocation_and_compares_as_any_domain() {
+        use core::hash::BuildHasher as _;
+        let hasher = std::collections::hash_map::RandomState::new();
+        let url = Url::parse("http://Example.COM:8080/Path").unwrap();
+        let Host::Domain(d) = url.host() else { panic!("{url:?}") };
+        assert!(Arc::ptr_eq(&d.0.shared, &url.text.shared), "one allocation");
+        assert_eq!(d.as_str(), "example.com");
+        assert_eq!(url.host_header(), "example.com:8080");
+        let alone = Domain::parse("EXAMPLE.com").unwrap();
+        assert!(!Arc::ptr_eq(&d.0.shared, &alone.0.shared));
+        assert_eq!(d, &alone);
+        assert_eq!(d.cmp(&alone), core::cmp::Ordering::Equal);
+        assert_eq!(hasher.hash_one(d), hasher.hash_one(&alone));
+        assert_eq!(url.authority(), Authority::parse("example.com:8080").unwrap());
+        assert!(d < &Domain::parse("example.comx").unwrap());
     }
 
     #[test]
