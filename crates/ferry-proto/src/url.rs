@@ -638,7 +638,7 @@ pub struct Url {
     /// The `Host` field value (the host, and `:port` when it is not the scheme's default),
     /// then path and query (starting with `/`, without the fragment), then the userinfo
     /// (`user[:password]` as written, still percent-encoded), one after the other.
-    text: Text,
+    text: Arc<str>,
     /// Where the path begins in `text`.
     path_at: usize,
     /// Where the userinfo begins in `text`, if the URL has one.
@@ -730,11 +730,11 @@ impl Url {
             text.push_str(ui);
             at
         });
-        let text = text.finish();
+        let text = text.finish().shared;
         let host = match host {
             Parsed::Host(h) => h,
             Parsed::Domain(name) => {
-                Host::Domain(Domain(Text { shared: Arc::clone(&text.shared), len: name.len() }))
+                Host::Domain(Domain(Text { shared: Arc::clone(&text), len: name.len() }))
             }
         };
         Ok(Url { scheme, host, port, text, path_at, userinfo_at })
@@ -846,21 +846,21 @@ impl Url {
     /// Path and query: the origin-form request-target (RFC 9112 §3.2.1).
     #[must_use]
     pub fn path_and_query(&self) -> &str {
-        let text = self.text.as_str();
+        let text = &*self.text;
         text.get(self.path_at..self.userinfo_at.unwrap_or(text.len())).unwrap_or_default()
     }
 
     /// The userinfo as written, still percent-encoded; never put on the wire by the core.
     #[must_use]
     pub fn userinfo(&self) -> Option<&str> {
-        self.userinfo_at.and_then(|at| self.text.as_str().get(at..))
+        self.userinfo_at.and_then(|at| self.text.get(at..))
     }
 
     /// The `Host` field value: the host, and the port only when it is not the scheme's
     /// default (RFC 9110 §7.2). Encoded once, when the URL was built.
     #[must_use]
     pub fn host_header(&self) -> &str {
-        self.text.as_str().get(..self.path_at).unwrap_or_default()
+        self.text.get(..self.path_at).unwrap_or_default()
     }
 }
 
@@ -869,7 +869,7 @@ impl fmt::Display for Url {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.scheme.as_str())?;
         f.write_str("://")?;
-        let text = self.text.as_str();
+        let text = &*self.text;
         f.write_str(text.get(..self.userinfo_at.unwrap_or(text.len())).unwrap_or_default())
     }
 }
@@ -1469,7 +1469,7 @@ mod tests {
         let hasher = std::collections::hash_map::RandomState::new();
         let url = Url::parse("http://Example.COM:8080/Path").unwrap();
         let Host::Domain(d) = url.host() else { panic!("{url:?}") };
-        assert!(Arc::ptr_eq(&d.0.shared, &url.text.shared), "one allocation");
+        assert!(Arc::ptr_eq(&d.0.shared, &url.text), "one allocation");
         assert_eq!(d.as_str(), "example.com");
         assert_eq!(url.host_header(), "example.com:8080");
         let alone = Domain::parse("EXAMPLE.com").unwrap();
