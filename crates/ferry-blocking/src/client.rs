@@ -29,7 +29,8 @@ pub type RequestBuilder = ferry_client::RequestBuilder<Client>;
 
 struct Inner {
     session: Session,
-    pool: Mutex<ClientPool<Driver, Instant>>,
+    /// Drivers boxed: a checkout or checkin moves a pointer, not the machine.
+    pool: Mutex<ClientPool<Box<Driver>, Instant>>,
     /// Signalled when a connection is checked in or closed (for requests waiting on a limit).
     freed: Condvar,
     connects: AtomicU64,
@@ -94,7 +95,7 @@ impl ClientDriver for Client {
         loop {
             call.check_deadline(Instant::now(), Phase::Connect)?;
             let hop = session.hop(&call, &spec)?;
-            let key = hop.plan.key().clone();
+            let key = hop.key.clone();
             let attempt = Instant::now();
             let (mut driver, reused) = self.checkout(&hop, spec.is_fresh(), call.deadline())?;
             driver.stack.set_deadline(call.deadline());
@@ -135,7 +136,8 @@ impl ClientDriver for Client {
                         url: call.url().clone(),
                         redirects: call.redirects().to_vec(),
                         new_connection: opened > 0,
-                        timings: Timings::of(&driver.stack, started, attempt),
+                        instants: *driver.stack.instants(),
+                        attempt,
                         started,
                         partial: Bytes::new(),
                         body: BodyState {
@@ -144,6 +146,7 @@ impl ClientDriver for Client {
                             keep: !spec.is_fresh(),
                             key,
                             client: self.clone(),
+                            first: None,
                             ready: VecDeque::new(),
                             trailers: None,
                             read: 0,
@@ -245,7 +248,7 @@ impl Client {
         self.pool().idle()
     }
 
-    fn pool(&self) -> MutexGuard<'_, ClientPool<Driver, Instant>> {
+    fn pool(&self) -> MutexGuard<'_, ClientPool<Box<Driver>, Instant>> {
         // A panic while the lock was held leaves plain books behind; they stay usable.
         self.inner.pool.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -257,18 +260,17 @@ impl Client {
         hop: &Hop,
         fresh: bool,
         deadline: Option<Instant>,
-    ) -> Result<(Driver, bool), Error> {
-        let plan = &hop.plan;
-        let key = plan.key().clone();
+    ) -> Result<(Box<Driver>, bool), Error> {
+        let key = &hop.key;
         // The first hop's address names the connection in events; the key holds a hash of
         // the proxy's credentials and is never shown.
-        let dial = plan.dial().clone();
+        let dial = hop.dial();
         let wait_deadline = self.inner.session.pool_wait().map(|d| Instant::now() + d);
         let mut pool = self.pool();
         loop {
             let now = Instant::now();
             let mut close = Vec::new();
-            let checkout = pool.checkout(&key, now, fresh, Driver::probe, &mut close);
+            let checkout = pool.checkout(key, now, fresh, |d| d.probe(), &mut close);
             let mut expired = Vec::new();
             pool.handle_timeout(now, &mut expired);
             if !close.is_empty() || !expired.is_empty() {
@@ -281,7 +283,7 @@ impl Client {
                 }
                 Checkout::Open => {
                     tracing::debug!(target: "ferry::pool", %dial, "new connection");
-                    return Ok((Driver::new(hop.stack(now)), false));
+                    return Ok((Box::new(Driver::new(hop.stack(now))), false));
                 }
                 Checkout::Wait => {
                     let until = match (deadline, wait_deadline) {
@@ -323,7 +325,7 @@ impl Client {
 
     /// The exchange on `driver` is over: back to the pool if it can carry another request,
     /// else closed (and its slot freed).
-    fn checkin(&self, key: RouteKey, mut driver: Driver) {
+    fn checkin(&self, key: RouteKey, mut driver: Box<Driver>) {
         driver.stack.set_deadline(None);
         let mut close = Vec::new();
         self.pool().checkin(key, driver, Instant::now(), &mut close);
@@ -332,7 +334,7 @@ impl Client {
     }
 
     /// `driver` is closed without going back to the pool.
-    fn discard(&self, key: &RouteKey, driver: Driver) {
+    fn discard(&self, key: &RouteKey, driver: Box<Driver>) {
         drop(driver);
         self.pool().release(key);
         self.inner.freed.notify_one();
@@ -341,13 +343,15 @@ impl Client {
 
 /// The body side of a [`Response`]: the connection it arrives on, until its end.
 struct BodyState {
-    driver: Option<Driver>,
+    driver: Option<Box<Driver>>,
     /// Whether the connection may go back to the pool (not for a fresh-connection request).
     keep: bool,
     key: RouteKey,
     client: Client,
     decoder: ContentDecoder,
-    /// Decoded pieces not yet read.
+    /// Decoded pieces not yet read: the first here (a piece of identity content, say, needs
+    /// no queue), the rest after it in `ready`.
+    first: Option<Bytes>,
     ready: VecDeque<Bytes>,
     trailers: Option<Headers>,
     /// Decoded bytes handed out.
@@ -360,19 +364,24 @@ impl BodyState {
     /// The next decoded piece; `None` at the end (the connection is back in the pool then).
     fn next(&mut self) -> Result<Option<Bytes>, Error> {
         loop {
-            if let Some(piece) = self.ready.pop_front() {
+            if let Some(piece) = self.first.take().or_else(|| self.ready.pop_front()) {
                 self.read += piece.len() as u64;
                 return Ok(Some(piece));
             }
             let Some(driver) = &mut self.driver else { return Ok(None) };
-            let ready = &mut self.ready;
+            // Both are empty here: the first piece goes to `first`, later ones queue behind.
+            let (first, ready) = (&mut self.first, &mut self.ready);
+            let mut push = |b| match first {
+                None if ready.is_empty() => *first = Some(b),
+                _ => ready.push_back(b),
+            };
             let step = match exchange::next_piece(driver) {
-                Ok(Piece::Data(data)) => self.decoder.decode(data, &mut |b| ready.push_back(b)),
+                Ok(Piece::Data(data)) => self.decoder.decode(data, &mut push),
                 Ok(Piece::Trailers(t)) => {
                     self.trailers = Some(t);
                     Ok(())
                 }
-                Ok(Piece::End) => match self.decoder.finish(&mut |b| ready.push_back(b)) {
+                Ok(Piece::End) => match self.decoder.finish(&mut push) {
                     Ok(()) => {
                         self.end(true);
                         Ok(())
@@ -426,7 +435,10 @@ pub struct Response {
     url: Url,
     redirects: Vec<Url>,
     new_connection: bool,
-    timings: Timings,
+    /// The stack's instants at the head, for [`Response::timings`], and when the hop that
+    /// answered began.
+    instants: ferry_client::Instants<Instant>,
+    attempt: Instant,
     started: Instant,
     /// The rest of a piece that `read` cut.
     partial: Bytes,
@@ -468,9 +480,8 @@ impl Response {
     /// How long each step took; `total` runs until the body's end.
     #[must_use]
     pub fn timings(&self) -> Timings {
-        let mut t = self.timings;
-        t.total = Some(self.body.finished.unwrap_or_else(Instant::now) - self.started);
-        t
+        let end = self.body.finished.unwrap_or_else(Instant::now);
+        Timings::from_instants(&self.instants, self.started, self.attempt, end)
     }
 
     /// Whether the body is being decoded from a content coding.
@@ -501,7 +512,7 @@ impl Response {
         }
         let _entered = self.span.enter();
         let piece = self.body.next();
-        if matches!(piece, Ok(None)) {
+        if matches!(piece, Ok(None)) && !self.span.is_disabled() {
             let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
             self.span.record("elapsed_ms", ms);
         }

@@ -3,6 +3,7 @@
 //! a connection for that hop's route, and tells the call what happened; the call says whether
 //! to retry, follow a redirect, or hand the response to the user.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -80,15 +81,23 @@ const ORIGIN_CREDENTIALS: [&str; 3] = ["authorization", "cookie", "proxy-authori
 
 /// One logical request: method, URL, header fields and body, the redirects it followed, the
 /// retries it made, and the whole-request deadline.
+///
+/// Its fields are the client's defaults (shared with the client, never copied: those this
+/// call does not send are marked in a mask) followed by the caller's own; names are UTF-8
+/// (they come from `&str`), held as `Bytes` so that a hop's request shares them.
 #[derive(Clone, Debug)]
 pub struct Call<T> {
     method: Method,
     url: Url,
-    /// The caller's fields (after the client's defaults), names as given.
-    headers: Vec<(String, Bytes)>,
+    /// The client's default fields, shared by every call of the client.
+    defaults: Arc<[(Bytes, Bytes)]>,
+    /// Bit `i` set: `defaults[i]` is not sent (replaced, removed, or dropped by a redirect).
+    skip: u64,
+    /// The caller's fields, after the defaults, names as given.
+    headers: Vec<(Bytes, Bytes)>,
     body: CallBody,
     policy: RedirectPolicy,
-    /// Every URL requested so far, the current one last.
+    /// The URLs requested before the current one, in order.
     chain: Vec<Url>,
     /// Retries made on the current hop.
     retries: u32,
@@ -104,21 +113,72 @@ impl<T: Timestamp> Call<T> {
         now: T,
         method: Method,
         url: Url,
-        mut headers: Vec<(String, Bytes)>,
+        headers: Vec<(String, Bytes)>,
         body: CallBody,
         policy: RedirectPolicy,
         total: Option<Duration>,
     ) -> Call<T> {
-        if let Some(userinfo) = url.userinfo() {
-            if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("authorization")) {
+        let headers = headers.into_iter().map(|(n, v)| (Bytes::from(n), v)).collect();
+        Call::with_defaults(now, method, url, (no_defaults(), 0), headers, body, policy, total)
+    }
+
+    /// [`Call::new`] with the client's `defaults` first (those whose bit is set in `skip`
+    /// left out), then `headers`, whose names must be UTF-8.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn with_defaults(
+        now: T,
+        method: Method,
+        url: Url,
+        (defaults, skip): (Arc<[(Bytes, Bytes)]>, u64),
+        headers: Vec<(Bytes, Bytes)>,
+        body: CallBody,
+        policy: RedirectPolicy,
+        total: Option<Duration>,
+    ) -> Call<T> {
+        let deadline = total.and_then(|d| now.checked_add(d));
+        let mut call = Call {
+            method,
+            url,
+            defaults,
+            skip,
+            headers,
+            body,
+            policy,
+            chain: Vec::new(),
+            retries: 0,
+            deadline,
+        };
+        if let Some(userinfo) = call.url.userinfo() {
+            if !call.fields().any(|(n, _)| n.eq_ignore_ascii_case(b"authorization")) {
                 let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
                 let decode = |s: &str| percent_decode(s);
                 let creds = ferry_proto::Credentials::new(decode(user), decode(pass));
-                headers.push(("Authorization".to_owned(), Bytes::from(creds.basic())));
+                call.headers
+                    .push((Bytes::from_static(b"Authorization"), Bytes::from(creds.basic())));
             }
         }
-        let deadline = total.and_then(|d| now.checked_add(d));
-        Call { method, chain: vec![url.clone()], url, headers, body, policy, retries: 0, deadline }
+        call
+    }
+
+    /// The fields of the current hop: the defaults not skipped, then the caller's.
+    fn fields(&self) -> impl Iterator<Item = &(Bytes, Bytes)> {
+        let skip = self.skip;
+        self.defaults
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| skip & (1 << i) == 0)
+            .map(|(_, f)| f)
+            .chain(&self.headers)
+    }
+
+    /// Keeps only the fields whose name `keep` accepts (defaults are marked skipped).
+    fn retain_fields(&mut self, keep: impl Fn(&[u8]) -> bool) {
+        for (i, (name, _)) in self.defaults.iter().enumerate() {
+            if !keep(name) {
+                self.skip |= 1 << i;
+            }
+        }
+        self.headers.retain(|(n, _)| keep(n));
     }
 
     /// The URL of the current hop.
@@ -142,7 +202,7 @@ impl<T: Timestamp> Call<T> {
     /// The URLs requested before the current one, in order.
     #[must_use]
     pub fn redirects(&self) -> &[Url] {
-        &self.chain[..self.chain.len() - 1]
+        &self.chain
     }
 
     /// When the whole call must be over.
@@ -153,7 +213,8 @@ impl<T: Timestamp> Call<T> {
 
     /// The header fields of the current hop, in order.
     pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.headers.iter().map(|(n, v)| (n.as_str(), &v[..]))
+        // Names come from `&str` and `String`: never the empty fallback.
+        self.fields().map(|(n, v)| (std::str::from_utf8(n).unwrap_or_default(), &v[..]))
     }
 
     /// Fails once the whole-request deadline has passed.
@@ -173,11 +234,11 @@ impl<T: Timestamp> Call<T> {
     pub fn request(&self, cookie: Option<&str>) -> Request {
         let mut request =
             Request::new(self.method.clone(), self.url.clone()).body(self.body.framing());
-        for (name, value) in &self.headers {
+        for (name, value) in self.fields() {
             request = request.header(name.clone(), value.clone());
         }
         if let Some(cookie) = cookie {
-            if !self.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("cookie")) {
+            if !self.fields().any(|(n, _)| n.eq_ignore_ascii_case(b"cookie")) {
                 request = request.header("Cookie", cookie.to_owned());
             }
         }
@@ -224,9 +285,10 @@ impl<T: Timestamp> Call<T> {
         if keeps_body && !self.body.is_replayable() {
             return Ok(Next::Deliver);
         }
-        let followed = u32::try_from(self.chain.len() - 1).unwrap_or(u32::MAX);
+        let followed = u32::try_from(self.chain.len()).unwrap_or(u32::MAX);
         if followed >= self.policy.limit {
             let mut chain: Vec<String> = self.chain.iter().map(ToString::to_string).collect();
+            chain.push(self.url.to_string());
             chain.push(next.to_string());
             return Err(redirect_error(RedirectError::TooMany { chain }));
         }
@@ -247,17 +309,25 @@ impl<T: Timestamp> Call<T> {
         if to_get {
             self.method = Method::new("GET");
             self.body = CallBody::Empty;
-            self.headers.retain(|(n, _)| !BODY_FIELDS.iter().any(|b| n.eq_ignore_ascii_case(b)));
+            self.retain_fields(|n| {
+                !BODY_FIELDS.iter().any(|b| n.eq_ignore_ascii_case(b.as_bytes()))
+            });
         }
         if !same_origin(&self.url, &next) {
-            self.headers
-                .retain(|(n, _)| !ORIGIN_CREDENTIALS.iter().any(|c| n.eq_ignore_ascii_case(c)));
+            self.retain_fields(|n| {
+                !ORIGIN_CREDENTIALS.iter().any(|c| n.eq_ignore_ascii_case(c.as_bytes()))
+            });
         }
-        self.url = next.clone();
-        self.chain.push(next);
+        let previous = std::mem::replace(&mut self.url, next);
+        self.chain.push(previous);
         self.retries = 0;
         Ok(Next::Follow)
     }
+}
+
+/// No defaults (a call made by [`Call::new`]).
+fn no_defaults() -> Arc<[(Bytes, Bytes)]> {
+    Arc::new([])
 }
 
 /// Same scheme, host and port (RFC 6454's origin).

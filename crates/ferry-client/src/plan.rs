@@ -173,11 +173,46 @@ impl fmt::Debug for Plan {
     }
 }
 
-/// The name TLS verifies: a domain as it is, an IP literal without brackets.
+/// The name TLS verifies: a domain as it is, an IP literal without brackets. An IPv4 address
+/// is written without `core::fmt` (a plan is made per new connection).
 pub(crate) fn server_name(host: &Host) -> String {
     match host {
         Host::Domain(d) => d.as_str().to_owned(),
-        Host::Ipv4(a) => a.to_string(),
+        Host::Ipv4(a) => {
+            let mut s = String::with_capacity(15);
+            for (i, octet) in a.octets().into_iter().enumerate() {
+                if i > 0 {
+                    s.push('.');
+                }
+                if octet >= 100 {
+                    s.push(char::from(b'0' + octet / 100));
+                }
+                if octet >= 10 {
+                    s.push(char::from(b'0' + octet / 10 % 10));
+                }
+                s.push(char::from(b'0' + octet % 10));
+            }
+            s
+        }
         Host::Ipv6(a) => a.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_names_are_written_as_std_writes_ip_addresses() {
+        for a in
+            [[0, 0, 0, 0], [127, 0, 0, 1], [10, 9, 99, 100], [255, 255, 255, 255], [1, 20, 0, 209]]
+        {
+            let ip = std::net::Ipv4Addr::from(a);
+            assert_eq!(server_name(&Host::Ipv4(ip)), ip.to_string());
+        }
+        let v6: std::net::Ipv6Addr = "2001:db8::1".parse().unwrap();
+        assert_eq!(server_name(&Host::Ipv6(v6)), "2001:db8::1");
+        let d = ferry_proto::Domain::parse("Example.COM").unwrap();
+        assert_eq!(server_name(&Host::Domain(d)), "example.com");
     }
 }

@@ -7,12 +7,16 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ferry_proto::proxy::{EnvProxies, NoProxy, Proxies, Proxy, ProxyConfig};
-use ferry_proto::{Config, Method, PoolConfig, Request, ResponseHead, Timeouts, Timestamp, Url};
+use ferry_proto::{
+    Authority, Config, Method, PoolConfig, Request, ResponseHead, Route, RouteKey, Timeouts,
+    Timestamp, Url,
+};
 use ferry_tls::TlsConfig;
 
 use crate::call::{Call, CallBody, Next, RedirectPolicy};
@@ -384,27 +388,27 @@ impl<C: ClientDriver> ClientBuilder<C> {
         }
         let mut headers = vec![
             (
-                "User-Agent".to_owned(),
-                Bytes::from(self.user_agent.unwrap_or_else(|| USER_AGENT.to_owned())),
+                Bytes::from_static(b"User-Agent"),
+                self.user_agent.map_or(Bytes::from_static(USER_AGENT.as_bytes()), Bytes::from),
             ),
-            ("Accept".to_owned(), Bytes::from_static(b"*/*")),
+            (Bytes::from_static(b"Accept"), Bytes::from_static(b"*/*")),
         ];
         if self.decompress {
             headers.push((
-                "Accept-Encoding".to_owned(),
+                Bytes::from_static(b"Accept-Encoding"),
                 Bytes::from_static(ACCEPT_ENCODING.as_bytes()),
             ));
         }
         for (name, value) in self.headers {
-            set_field(&mut headers, name, value);
+            set_field(&mut headers, Bytes::from(name), value);
         }
         for (name, value) in &headers {
-            ferry_proto::wire::check_field(name.as_bytes(), value)
+            ferry_proto::wire::check_field(name, value)
                 .map_err(|e| Error::new(Phase::Send, ErrorKind::Request(e)))?;
         }
         Ok(C::from_session(Session {
             proxy,
-            tunnel_headers: self.tunnel_headers,
+            tunnel_headers: self.tunnel_headers.into(),
             proxy_tls_for: self
                 .proxy_tls_for
                 .into_iter()
@@ -416,7 +420,7 @@ impl<C: ClientDriver> ClientBuilder<C> {
             total: self.total,
             pool_wait: self.pool_wait,
             redirects: self.redirects,
-            headers,
+            headers: headers.into(),
             decompress: self.decompress,
             max_body: self.max_body,
             pool: self.pool,
@@ -428,15 +432,20 @@ impl<C: ClientDriver> ClientBuilder<C> {
 }
 
 /// Sets `name` in `fields`, replacing every field of that name (case-insensitively).
-fn set_field(fields: &mut Vec<(String, Bytes)>, name: String, value: Bytes) {
+fn set_field(fields: &mut Vec<(Bytes, Bytes)>, name: Bytes, value: Bytes) {
     fields.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
     fields.push((name, value));
 }
 
+/// Default fields a call can leave out one by one (a bit each in [`Call`]'s mask); past it,
+/// a call copies the defaults it sends.
+const MASKED_DEFAULTS: usize = 64;
+
 /// A built client's settings and its cookie jar: what every request of it starts from.
 pub struct Session {
     proxy: ProxyConfig,
-    tunnel_headers: Vec<(String, String)>,
+    /// Shared with every hop (a hop builds its plan only when it opens a connection).
+    tunnel_headers: Arc<[(String, String)]>,
     tls: TlsSettings,
     /// Per-proxy settings, by the proxy's `host:port`.
     proxy_tls_for: Vec<(String, TlsSettings)>,
@@ -445,8 +454,9 @@ pub struct Session {
     total: Option<Duration>,
     pool_wait: Option<Duration>,
     redirects: RedirectPolicy,
-    /// Sent with every request: User-Agent, Accept, Accept-Encoding, the user's defaults.
-    headers: Vec<(String, Bytes)>,
+    /// Sent with every request: User-Agent, Accept, Accept-Encoding, the user's defaults;
+    /// names unique (case-insensitively), UTF-8. Shared with every call.
+    headers: Arc<[(Bytes, Bytes)]>,
     decompress: bool,
     max_body: u64,
     pool: PoolConfig,
@@ -465,25 +475,47 @@ impl fmt::Debug for Session {
     }
 }
 
-/// What one hop needs: its plan (with the key a pool files it under), TLS settings and core
-/// configuration for a new connection, and the request.
+/// What one hop needs: its route and the key a pool files it under, the TLS settings and
+/// core configuration for a new connection, and the request. The route's [`Plan`] is made
+/// only for a new connection ([`Hop::plan`], [`Hop::stack`]): a hop on a pooled connection
+/// needs its key alone.
 #[derive(Debug)]
 pub struct Hop {
-    /// The route's layers; [`Plan::key`] is the pool key.
-    pub plan: Plan,
+    /// The route the proxy decision gave.
+    pub route: Route,
+    /// The pool key: [`Route::key`] with the fingerprint of `tls`, as [`Plan::key`] says.
+    pub key: RouteKey,
     /// The TLS settings of this route (a proxy's own, when it has some).
     pub tls: TlsSettings,
     /// The core's configuration for a new connection (the proxy-connect budget applied).
     pub config: Config,
     /// The request, shaped by the stack for the route when sent.
     pub request: Request,
+    /// The client's CONNECT fields, for the plan.
+    tunnel_headers: Arc<[(String, String)]>,
 }
 
 impl Hop {
+    /// The plan of this hop's route: its layers, the address to dial, [`Hop::key`].
+    #[must_use]
+    pub fn plan(&self) -> Plan {
+        let mut plan = Plan::new(&self.route, &self.tls);
+        for (name, value) in self.tunnel_headers.iter() {
+            plan = plan.with_tunnel_header(name, value);
+        }
+        plan
+    }
+
+    /// The host and port a new connection dials: the proxy, or the origin ([`Plan::dial`]).
+    #[must_use]
+    pub fn dial(&self) -> &Authority {
+        self.route.proxy().map_or(self.route.origin(), Proxy::authority)
+    }
+
     /// A stack for a new connection of this hop.
     #[must_use]
     pub fn stack<T: Timestamp>(&self, now: T) -> Stack<T> {
-        Stack::new(now, self.plan.clone(), self.tls.clone(), self.config)
+        Stack::new(now, self.plan(), self.tls.clone(), self.config)
     }
 }
 
@@ -536,19 +568,40 @@ impl Session {
         if !request.query.is_empty() {
             url = with_query(&url, &request.query)?;
         }
-        let mut headers = self.headers.clone();
-        if !request.decompress.unwrap_or(self.decompress) {
-            headers.retain(|(n, _)| !n.eq_ignore_ascii_case("accept-encoding"));
-        }
-        headers.retain(|(n, _)| !request.removed.iter().any(|r| r.eq_ignore_ascii_case(n)));
+        // The request's own fields, a later one of a name replacing an earlier one.
+        let mut own = Vec::new();
         for (name, value) in std::mem::take(&mut request.headers) {
-            set_field(&mut headers, name, value);
+            set_field(&mut own, Bytes::from(name), value);
         }
-        Ok(Call::new(
+        // The defaults it does not send: replaced by its own, removed, or Accept-Encoding
+        // when it does not decode.
+        let decompress = request.decompress.unwrap_or(self.decompress);
+        let dropped = |name: &[u8]| {
+            (!decompress && name.eq_ignore_ascii_case(b"accept-encoding"))
+                || request.removed.iter().any(|r| r.as_bytes().eq_ignore_ascii_case(name))
+                || own.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
+        };
+        let defaults = if self.headers.len() <= MASKED_DEFAULTS {
+            let mut skip = 0;
+            for (i, (name, _)) in self.headers.iter().enumerate() {
+                if dropped(name) {
+                    skip |= 1 << i;
+                }
+            }
+            (Arc::clone(&self.headers), skip)
+        } else {
+            let mut sent: Vec<_> =
+                self.headers.iter().filter(|(n, _)| !dropped(n)).cloned().collect();
+            sent.append(&mut own);
+            own = sent;
+            (Arc::from(Vec::new()), 0)
+        };
+        Ok(Call::with_defaults(
             now,
             request.method.clone(),
             url,
-            headers,
+            defaults,
+            own,
             body,
             self.redirects,
             request.timeout.or(self.total),
@@ -573,16 +626,15 @@ impl Session {
         let route = decision.route(call.url());
         let tls = route
             .proxy()
+            .filter(|_| !self.proxy_tls_for.is_empty())
             .and_then(|p| {
-                let at = p.authority().to_string().to_ascii_lowercase();
+                // `Authority`'s text is lower-case already (a `Domain` is, IPv6 is written so).
+                let at = p.authority().to_string();
                 self.proxy_tls_for.iter().find(|(a, _)| *a == at).map(|(_, t)| t)
             })
             .unwrap_or(&self.tls)
             .clone();
-        let mut plan = Plan::new(&route, &tls);
-        for (name, value) in &self.tunnel_headers {
-            plan = plan.with_tunnel_header(name, value);
-        }
+        let key = route.key(tls.fingerprint());
         let mut config = self.config;
         if let (Some(t), Some(_)) = (self.proxy_connect, route.proxy()) {
             config = config.with_timeouts(config.timeouts.with_connect(Some(t)));
@@ -598,7 +650,14 @@ impl Session {
             ),
             "request"
         );
-        Ok(Hop { plan, tls, config, request })
+        Ok(Hop {
+            route,
+            key,
+            tls,
+            config,
+            request,
+            tunnel_headers: Arc::clone(&self.tunnel_headers),
+        })
     }
 
     /// The final head of a hop arrived: its cookies kept, it is told to `tracing`, and the
@@ -875,7 +934,18 @@ impl Timings {
     /// call's start); `total` up to now.
     #[must_use]
     pub fn of(stack: &Stack<Instant>, started: Instant, attempt: Instant) -> Timings {
-        let t = stack.instants();
+        Timings::from_instants(stack.instants(), started, attempt, Instant::now())
+    }
+
+    /// [`Timings::of`] from a copy of the stack's instants, `total` up to `now`: a response
+    /// keeps the instants and works its timings out when asked.
+    #[must_use]
+    pub fn from_instants(
+        t: &crate::Instants<Instant>,
+        started: Instant,
+        attempt: Instant,
+        now: Instant,
+    ) -> Timings {
         let since = |at: Option<Instant>| at.filter(|a| *a >= attempt).map(|a| a - started);
         Timings {
             resolve: since(t.resolved),
@@ -884,7 +954,155 @@ impl Timings {
             tunnel: since(t.tunnel),
             origin_tls: since(t.origin_tls),
             first_byte: since(t.first_byte),
-            total: Some(started.elapsed()),
+            total: Some(now.saturating_duration_since(started)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A driver that only keeps its session, to ask it for calls.
+    #[derive(Clone)]
+    struct Keep(Arc<Mutex<Option<Session>>>);
+
+    struct NoBody;
+
+    impl RequestBody for NoBody {
+        fn call_body(&self) -> CallBody {
+            CallBody::Empty
+        }
+    }
+
+    impl From<Vec<u8>> for NoBody {
+        fn from(_: Vec<u8>) -> NoBody {
+            NoBody
+        }
+    }
+
+    impl From<String> for NoBody {
+        fn from(_: String) -> NoBody {
+            NoBody
+        }
+    }
+
+    impl ClientDriver for Keep {
+        type Body = NoBody;
+        type Response = Vec<(String, String)>;
+        fn from_session(session: Session) -> Keep {
+            Keep(Arc::new(Mutex::new(Some(session))))
+        }
+        /// The fields the first hop sends.
+        fn execute(&self, request: RequestBuilder<Keep>) -> Result<Self::Response, Error> {
+            let (mut spec, _) = request.into_parts();
+            let guard = self.0.lock().unwrap();
+            let session = guard.as_ref().unwrap();
+            let call = session.call(Instant::now(), &mut spec, CallBody::Empty)?;
+            let request = call.request(None);
+            Ok(request
+                .headers()
+                .map(|(n, v)| {
+                    (String::from_utf8(n.to_vec()).unwrap(), String::from_utf8(v.to_vec()).unwrap())
+                })
+                .collect())
+        }
+    }
+
+    fn tls() -> TlsConfig {
+        TlsConfig::builder().build().unwrap()
+    }
+
+    fn names(fields: &[(String, String)]) -> Vec<&str> {
+        fields.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    #[test]
+    fn the_defaults_a_call_sends_are_the_clients_under_its_own() {
+        let client: Keep = ClientBuilder::default()
+            .tls(tls())
+            .env_proxies(false)
+            .default_header("X-Team", "a")
+            .default_header("x-team", "b")
+            .build()
+            .unwrap();
+        let get = || RequestBuilder::new(client.clone(), "GET", "http://a.test/");
+        let sent = get().send().unwrap();
+        assert_eq!(names(&sent), ["User-Agent", "Accept", "Accept-Encoding", "x-team"]);
+        assert_eq!(sent[3].1, "b", "a later default replaces an earlier one");
+        assert_eq!(sent[0].1, USER_AGENT);
+
+        // Its own field replaces the default of that name, case-insensitively, at the end;
+        // a later one of its own replaces an earlier one.
+        let sent = get().header("accept", "text/html").header("ACCEPT", "text/plain").send();
+        let sent = sent.unwrap();
+        assert_eq!(names(&sent), ["User-Agent", "Accept-Encoding", "x-team", "ACCEPT"]);
+        assert_eq!(sent[3].1, "text/plain");
+
+        // Removed defaults and Accept-Encoding without decoding are left out.
+        let sent = get().without_header("user-agent").decompress(false).send().unwrap();
+        assert_eq!(names(&sent), ["Accept", "x-team"]);
+
+        // A removed default can still be set by the request itself.
+        let sent = get().without_header("X-Team").header("X-Team", "c").send().unwrap();
+        assert_eq!(names(&sent), ["User-Agent", "Accept", "Accept-Encoding", "X-Team"]);
+        assert_eq!(sent[3].1, "c");
+    }
+
+    #[test]
+    fn a_redirect_drops_default_credentials_and_body_fields_too() {
+        let client: Keep = ClientBuilder::default()
+            .tls(tls())
+            .env_proxies(false)
+            .default_header("Authorization", "Bearer t")
+            .default_header("Content-Type", "text/plain")
+            .build()
+            .unwrap();
+        let guard = client.0.lock().unwrap();
+        let session = guard.as_ref().unwrap();
+        let mut spec = RequestBuilder::new(client.clone(), "POST", "http://a.test/").into_parts().0;
+        let mut call = session.call(Duration::ZERO, &mut spec, CallBody::Empty).unwrap();
+        let head = |text: &str| {
+            let mut buf = bytes::BytesMut::from(text.as_bytes());
+            ferry_proto::wire::parse_response_head(&mut buf, &Config::default()).unwrap().unwrap()
+        };
+        let lower = |c: &Call<Duration>| -> Vec<String> {
+            c.headers().map(|(n, _)| n.to_ascii_lowercase()).collect()
+        };
+        assert!(lower(&call).contains(&"authorization".to_owned()));
+        // Same origin, 303: the body's fields go, the credentials stay.
+        let see_other = "HTTP/1.1 303 X\r\nLocation: /b\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(call.on_response(&head(see_other)).unwrap(), Next::Follow);
+        assert_eq!(lower(&call), ["user-agent", "accept", "accept-encoding", "authorization"]);
+        // Another origin: the credentials go.
+        let found = "HTTP/1.1 302 X\r\nLocation: http://b.test/\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(call.on_response(&head(found)).unwrap(), Next::Follow);
+        assert_eq!(lower(&call), ["user-agent", "accept", "accept-encoding"]);
+        assert_eq!(call.request(None).headers().count(), 3);
+        let chain: Vec<String> = call.redirects().iter().map(ToString::to_string).collect();
+        assert_eq!(chain, ["http://a.test/", "http://a.test/b"]);
+    }
+
+    #[test]
+    fn more_defaults_than_the_mask_holds_are_sent_the_same_way() {
+        let mut builder = ClientBuilder::default().tls(tls()).env_proxies(false);
+        for i in 0..80 {
+            builder = builder.default_header(&format!("X-D{i}"), &i.to_string());
+        }
+        let client: Keep = builder.build().unwrap();
+        let sent = RequestBuilder::new(client, "GET", "http://a.test/")
+            .without_header("x-d70")
+            .header("X-D3", "own")
+            .decompress(false)
+            .send()
+            .unwrap();
+        let mut want: Vec<String> = ["User-Agent", "Accept"].map(String::from).to_vec();
+        want.extend((0..80).filter(|i| ![3, 70].contains(i)).map(|i| format!("X-D{i}")));
+        want.push("X-D3".to_owned());
+        assert_eq!(names(&sent), want);
+        assert_eq!(sent.last().unwrap().1, "own");
     }
 }

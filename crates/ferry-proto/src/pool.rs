@@ -31,6 +31,18 @@ pub trait Reusable<T> {
     fn idle_deadline(&self) -> Option<T>;
 }
 
+/// A boxed connection answers as the connection: a driver pools its connections boxed, so
+/// checking one out or in moves a pointer, not the whole machine.
+impl<T, C: Reusable<T> + ?Sized> Reusable<T> for alloc::boxed::Box<C> {
+    fn is_reusable(&self, now: T) -> bool {
+        (**self).is_reusable(now)
+    }
+
+    fn idle_deadline(&self) -> Option<T> {
+        (**self).idle_deadline()
+    }
+}
+
 impl<T: Timestamp> Reusable<T> for Connection<T> {
     fn is_reusable(&self, now: T) -> bool {
         self.is_idle() && self.idle_deadline().is_none_or(|at| now < at)
@@ -168,17 +180,27 @@ impl<C, T: Timestamp> Idle<C, T> {
 /// ```
 pub struct Pool<C, T: Timestamp> {
     config: PoolConfig,
-    /// Per key, oldest at the front, most recently used at the back; never empty.
+    /// Per key, oldest at the front, most recently used at the back. A key's queue stays when
+    /// it empties, so that a connection taken and put back, request after request, allocates
+    /// nothing; empty queues beyond [`Pool::EMPTY_QUEUES_KEPT`] are dropped when a new key comes.
     idle: BTreeMap<RouteKey, VecDeque<Idle<C, T>>>,
     len: usize,
     next_seq: u64,
+    /// No idle connection expires before this (it may be earlier than the true earliest
+    /// deadline, never later): [`Pool::handle_timeout`] before it has nothing to do.
+    no_expiry_before: Option<T>,
 }
 
 impl<C: Reusable<T>, T: Timestamp> Pool<C, T> {
+    /// Empty queues (of keys with no idle connection now) kept for reuse at most; past it, a
+    /// new key's arrival drops them. Bounds the pool's memory by the keys in use, not the keys
+    /// ever seen.
+    pub const EMPTY_QUEUES_KEPT: usize = 16;
+
     /// An empty pool with these limits.
     #[must_use]
     pub fn new(config: PoolConfig) -> Self {
-        Pool { config, idle: BTreeMap::new(), len: 0, next_seq: 0 }
+        Pool { config, idle: BTreeMap::new(), len: 0, next_seq: 0, no_expiry_before: None }
     }
 
     /// The limits.
@@ -198,8 +220,14 @@ impl<C: Reusable<T>, T: Timestamp> Pool<C, T> {
             return Put::Refused(conn);
         }
         let expires = conn.idle_deadline();
+        if let Some(at) = expires {
+            self.no_expiry_before = Some(self.no_expiry_before.map_or(at, |b| b.min(at)));
+        }
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
+        if !self.idle.contains_key(&key) && self.idle.len() >= Self::EMPTY_QUEUES_KEPT {
+            self.idle.retain(|_, q| !q.is_empty());
+        }
         let queue = self.idle.entry(key).or_default();
         queue.push_back(Idle { conn, expires, seq });
         self.len += 1;
@@ -238,9 +266,7 @@ impl<C: Reusable<T>, T: Timestamp> Pool<C, T> {
             }
             taken.stale.push(idle.conn);
         }
-        if queue.is_empty() {
-            self.idle.remove(key);
-        }
+        // An emptied queue stays: the connection usually comes back to it.
         taken
     }
 
@@ -256,6 +282,10 @@ impl<C: Reusable<T>, T: Timestamp> Pool<C, T> {
     #[must_use = "expired connections must be closed"]
     pub fn handle_timeout(&mut self, now: T) -> Vec<C> {
         let mut out = Vec::new();
+        // Nothing can have expired yet: no walk (a driver calls this on every checkout).
+        if self.no_expiry_before.is_none_or(|at| now < at) {
+            return out;
+        }
         self.idle.retain(|_, queue| {
             if queue.iter().any(|i| i.expired(now)) {
                 let kept: VecDeque<_> = queue
@@ -271,9 +301,10 @@ impl<C: Reusable<T>, T: Timestamp> Pool<C, T> {
                     .collect();
                 *queue = kept;
             }
-            !queue.is_empty()
+            true
         });
         self.len -= out.len();
+        self.no_expiry_before = self.poll_timeout();
         out
     }
 
@@ -312,9 +343,6 @@ impl<C: Reusable<T>, T: Timestamp> Pool<C, T> {
             .map(|(_, k)| k.clone())?;
         let queue = self.idle.get_mut(&key)?;
         let old = queue.pop_front()?;
-        if queue.is_empty() {
-            self.idle.remove(&key);
-        }
         self.len -= 1;
         Some(old.conn)
     }
@@ -326,7 +354,15 @@ impl<C, T: Timestamp> fmt::Debug for Pool<C, T> {
         f.debug_struct("Pool")
             .field("config", &self.config)
             .field("len", &self.len)
-            .field("keys", &self.idle.iter().map(|(k, q)| (k, q.len())).collect::<Vec<_>>())
+            .field(
+                "keys",
+                &self
+                    .idle
+                    .iter()
+                    .filter(|(_, q)| !q.is_empty())
+                    .map(|(k, q)| (k, q.len()))
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -413,6 +449,42 @@ mod tests {
         assert_eq!(p.take(&a, secs(1), quiet).conn.map(|c| c.id), Some(1));
         assert_eq!(p.take(&a, secs(1), quiet), Take { conn: None, stale: vec![] });
         assert_eq!(p.take(&b, secs(1), quiet).conn.map(|c| c.id), Some(2));
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn a_deadline_put_after_a_quiet_handle_timeout_still_fires() {
+        let mut p = pool(5, 5);
+        let (a, b) = (key("http://a/"), key("http://b/"));
+        assert_eq!(p.put(a.clone(), fake(1, Some(20)), secs(0)), Put::Pooled);
+        assert_eq!(p.handle_timeout(secs(1)), vec![]);
+        assert_eq!(p.put(b.clone(), fake(2, Some(5)), secs(2)), Put::Pooled);
+        assert_eq!(p.handle_timeout(secs(4)), vec![]);
+        assert_eq!(ids(&p.handle_timeout(secs(5))), [2]);
+        assert_eq!(p.handle_timeout(secs(19)), vec![]);
+        // The earliest left after a walk is the next bound.
+        assert_eq!(ids(&p.handle_timeout(secs(20))), [1]);
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn an_emptied_queue_is_kept_for_the_next_put_and_empty_queues_are_bounded() {
+        let mut p = pool(5, 100);
+        let a = key("http://a/");
+        assert_eq!(p.put(a.clone(), fake(1, None), secs(0)), Put::Pooled);
+        assert_eq!(p.take(&a, secs(1), quiet).conn.map(|c| c.id), Some(1));
+        assert_eq!(p.idle.len(), 1, "the queue of a stays, to be reused by the next put");
+        assert_eq!(p.handle_timeout(secs(2)), vec![]);
+        assert_eq!(p.idle.len(), 1, "handle_timeout keeps it too");
+        assert_eq!((p.len(), p.len_for(&a), p.poll_timeout()), (0, 0, None));
+        assert!(alloc::format!("{p:?}").contains("keys: []"), "an empty key is not shown: {p:?}");
+        // Many keys, each emptied: the empty queues do not pile up.
+        for i in 0..100 {
+            let k = key(&alloc::format!("http://h{i}/"));
+            assert_eq!(p.put(k.clone(), fake(i, None), secs(3)), Put::Pooled);
+            assert!(p.take(&k, secs(3), quiet).conn.is_some());
+            assert!(p.idle.len() <= Pool::<Fake, Duration>::EMPTY_QUEUES_KEPT + 1);
+        }
         assert!(p.is_empty());
     }
 

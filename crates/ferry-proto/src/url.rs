@@ -8,7 +8,10 @@
 //! constructors. Whoever writes a host on the wire checks its bytes once more.
 
 use alloc::string::String;
-use core::fmt::{self, Write as _};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+
 use core::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -74,6 +77,131 @@ fn invalid(what: UrlError) -> Error {
     ErrorKind::InvalidUrl { what }.into()
 }
 
+/// The most bytes a [`TextBuf`] holds on the stack.
+const INLINE: usize = 62;
+
+/// Immutable text of a URL part, shared: cloning never allocates, so URLs, hosts,
+/// authorities and pool keys are cheap to copy around per request. (Text held inline would
+/// spare the one allocation of a short URL but cost a UTF-8 check at every read, without
+/// `unsafe`: more than the allocation.)
+///
+/// It may be the start of a longer shared text: a URL's domain is the start of the URL's own
+/// text, so parsing a URL allocates once, whatever its host.
+#[derive(Clone)]
+struct Text {
+    shared: Arc<str>,
+    /// The text is `shared[..len]`, a char boundary.
+    len: usize,
+}
+
+impl Text {
+    fn as_str(&self) -> &str {
+        self.shared.get(..self.len).unwrap_or_default()
+    }
+
+    /// `s` lower-cased (ASCII).
+    fn lowercase(s: &str) -> Text {
+        let mut buf = TextBuf::new();
+        buf.push_str(s);
+        buf.make_ascii_lowercase();
+        buf.finish()
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Text {}
+
+impl PartialOrd for Text {
+    fn partial_cmp(&self, other: &Text) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Text {
+    fn cmp(&self, other: &Text) -> core::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl core::hash::Hash for Text {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// Builds a [`Text`]: on the stack while it fits [`INLINE`], on the heap past it, then copied
+/// into the one shared allocation. Only `&str` pieces and ASCII runs go in, so the result is
+/// UTF-8.
+struct TextBuf {
+    bytes: [u8; INLINE],
+    len: usize,
+    spilled: Option<Vec<u8>>,
+}
+
+impl TextBuf {
+    fn new() -> TextBuf {
+        TextBuf { bytes: [0; INLINE], len: 0, spilled: None }
+    }
+
+    fn len(&self) -> usize {
+        self.spilled.as_ref().map_or(self.len, Vec::len)
+    }
+
+    /// Appends bytes that are UTF-8 on their own (a `&str`, or an ASCII run).
+    fn push_bytes(&mut self, b: &[u8]) {
+        match &mut self.spilled {
+            None if self.len + b.len() <= INLINE => {
+                self.bytes[self.len..self.len + b.len()].copy_from_slice(b);
+                self.len += b.len();
+            }
+            None => {
+                let mut v = Vec::with_capacity((self.len + b.len()).max(2 * INLINE));
+                v.extend_from_slice(&self.bytes[..self.len]);
+                v.extend_from_slice(b);
+                self.spilled = Some(v);
+            }
+            Some(v) => v.extend_from_slice(b),
+        }
+    }
+
+    fn push_str(&mut self, s: &str) {
+        self.push_bytes(s.as_bytes());
+    }
+
+    /// Lower-cases (ASCII) everything pushed so far.
+    fn make_ascii_lowercase(&mut self) {
+        match &mut self.spilled {
+            None => self.bytes[..self.len].make_ascii_lowercase(),
+            Some(v) => v.make_ascii_lowercase(),
+        }
+    }
+
+    fn finish(self) -> Text {
+        let bytes = self.spilled.as_deref().unwrap_or(&self.bytes[..self.len]);
+        // `&str` pieces and ASCII runs: always UTF-8, the empty fallback is never taken.
+        let shared: Arc<str> = Arc::from(core::str::from_utf8(bytes).unwrap_or_default());
+        Text { len: shared.len(), shared }
+    }
+}
+
+impl fmt::Write for TextBuf {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.push_str(s);
+        Ok(())
+    }
+}
+
 /// `http` or `https`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scheme {
@@ -133,8 +261,10 @@ impl fmt::Display for Scheme {
 /// assert!(Domain::parse("h\r\nX-Injected: 1").is_err());
 /// assert!(Domain::parse("127.0.0.1").is_err(), "an IPv4 address is Host::Ipv4");
 /// ```
+///
+/// Cloning never allocates (the name is shared).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Domain(String);
+pub struct Domain(Text);
 
 impl Domain {
     /// Checks and lower-cases a domain name.
@@ -149,24 +279,35 @@ impl Domain {
         if !s.bytes().all(is_domain_byte) {
             return Err(invalid(UrlError::HostByte));
         }
-        if s.parse::<Ipv4Addr>().is_ok() {
+        if parse_ipv4(s).is_some() {
             return Err(invalid(UrlError::DomainIsIpv4));
         }
-        Ok(Domain(s.to_ascii_lowercase()))
+        Ok(Domain(Text::lowercase(s)))
+    }
+
+    /// [`Domain::parse`]'s checks of a name already known not to read as an IPv4 address.
+    fn check_not_ipv4(s: &str) -> Result<()> {
+        if s.is_empty() {
+            return Err(invalid(UrlError::EmptyHost));
+        }
+        if !s.bytes().all(is_domain_byte) {
+            return Err(invalid(UrlError::HostByte));
+        }
+        Ok(())
     }
 
     /// The name, lower-cased.
     #[must_use]
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 
     /// The same name without one trailing dot, when what is left is still a domain.
     #[must_use]
     pub(crate) fn without_trailing_dot(self) -> Domain {
-        match self.0.strip_suffix('.') {
+        match self.as_str().strip_suffix('.') {
             Some(rest) if !rest.is_empty() && rest.parse::<Ipv4Addr>().is_err() => {
-                Domain(String::from(rest))
+                Domain(Text::lowercase(rest))
             }
             _ => self,
         }
@@ -175,14 +316,48 @@ impl Domain {
 
 impl fmt::Display for Domain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl AsRef<str> for Domain {
     fn as_ref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
+}
+
+/// `s` as an IPv4 address in std's syntax (four decimal octets, no leading zero, no sign),
+/// if it is one; read in one pass.
+fn parse_ipv4(s: &str) -> Option<Ipv4Addr> {
+    let b = s.as_bytes();
+    if b.len() < 7 || b.len() > 15 {
+        return None;
+    }
+    let mut octets = [0u8; 4];
+    let mut at = 0;
+    for (i, octet) in octets.iter_mut().enumerate() {
+        if i > 0 {
+            if b.get(at) != Some(&b'.') {
+                return None;
+            }
+            at += 1;
+        }
+        let start = at;
+        let mut n: u16 = 0;
+        while let Some(&d) = b.get(at).filter(|d| d.is_ascii_digit()) {
+            if at - start == 3 {
+                return None;
+            }
+            n = n * 10 + u16::from(d - b'0');
+            at += 1;
+        }
+        let digits = at - start;
+        if digits == 0 || (digits > 1 && b[start] == b'0') {
+            return None;
+        }
+        *octet = u8::try_from(n).ok()?;
+    }
+    (at == b.len()).then(|| Ipv4Addr::from(octets))
 }
 
 /// `ALPHA / DIGIT / "-" / "." / "_" / "~"`.
@@ -230,23 +405,32 @@ impl Host {
     /// [`ErrorKind::InvalidUrl`] when the host is empty, has a byte outside
     /// `ALPHA / DIGIT / "-" / "." / "_" / "~"`, or is an invalid IP literal.
     pub fn parse(s: &str) -> Result<Host> {
+        Ok(match Host::parse_deferred(s)? {
+            Parsed::Host(host) => host,
+            Parsed::Domain(name) => Host::Domain(Domain(Text::lowercase(name))),
+        })
+    }
+
+    /// [`Host::parse`], a domain checked but not yet copied.
+    fn parse_deferred(s: &str) -> Result<Parsed<'_>> {
         if let Some(inner) = s.strip_prefix('[') {
             let inner = inner.strip_suffix(']').ok_or(invalid(UrlError::UnclosedBracket))?;
             return inner
                 .parse::<Ipv6Addr>()
-                .map(Host::Ipv6)
+                .map(|a| Parsed::Host(Host::Ipv6(a)))
                 .map_err(|_| invalid(UrlError::InvalidIpv6));
         }
         if s.contains(':') {
             return s
                 .parse::<Ipv6Addr>()
-                .map(Host::Ipv6)
+                .map(|a| Parsed::Host(Host::Ipv6(a)))
                 .map_err(|_| invalid(UrlError::InvalidIpv6));
         }
-        if let Ok(v4) = s.parse::<Ipv4Addr>() {
-            return Ok(Host::Ipv4(v4));
+        if let Some(v4) = parse_ipv4(s) {
+            return Ok(Parsed::Host(Host::Ipv4(v4)));
         }
-        Domain::parse(s).map(Host::Domain)
+        Domain::check_not_ipv4(s)?;
+        Ok(Parsed::Domain(s))
     }
 
     /// Whether this is an IP literal.
@@ -266,22 +450,39 @@ impl Host {
 
     /// Appends the host as it stands in an authority (IPv6 in brackets). `core::fmt` only for
     /// IPv6, whose compressed form is not worth writing twice.
-    pub(crate) fn push_to(&self, out: &mut String) {
+    pub(crate) fn push_to(&self, out: &mut impl Sink) {
+        // Writing to a `String` or a `TextBuf` cannot fail.
         match self {
-            Host::Domain(d) => out.push_str(d.as_str()),
+            Host::Domain(d) => {
+                let _ = out.write_str(d.as_str());
+            }
             Host::Ipv4(a) => {
+                // Written on the stack, appended at once.
+                let mut buf = [0; 15];
+                let mut len = 0;
                 for (i, octet) in a.octets().into_iter().enumerate() {
                     if i > 0 {
-                        out.push('.');
+                        buf[len] = b'.';
+                        len += 1;
                     }
-                    push_decimal(out, u64::from(octet));
+                    let mut digits = [0; 20];
+                    let d = decimal(u64::from(octet), &mut digits);
+                    buf[len..len + d.len()].copy_from_slice(d);
+                    len += d.len();
                 }
+                out.push_ascii(&buf[..len]);
             }
             Host::Ipv6(a) => {
                 let _ = write!(out, "[{a}]");
             }
         }
     }
+}
+
+/// A parsed host, a domain still as written (checked, not lower-cased, not copied).
+enum Parsed<'a> {
+    Host(Host),
+    Domain(&'a str),
 }
 
 impl From<Domain> for Host {
@@ -328,10 +529,28 @@ pub(crate) fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     &buf[at..]
 }
 
-fn push_decimal(out: &mut String, n: u64) {
+fn push_decimal(out: &mut impl Sink, n: u64) {
     let mut buf = [0; 20];
-    for &d in decimal(n, &mut buf) {
-        out.push(char::from(d));
+    out.push_ascii(decimal(n, &mut buf));
+}
+
+/// Where URL text is written: a `String`, or a [`TextBuf`].
+pub(crate) trait Sink: fmt::Write {
+    /// Appends ASCII bytes (the caller's promise; a non-ASCII byte would be lost).
+    fn push_ascii(&mut self, b: &[u8]);
+}
+
+impl Sink for String {
+    fn push_ascii(&mut self, b: &[u8]) {
+        self.extend(b.iter().filter(|b| b.is_ascii()).map(|&b| char::from(b)));
+    }
+}
+
+impl Sink for TextBuf {
+    fn push_ascii(&mut self, b: &[u8]) {
+        if b.is_ascii() {
+            self.push_bytes(b);
+        }
     }
 }
 
@@ -408,17 +627,22 @@ impl fmt::Display for Authority {
 ///
 /// The `Host` field value is encoded once, when the URL is built, so encoding a request copies
 /// bytes. `Debug` and `Display` never show the userinfo's password.
+///
+/// Cloning never allocates: its text (host value, path, query and userinfo together) is one
+/// shared allocation, made once when the URL is built.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Url {
     scheme: Scheme,
     host: Host,
     port: Option<u16>,
-    /// The `Host` field value: the host, and `:port` when it is not the scheme's default.
-    host_value: String,
-    /// Path and query, always starting with `/`, without the fragment.
-    path_and_query: String,
-    /// `user[:password]` as written (still percent-encoded).
-    userinfo: Option<String>,
+    /// The `Host` field value (the host, and `:port` when it is not the scheme's default),
+    /// then path and query (starting with `/`, without the fragment), then the userinfo
+    /// (`user[:password]` as written, still percent-encoded), one after the other.
+    text: Arc<str>,
+    /// Where the path begins in `text`.
+    path_at: usize,
+    /// Where the userinfo begins in `text`, if the URL has one.
+    userinfo_at: Option<usize>,
 }
 
 impl Url {
@@ -437,12 +661,11 @@ impl Url {
     /// assert_eq!(url.to_string(), "http://[::1]:8080/a?b");
     /// ```
     pub fn parse(s: &str) -> Result<Url> {
-        let (scheme, rest) =
-            s.split_once("://").ok_or(invalid(UrlError::MissingSchemeSeparator))?;
-        let scheme = Scheme::parse(scheme).ok_or(invalid(UrlError::UnsupportedScheme))?;
-        let (userinfo, host, port, rest) = split_authority(rest)?;
-        let path_and_query = normalize_target(rest)?;
-        Ok(Url::build(scheme, host, port, path_and_query, userinfo.map(String::from)))
+        let (scheme, rest) = split_scheme(s)?;
+        let (userinfo, host, port, rest, written) = split_authority_as_written(rest)?;
+        // An IPv4 `host:port` as written is the `Host` value, unless the port is the default.
+        let as_written = written.filter(|_| port != Some(scheme.default_port()));
+        Url::build_with(scheme, host, port, as_written, rest, userinfo)
     }
 
     /// Builds a URL from parts; `path_and_query` is checked like in [`Url::parse`] (the host
@@ -456,27 +679,65 @@ impl Url {
         port: Option<u16>,
         path_and_query: &str,
     ) -> Result<Url> {
-        let path_and_query = normalize_target(path_and_query)?;
-        Ok(Url::build(scheme, host, port, path_and_query, None))
+        Url::build(scheme, host, port, path_and_query, None)
     }
 
+    /// The URL of these parts, `target` normalized ([`normalize_target`]).
     fn build(
         scheme: Scheme,
         host: Host,
         port: Option<u16>,
-        path_and_query: String,
-        userinfo: Option<String>,
-    ) -> Url {
-        let mut host_value = String::with_capacity(24);
-        host.push_to(&mut host_value);
-        match port {
-            Some(p) if p != scheme.default_port() => {
-                host_value.push(':');
-                push_decimal(&mut host_value, u64::from(p));
+        target: &str,
+        userinfo: Option<&str>,
+    ) -> Result<Url> {
+        Url::build_with(scheme, Parsed::Host(host), port, None, target, userinfo)
+    }
+
+    /// [`Url::build`], the `Host` value given as `host_value` when the caller has it written
+    /// exactly so.
+    fn build_with(
+        scheme: Scheme,
+        host: Parsed<'_>,
+        port: Option<u16>,
+        host_value: Option<&str>,
+        target: &str,
+        userinfo: Option<&str>,
+    ) -> Result<Url> {
+        let mut text = TextBuf::new();
+        if let Some(written) = host_value {
+            text.push_str(written);
+        } else {
+            match &host {
+                Parsed::Host(h) => h.push_to(&mut text),
+                // The domain opens the text, lower-cased: the host shares it below.
+                Parsed::Domain(name) => {
+                    text.push_str(name);
+                    text.make_ascii_lowercase();
+                }
             }
-            _ => {}
+            match port {
+                Some(p) if p != scheme.default_port() => {
+                    text.push_str(":");
+                    push_decimal(&mut text, u64::from(p));
+                }
+                _ => {}
+            }
         }
-        Url { scheme, host, port, host_value, path_and_query, userinfo }
+        let path_at = text.len();
+        normalize_target(target, &mut text)?;
+        let userinfo_at = userinfo.map(|ui| {
+            let at = text.len();
+            text.push_str(ui);
+            at
+        });
+        let text = text.finish().shared;
+        let host = match host {
+            Parsed::Host(h) => h,
+            Parsed::Domain(name) => {
+                Host::Domain(Domain(Text { shared: Arc::clone(&text), len: name.len() }))
+            }
+        };
+        Ok(Url { scheme, host, port, text, path_at, userinfo_at })
     }
 
     /// Resolves `reference` against this URL (RFC 3986 §5.2, strict), as a `Location` field
@@ -495,11 +756,10 @@ impl Url {
     /// ```
     pub fn join(&self, reference: &str) -> Result<Url> {
         let r = Reference::split(reference);
-        let mut target = String::with_capacity(reference.len() + self.path_and_query.len() + 32);
-        let (base_path, base_query) = self
-            .path_and_query
-            .split_once('?')
-            .map_or((self.path_and_query.as_str(), None), |(p, q)| (p, Some(q)));
+        let base = self.path_and_query();
+        let mut target = String::with_capacity(reference.len() + base.len() + 32);
+        let (base_path, base_query) =
+            base.split_once('?').map_or((base, None), |(p, q)| (p, Some(q)));
         // §5.2.2, with §5.2.3's merge; the scheme and authority first, then path and query.
         let (path, query);
         if let Some(scheme) = r.scheme {
@@ -519,7 +779,7 @@ impl Url {
                 path = remove_dot_segments(r.path);
                 query = r.query;
             } else {
-                if let Some(ui) = &self.userinfo {
+                if let Some(ui) = self.userinfo() {
                     target.push_str(ui);
                     target.push('@');
                 }
@@ -586,20 +846,21 @@ impl Url {
     /// Path and query: the origin-form request-target (RFC 9112 §3.2.1).
     #[must_use]
     pub fn path_and_query(&self) -> &str {
-        &self.path_and_query
+        let text = &*self.text;
+        text.get(self.path_at..self.userinfo_at.unwrap_or(text.len())).unwrap_or_default()
     }
 
     /// The userinfo as written, still percent-encoded; never put on the wire by the core.
     #[must_use]
     pub fn userinfo(&self) -> Option<&str> {
-        self.userinfo.as_deref()
+        self.userinfo_at.and_then(|at| self.text.get(at..))
     }
 
     /// The `Host` field value: the host, and the port only when it is not the scheme's
     /// default (RFC 9110 §7.2). Encoded once, when the URL was built.
     #[must_use]
     pub fn host_header(&self) -> &str {
-        &self.host_value
+        self.text.get(..self.path_at).unwrap_or_default()
     }
 }
 
@@ -608,8 +869,8 @@ impl fmt::Display for Url {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.scheme.as_str())?;
         f.write_str("://")?;
-        f.write_str(&self.host_value)?;
-        f.write_str(&self.path_and_query)
+        let text = &*self.text;
+        f.write_str(text.get(..self.userinfo_at.unwrap_or(text.len())).unwrap_or_default())
     }
 }
 
@@ -617,9 +878,9 @@ impl fmt::Debug for Url {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Url");
         d.field("scheme", &self.scheme).field("host", &self.host).field("port", &self.port);
-        d.field("path_and_query", &self.path_and_query);
-        if let Some(ui) = &self.userinfo {
-            let user = ui.split_once(':').map_or(ui.as_str(), |(u, _)| u);
+        d.field("path_and_query", &self.path_and_query());
+        if let Some(ui) = self.userinfo() {
+            let user = ui.split_once(':').map_or(ui, |(u, _)| u);
             d.field("user", &user);
         }
         d.finish()
@@ -699,11 +960,59 @@ fn remove_dot_segments(path: &str) -> String {
     out
 }
 
+/// The scheme before the first `://`, and what follows it. `http://` and `https://` in any
+/// case are read at once; anything else goes through the general split (whose answer they
+/// would get too).
+fn split_scheme(s: &str) -> Result<(Scheme, &str)> {
+    let b = s.as_bytes();
+    // The prefixes are ASCII: the slices below start on a char boundary.
+    if b.len() >= 7 && b[..7].eq_ignore_ascii_case(b"http://") {
+        return Ok((Scheme::Http, &s[7..]));
+    }
+    if b.len() >= 8 && b[..8].eq_ignore_ascii_case(b"https://") {
+        return Ok((Scheme::Https, &s[8..]));
+    }
+    split_scheme_slow(s)
+}
+
+/// [`split_scheme`] for every input.
+fn split_scheme_slow(s: &str) -> Result<(Scheme, &str)> {
+    let (scheme, rest) = s.split_once("://").ok_or(invalid(UrlError::MissingSchemeSeparator))?;
+    Ok((Scheme::parse(scheme).ok_or(invalid(UrlError::UnsupportedScheme))?, rest))
+}
+
 /// Splits `[userinfo@]host[:port]rest` where `rest` starts at the first `/`, `?` or `#`.
 pub(crate) fn split_authority(s: &str) -> Result<(Option<&str>, Host, Option<u16>, &str)> {
-    let end = s.find(['/', '?', '#']).unwrap_or(s.len());
+    let (userinfo, host, port, rest, _) = split_authority_as_written(s)?;
+    let host = match host {
+        Parsed::Host(host) => host,
+        Parsed::Domain(name) => Host::Domain(Domain(Text::lowercase(name))),
+    };
+    Ok((userinfo, host, port, rest))
+}
+
+/// Userinfo, host, port, the rest, and `host[:port]` as written when it is canonical.
+type AsWritten<'a> = (Option<&'a str>, Parsed<'a>, Option<u16>, &'a str, Option<&'a str>);
+
+/// [`split_authority`], and `host[:port]` as written when it is exactly how a [`Url`] writes
+/// its `Host` value (an IPv4 host, a port with no leading zero): a URL copies it as it is.
+fn split_authority_as_written(s: &str) -> Result<AsWritten<'_>> {
+    // One look: the end of the authority and its last `@`.
+    let mut end = s.len();
+    let mut last_at = None;
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        match b {
+            b'/' | b'?' | b'#' => {
+                end = i;
+                break;
+            }
+            b'@' => last_at = Some(i),
+            _ => {}
+        }
+    }
+    // `end` and `last_at` index ASCII bytes: char boundaries.
     let (authority, rest) = s.split_at(end);
-    let (userinfo, hostport) = match authority.rfind('@') {
+    let (userinfo, hostport) = match last_at {
         Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
         None => (None, authority),
     };
@@ -725,47 +1034,71 @@ pub(crate) fn split_authority(s: &str) -> Result<(Option<&str>, Host, Option<u16
             None => return Err(invalid(UrlError::UnclosedBracket)),
         }
     } else {
-        match hostport.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
+        match hostport.bytes().rposition(|b| b == b':') {
+            Some(colon) => (&hostport[..colon], Some(&hostport[colon + 1..])),
             None => (hostport, None),
         }
     };
+    let port_text = port;
     let port = match port {
         None | Some("") => None,
         Some(p) => Some(parse_port(p)?),
     };
-    Ok((userinfo, Host::parse(host)?, port, rest))
+    let host_text = host;
+    let host = Host::parse_deferred(host)?;
+    let canonical = match (&host, port_text) {
+        (Parsed::Host(Host::Ipv4(_)), None) => Some(host_text),
+        // `hostport` is `host:port` here (an IPv4 host has no brackets).
+        (Parsed::Host(Host::Ipv4(_)), Some(p))
+            if p.len() == 1 || (!p.is_empty() && !p.starts_with('0')) =>
+        {
+            Some(hostport)
+        }
+        _ => None,
+    };
+    Ok((userinfo, host, port, rest, canonical))
 }
 
 /// `1*5DIGIT` with a value up to 65535.
 fn parse_port(p: &str) -> Result<u16> {
-    if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
+    if p.is_empty() || p.len() > 5 {
         return Err(invalid(UrlError::InvalidPort));
     }
-    p.parse::<u16>().map_err(|_| invalid(UrlError::InvalidPort))
+    let mut n: u32 = 0;
+    for b in p.bytes() {
+        if !b.is_ascii_digit() {
+            return Err(invalid(UrlError::InvalidPort));
+        }
+        n = n * 10 + u32::from(b - b'0');
+    }
+    u16::try_from(n).map_err(|_| invalid(UrlError::InvalidPort))
 }
 
 /// Drops the fragment, makes the path start with `/`, percent-encodes bytes above 0x7F and
-/// refuses spaces and control bytes.
-fn normalize_target(s: &str) -> Result<String> {
+/// refuses spaces and control bytes; appends the result to `out`. Runs of plain bytes are
+/// copied at once.
+fn normalize_target(s: &str, out: &mut TextBuf) -> Result<()> {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let s = s.split_once('#').map_or(s, |(before, _)| before);
-    let mut out = String::with_capacity(s.len() + 1);
     if !s.starts_with('/') {
-        out.push('/');
+        out.push_str("/");
     }
-    for b in s.bytes() {
+    let bytes = s.as_bytes();
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
         match b {
             0..=0x20 | 0x7f => return Err(invalid(UrlError::TargetByte)),
             0x80..=0xff => {
-                out.push('%');
-                out.push(char::from(HEX[usize::from(b >> 4)]));
-                out.push(char::from(HEX[usize::from(b & 0xf)]));
+                // The run holds ASCII bytes only: UTF-8 on its own.
+                out.push_bytes(&bytes[run..i]);
+                out.push_bytes(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
+                run = i + 1;
             }
-            _ => out.push(char::from(b)),
+            _ => {}
         }
     }
-    Ok(out)
+    out.push_bytes(&bytes[run..]);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -1019,5 +1352,146 @@ mod tests {
         let url =
             Url::from_parts(Scheme::Http, Ipv4Addr::LOCALHOST.into(), Some(8080), "/").unwrap();
         assert_eq!(url.host_header(), "127.0.0.1:8080");
+    }
+
+    /// The target as the byte-at-a-time normalizer wrote it before runs were copied whole.
+    fn naive_target(s: &str) -> Option<alloc::string::String> {
+        let s = s.split_once('#').map_or(s, |(before, _)| before);
+        let mut out = alloc::string::String::new();
+        if !s.starts_with('/') {
+            out.push('/');
+        }
+        for b in s.bytes() {
+            match b {
+                0..=0x20 | 0x7f => return None,
+                0x80..=0xff => out.push_str(&alloc::format!("%{b:02X}")),
+                _ => out.push(char::from(b)),
+            }
+        }
+        Some(out)
+    }
+
+    proptest::proptest! {
+        /// Whatever the lengths (inline, at the edge, shared), every part reads back as it was
+        /// written, clones and re-parses are equal, and the target is what the byte-at-a-time
+        /// normalizer gives.
+        #[test]
+        fn parts_read_back_across_the_inline_edge(
+            host in "[a-zA-Z0-9][a-zA-Z0-9.-]{0,80}",
+            port in proptest::option::of(0u16..),
+            user in proptest::option::of("[a-z:%0-9]{0,40}"),
+            target in "([/?#][/?a-z0-9 é#\u{1}]{0,90})?",
+        ) {
+            let https = port.is_some_and(|p| p % 2 == 0);
+            let scheme = if https { "https" } else { "http" };
+            let ui = user.as_deref().map(|u| alloc::format!("{u}@")).unwrap_or_default();
+            let pt = port.map(|p| alloc::format!(":{p}")).unwrap_or_default();
+            let text = alloc::format!("{scheme}://{ui}{host}{pt}{target}");
+            let want = naive_target(&target);
+            let Ok(url) = Url::parse(&text) else {
+                // Only a bad target or a host that reads as an IPv4 address is refused here.
+                proptest::prop_assert!(want.is_none() || host.parse::<Ipv4Addr>().is_ok(), "{text}");
+                return Ok(());
+            };
+            let want = want.unwrap();
+            proptest::prop_assert_eq!(url.path_and_query(), want.as_str());
+            proptest::prop_assert_eq!(url.userinfo(), user.as_deref());
+            let lower = host.to_ascii_lowercase();
+            let default = if https { 443 } else { 80 };
+            let host_value = match port {
+                Some(p) if p != default => alloc::format!("{lower}:{p}"),
+                _ => lower.clone(),
+            };
+            proptest::prop_assert_eq!(url.host_header(), host_value.as_str());
+            if let Host::Domain(d) = url.host() {
+                proptest::prop_assert_eq!(d.as_str(), lower.as_str());
+                proptest::prop_assert_eq!(d.clone(), Domain::parse(&host).unwrap());
+            }
+            proptest::prop_assert_eq!(url.to_string(), alloc::format!("{scheme}://{host_value}{want}"));
+            proptest::prop_assert_eq!(&url.clone(), &url);
+            proptest::prop_assert_eq!(&Url::parse(&text).unwrap(), &url);
+            let again = Url::from_parts(url.scheme(), url.host().clone(), url.port(), &want);
+            proptest::prop_assert_eq!(again.unwrap().to_string(), url.to_string());
+        }
+    }
+
+    proptest::proptest! {
+        /// The read-at-once `http://` and `https://` prefixes say what the general split says.
+        #[test]
+        fn the_scheme_fast_path_agrees_with_the_general_split(
+            s in "([hH][tT][tT][pP][sS]?|[hH][tT]{1,2}[pP]|ftp|)(:|/|://|:/)?[a-z/:@]{0,6}",
+        ) {
+            proptest::prop_assert_eq!(split_scheme(&s), split_scheme_slow(&s), "{}", s);
+        }
+
+        /// A host is an IPv4 address exactly when std's parser says so.
+        #[test]
+        fn ipv4_hosts_are_what_std_parses(
+            s in "[0-9a-f.x+-]{0,16}|(0|[0-9]{1,4})(\\.(0|00|[0-9]{1,4}|)){0,5}",
+        ) {
+            proptest::prop_assert_eq!(parse_ipv4(&s), s.parse::<Ipv4Addr>().ok());
+        }
+
+        /// An IPv4 `host:port` copied as written is what the URL would write itself.
+        #[test]
+        fn an_ipv4_host_value_as_written_is_the_one_built(
+            a in 0u8.., b in 0u8.., c in 0u8.., d in 0u8..,
+            port in proptest::option::of("[0-9]{0,5}"),
+            https in proptest::bool::ANY,
+        ) {
+            let scheme = if https { "https" } else { "http" };
+            let pt = port.as_deref().map(|p| alloc::format!(":{p}")).unwrap_or_default();
+            let text = alloc::format!("{scheme}://{a}.{b}.{c}.{d}{pt}/x");
+            if let Ok(url) = Url::parse(&text) {
+                let host = Host::Ipv4(Ipv4Addr::new(a, b, c, d));
+                let built = Url::from_parts(url.scheme(), host, url.port(), "/x").unwrap();
+                proptest::prop_assert_eq!(url.host_header(), built.host_header(), "{}", text);
+                proptest::prop_assert_eq!(&url, &built);
+            } else {
+                let p = port.unwrap();
+                proptest::prop_assert!(p.parse::<u16>().is_err(), "{}", text);
+            }
+        }
+
+        /// A port is what std's `u16` parser reads from one to five digits.
+        #[test]
+        fn ports_are_what_std_parses(p in "[0-9]{0,6}|[0-9+ -]{0,4}") {
+            let std = (!p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| p.parse::<u16>().ok())
+                .flatten();
+            proptest::prop_assert_eq!(parse_port(&p).ok(), std);
+        }
+    }
+
+    #[test]
+    fn a_urls_domain_shares_the_urls_one_allocation_and_compares_as_any_domain() {
+        use core::hash::BuildHasher as _;
+        let hasher = std::collections::hash_map::RandomState::new();
+        let url = Url::parse("http://Example.COM:8080/Path").unwrap();
+        let Host::Domain(d) = url.host() else { panic!("{url:?}") };
+        assert!(Arc::ptr_eq(&d.0.shared, &url.text), "one allocation");
+        assert_eq!(d.as_str(), "example.com");
+        assert_eq!(url.host_header(), "example.com:8080");
+        let alone = Domain::parse("EXAMPLE.com").unwrap();
+        assert!(!Arc::ptr_eq(&d.0.shared, &alone.0.shared));
+        assert_eq!(d, &alone);
+        assert_eq!(d.cmp(&alone), core::cmp::Ordering::Equal);
+        assert_eq!(hasher.hash_one(d), hasher.hash_one(&alone));
+        assert_eq!(url.authority(), Authority::parse("example.com:8080").unwrap());
+        assert!(d < &Domain::parse("example.comx").unwrap());
+    }
+
+    #[test]
+    fn texts_on_either_side_of_the_stack_buffer_read_back_lower_cased() {
+        for n in [0, 1, INLINE - 1, INLINE, INLINE + 1, 3 * INLINE] {
+            let upper = "A".repeat(n);
+            assert_eq!(Text::lowercase(&upper).as_str(), "a".repeat(n), "{n}");
+            let mut buf = TextBuf::new();
+            buf.push_str(&upper[..n / 2]);
+            buf.push_bytes(&upper.as_bytes()[n / 2..]);
+            assert_eq!(buf.len(), n);
+            assert_eq!(buf.finish().as_str(), upper, "{n}");
+        }
+        assert_eq!(alloc::format!("{:?}", Domain::parse("Ex.COM").unwrap()), r#"Domain("ex.com")"#);
     }
 }
