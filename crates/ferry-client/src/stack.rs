@@ -138,6 +138,9 @@ pub struct Stack<T: Timestamp> {
     eof_passed: Vec<bool>,
     closed: bool,
     timings: Instants<T>,
+    /// When [`Stack::read_body`] last pulled through TLS layers, which may hold plaintext
+    /// since: lifted before the driver is told to wait.
+    pulled: Option<T>,
 }
 
 impl<T: Timestamp> fmt::Debug for Stack<T> {
@@ -181,6 +184,7 @@ impl<T: Timestamp> Stack<T> {
                 request: None,
                 first_byte: None,
             },
+            pulled: None,
         }
     }
 
@@ -452,6 +456,91 @@ impl<T: Timestamp> Stack<T> {
         self.http.discard_body(now);
     }
 
+    // ---- the pull path of a body ----------------------------------------------------------
+
+    /// Reads response body straight into `out`, past every buffer, when the HTTP layer has a
+    /// body window ([`Connection::body_window`]) and nothing is buffered on the way to it:
+    /// `input` (the driver's read buffer) empty, no plaintext waiting in the stack, no output
+    /// queued. On a plain route it reads at most `min(out.len(), window)` bytes from
+    /// `transport`; the HTTP layer accounts them as body (its remaining length, limits, read
+    /// deadline, the body's end). The stack calls only the reader it is given.
+    ///
+    /// `Ok(Some(n))`: `n > 0` body bytes are in `out[..n]`. `Ok(None)`: not possible now, or
+    /// the stack has something to say (the transport's end, a failure, the body's end):
+    /// take the usual path, [`Stack::poll_output`] and [`Stack::handle_input`]. A transport's
+    /// end and errors are taken as [`Stack::handle_eof`] and [`Stack::handle_transport_error`]
+    /// take them.
+    ///
+    /// # Errors
+    /// A `WouldBlock`, `TimedOut` or `Interrupted` from `transport`, untouched: the caller's
+    /// to turn into [`Stack::handle_timeout`] (its read waited until the next deadline) or to
+    /// retry.
+    pub fn read_body(
+        &mut self,
+        now: T,
+        out: &mut [u8],
+        input: &BytesMut,
+        transport: &mut dyn io::Read,
+    ) -> io::Result<Option<usize>> {
+        if self.closed
+            || self.connect.is_some()
+            || !input.is_empty()
+            || !self.top_in.is_empty()
+            || !self.queue.is_empty()
+            || self.tls.iter().any(|l| l.tls.has_output() || l.tls.has_buffered_plaintext())
+        {
+            return Ok(None);
+        }
+        let Some(window) = self.http.body_window() else { return Ok(None) };
+        let want = usize::try_from(window).map_or(out.len(), |w| w.min(out.len()));
+        let Some(out) = out.get_mut(..want).filter(|o| !o.is_empty()) else { return Ok(None) };
+        let tls = !self.tls.is_empty();
+        if tls {
+            // Plaintext or ciphertext may now wait inside rustls: lifted by `poll_output`
+            // before the driver waits for input.
+            self.pulled = Some(now);
+        }
+        let read = io::Read::read(&mut Pull { layers: &mut self.tls, transport }, out);
+        match read {
+            Ok(0) if tls => {
+                // A layer's end: its `Closed` goes up the usual way.
+                self.settle(now);
+                Ok(None)
+            }
+            Ok(0) => {
+                self.handle_eof(now);
+                Ok(None)
+            }
+            Ok(n) => {
+                if let Err(e) = self.http.handle_body_read(now, n) {
+                    // Only a reader that claims more than it was given: a broken transport.
+                    self.fail(Phase::Receive, ErrorKind::Http(e));
+                    return Ok(None);
+                }
+                if tls && self.tls.iter().any(|l| l.tls.has_output()) {
+                    self.settle(now);
+                }
+                Ok(Some(n))
+            }
+            Err(e) if e.get_ref().is_some_and(|inner| inner.is::<Stop>()) => {
+                self.settle(now);
+                Ok(None)
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                ) =>
+            {
+                Err(e)
+            }
+            Err(e) => {
+                self.handle_transport_error(now, TransportOp::Read, e);
+                Ok(None)
+            }
+        }
+    }
+
     // ---- outputs ---------------------------------------------------------------------------
 
     /// The next thing for the driver to do. Never blocks.
@@ -499,7 +588,14 @@ impl<T: Timestamp> Stack<T> {
                     self.fail(phase, ErrorKind::Http(e));
                 }
                 HttpOutput::NeedBody => return Output::NeedBody,
-                HttpOutput::NeedInput => return Output::NeedInput,
+                HttpOutput::NeedInput => {
+                    // What a body pull left inside the TLS layers goes up before the wait.
+                    if let Some(at) = self.pulled.take() {
+                        self.settle(at);
+                        continue;
+                    }
+                    return Output::NeedInput;
+                }
                 HttpOutput::Idle => return Output::Idle,
                 HttpOutput::Reconnect => return Output::Reconnect,
                 // An upgrade the caller asked for hands the transport on; this stack has no use
@@ -876,6 +972,50 @@ impl<T: Timestamp> Stack<T> {
         self.queue.push_back(Output::Error(err));
         self.closed = true;
         self.deadlines = Deadlines { connect: None, handshake: None, request: None };
+    }
+}
+
+/// The pull path's reader: plaintext of the top TLS layer of `layers`, refilled by
+/// `read_tls` from the layers below it, and the bottom one from `transport` (TLS inside TLS:
+/// the upper layer's ciphertext is read from the lower layer's plaintext). With no layer, the
+/// transport itself.
+struct Pull<'a> {
+    layers: &'a mut [TlsLayer],
+    transport: &'a mut dyn io::Read,
+}
+
+/// A layer on the pull path has something to say (an event, bytes to write, its end): the
+/// pull stops and the stack's usual path takes it.
+#[derive(Debug)]
+struct Stop;
+
+impl fmt::Display for Stop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a TLS layer has output")
+    }
+}
+
+impl std::error::Error for Stop {}
+
+impl io::Read for Pull<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Some((top, below)) = self.layers.split_last_mut() else {
+            return self.transport.read(buf);
+        };
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            let n = top.tls.read_plaintext(buf);
+            if n > 0 {
+                return Ok(n);
+            }
+            if top.tls.has_output() {
+                return Err(io::Error::other(Stop));
+            }
+            // `Ok(0)`: the layer below ended; the layer took it as its end (`has_output`).
+            top.tls.read_tls(&mut Pull { layers: below, transport: &mut *self.transport })?;
+        }
     }
 }
 

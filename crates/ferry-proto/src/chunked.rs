@@ -195,6 +195,26 @@ impl Decoder {
         (at, Ok(None))
     }
 
+    /// Inside a chunk's data: how many bytes of it are still to come (the body window of
+    /// [`Connection::body_window`](crate::Connection::body_window)); `None` when framing is
+    /// next.
+    pub(crate) fn data_window(&self) -> Option<u64> {
+        match self.state {
+            State::Data { remaining } => Some(remaining),
+            _ => None,
+        }
+    }
+
+    /// `n` bytes of the current chunk's data were read past the decoder, straight from the
+    /// transport; `n` is at most [`Decoder::data_window`] (checked by the caller). The state
+    /// moves on as [`Decoder::decode`] would have after handing them out.
+    pub(crate) fn consume_data(&mut self, n: u64) {
+        if let State::Data { remaining } = self.state {
+            let remaining = remaining.saturating_sub(n);
+            self.state = if remaining == 0 { State::DataCr } else { State::Data { remaining } };
+        }
+    }
+
     /// Bytes of peer input held here (a partial trailer section).
     pub(crate) fn buffered(&self) -> usize {
         self.trailers.len()
