@@ -119,9 +119,8 @@ fn a_truncated_body_is_an_error() {
     let err = download(&mut conn, "/", 64 * 1024).unwrap_err();
     let err = err.get_ref().and_then(|e| e.downcast_ref::<ferry_blocking::Error>()).unwrap();
     let http = err.http().map(|e| e.kind().clone());
-    let expected = ferry_proto::ErrorKind::UnexpectedEof {
-        expected: ferry_proto::Expected::ResponseBody,
-    };
+    let expected =
+        ferry_proto::ErrorKind::UnexpectedEof { expected: ferry_proto::Expected::ResponseBody };
     assert_eq!(http, Some(expected), "{err}");
 }
 
@@ -143,10 +142,8 @@ fn a_stall_mid_body_is_a_read_timeout() {
 fn https_through_a_connect_tunnel_and_tls_inside_tls() {
     let origin = Origin::https(leaf());
     for tls_proxy in [false, true] {
-        let options = ProxyOptions {
-            tls: tls_proxy.then(|| leaf().clone()),
-            ..ProxyOptions::default()
-        };
+        let options =
+            ProxyOptions { tls: tls_proxy.then(|| leaf().clone()), ..ProxyOptions::default() };
         let proxy = TestProxy::start(options);
         let mut conn = connect(Scheme::Https, origin.port(), Some(&proxy.url()));
         let body = download(&mut conn, "/bytes/2000000", 64 * 1024).unwrap();

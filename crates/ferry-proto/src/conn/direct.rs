@@ -59,7 +59,7 @@ impl<T: Timestamp> Connection<T> {
     /// is no window or `n` is larger than it; nothing changes then.
     pub fn handle_body_read(&mut self, now: T, n: usize) -> Result<()> {
         let len = u64::try_from(n).unwrap_or(u64::MAX);
-        if !self.body_window().is_some_and(|window| len <= window) {
+        if self.body_window().is_none_or(|window| len > window) {
             return Err(self.misuse(Call::HandleBodyRead));
         }
         if len == 0 {
