@@ -141,6 +141,8 @@ pub struct Stack<T: Timestamp> {
     /// When [`Stack::read_body`] last pulled through TLS layers, which may hold plaintext
     /// since: lifted before the driver is told to wait.
     pulled: Option<T>,
+    /// The last chunk size seen by [`Stack::read_body`]: the next chunks' guessed size.
+    chunk_guess: u64,
 }
 
 impl<T: Timestamp> fmt::Debug for Stack<T> {
@@ -185,6 +187,7 @@ impl<T: Timestamp> Stack<T> {
                 first_byte: None,
             },
             pulled: None,
+            chunk_guess: 0,
         }
     }
 
@@ -493,8 +496,11 @@ impl<T: Timestamp> Stack<T> {
         }
         let Some(window) = self.http.body_window() else { return Ok(None) };
         let want = usize::try_from(window).map_or(out.len(), |w| w.min(out.len()));
-        let Some(out) = out.get_mut(..want).filter(|o| !o.is_empty()) else { return Ok(None) };
         let tls = !self.tls.is_empty();
+        if !tls && want > 0 && want < out.len() && self.http.body_window_is_chunk() {
+            return self.read_chunks(now, out, want, transport);
+        }
+        let Some(out) = out.get_mut(..want).filter(|o| !o.is_empty()) else { return Ok(None) };
         if tls {
             // Plaintext or ciphertext may now wait inside rustls: lifted by `poll_output`
             // before the driver waits for input.
@@ -541,6 +547,134 @@ impl<T: Timestamp> Stack<T> {
                 Ok(None)
             }
         }
+    }
+
+    /// [`Stack::read_body`] for the rest of a chunk shorter than `out`, on a plain route: one
+    /// vectored read into the rest of the chunk, then the next chunks' data further on in
+    /// `out`, with the framing between them (guessed from the last chunk's size: `CRLF hex
+    /// CRLF`) read into small buffers of its own and fed to the HTTP layer. Where the guess
+    /// was right the data sits in `out` uncopied; from the first byte where it was not, the
+    /// rest of the read goes the usual way (through `top_in`, in order).
+    fn read_chunks(
+        &mut self,
+        now: T,
+        out: &mut [u8],
+        window: usize,
+        transport: &mut dyn io::Read,
+    ) -> io::Result<Option<usize>> {
+        let size = if self.chunk_guess > 0 { self.chunk_guess } else { window as u64 };
+        let seg_len = usize::try_from(size).unwrap_or(usize::MAX);
+        let mut frame = [0u8; FRAME_MAX];
+        let flen = framing_line(size, &mut frame);
+        let mut frames = [[0u8; FRAME_MAX]; GUESSES];
+        // Data segments in `out`: the window's, then one per guessed chunk.
+        let mut lens = [0usize; GUESSES + 1];
+        let read = {
+            let mut slices: [io::IoSliceMut<'_>; 2 * GUESSES + 1] =
+                std::array::from_fn(|_| io::IoSliceMut::new(&mut []));
+            let (first, mut rest) = out.split_at_mut(window);
+            lens[0] = window;
+            slices[0] = io::IoSliceMut::new(first);
+            let mut count = 1;
+            // A frame after each segment that ends a chunk (the last one too: the next call
+            // then finds the next chunk's window open), a segment after each frame while `out`
+            // has room.
+            for (i, f) in frames.iter_mut().enumerate() {
+                if i > 0 && lens[i] < seg_len {
+                    break;
+                }
+                slices[count] = io::IoSliceMut::new(&mut f[..flen]);
+                count += 1;
+                if rest.is_empty() || i + 1 == GUESSES {
+                    break;
+                }
+                let take = rest.len().min(seg_len);
+                let (seg, tail) = std::mem::take(&mut rest).split_at_mut(take);
+                slices[count] = io::IoSliceMut::new(seg);
+                lens[i + 1] = take;
+                count += 1;
+                rest = tail;
+            }
+            transport.read_vectored(&mut slices[..count])
+        };
+        let mut got = match read {
+            Ok(0) => {
+                self.handle_eof(now);
+                return Ok(None);
+            }
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) =>
+            {
+                return Err(e);
+            }
+            Err(e) => {
+                self.handle_transport_error(now, TransportOp::Read, e);
+                return Ok(None);
+            }
+        };
+        let first = got.min(window);
+        if let Err(e) = self.http.handle_body_read(now, first) {
+            self.fail(Phase::Receive, ErrorKind::Http(e));
+            return Ok(None);
+        }
+        let mut verified = first;
+        got -= first;
+        let mut i = 0;
+        while got > 0 && i < GUESSES {
+            let f = got.min(flen);
+            got -= f;
+            self.top_in.extend_from_slice(&frames[i][..f]);
+            self.feed_held(now);
+            let fresh = self.top_in.is_empty() && self.http.body_window_is_chunk();
+            let window = if fresh { self.http.body_window() } else { None };
+            if let Some(w) = window {
+                self.chunk_guess = w;
+            }
+            if f == flen && window == Some(size) {
+                let d = got.min(lens[i + 1]);
+                if let Err(e) = self.http.handle_body_read(now, d) {
+                    self.fail(Phase::Receive, ErrorKind::Http(e));
+                    return Ok(None);
+                }
+                verified += d;
+                got -= d;
+                i += 1;
+                continue;
+            }
+            // A wrong guess (or a short read inside the framing): the rest of the read, in
+            // order, is plain input.
+            let mut at = verified;
+            let mut j = i + 1;
+            while got > 0 && j <= GUESSES {
+                let d = got.min(lens[j]);
+                self.top_in.extend_from_slice(&out[at..at + d]);
+                at += d;
+                got -= d;
+                if got == 0 || j == GUESSES {
+                    break;
+                }
+                let f = got.min(flen);
+                self.top_in.extend_from_slice(&frames[j][..f]);
+                got -= f;
+                j += 1;
+            }
+            self.settle(now);
+            break;
+        }
+        Ok(Some(verified))
+    }
+
+    /// Feeds what waits in `top_in` to the top machine; what it leaves stays there.
+    fn feed_held(&mut self, now: T) {
+        let mut held = std::mem::take(&mut self.top_in);
+        self.feed_top(now, &mut held);
+        self.top_in = held;
     }
 
     // ---- outputs ---------------------------------------------------------------------------
@@ -975,6 +1109,27 @@ impl<T: Timestamp> Stack<T> {
         self.closed = true;
         self.deadlines = Deadlines { connect: None, handshake: None, request: None };
     }
+}
+
+/// Chunk boundaries one vectored read of [`Stack::read_body`] guesses past.
+const GUESSES: usize = 8;
+
+/// The longest chunk framing guessed: CRLF, 16 hex digits, CRLF.
+const FRAME_MAX: usize = 20;
+
+/// The framing before a chunk of `size` in its usual shape, `CRLF 1*HEXDIG CRLF` (lowercase,
+/// no leading zeros), into `buf`; its length.
+fn framing_line(size: u64, buf: &mut [u8; FRAME_MAX]) -> usize {
+    let digits = (64 - size.leading_zeros()).div_ceil(4).max(1) as usize;
+    buf[0] = b'\r';
+    buf[1] = b'\n';
+    for d in 0..digits {
+        let nibble = (size >> (4 * (digits - 1 - d))) & 0xf;
+        buf[2 + d] = b"0123456789abcdef"[nibble as usize];
+    }
+    buf[2 + digits] = b'\r';
+    buf[3 + digits] = b'\n';
+    digits + 4
 }
 
 /// The pull path's reader: plaintext of the top TLS layer of `layers`, refilled by

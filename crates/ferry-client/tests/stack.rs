@@ -770,3 +770,83 @@ fn a_transport_that_would_block_is_the_callers() {
     let none = c.stack.read_body(c.now, &mut out, &BytesMut::new(), &mut Stalled).unwrap();
     assert!(none.is_none());
 }
+
+/// A chunked body on a plain route, read as a driver does: `read_body` into a buffer of
+/// `buf` bytes while it can, else the usual path with reads of at most 5000 bytes. The body,
+/// and how much of it came as `Event::Data` (not straight).
+fn chunked_download(wire: &[u8], buf: usize) -> (Vec<u8>, usize, End) {
+    const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let mut c =
+        Case::new("http://origin.test/", None, |_| Remote { response: HEAD, ..origin(false) });
+    c.get("/chunked");
+    let mut transport = std::io::Cursor::new(wire.to_vec());
+    let mut out = vec![0u8; buf];
+    let (mut body, mut pieces) = (Vec::new(), 0);
+    loop {
+        if let Some(n) =
+            c.stack.read_body(c.now, &mut out, &BytesMut::new(), &mut transport).unwrap()
+        {
+            body.extend_from_slice(&out[..n]);
+            continue;
+        }
+        match c.stack.poll_output() {
+            Output::Event(Event::Data(d)) => {
+                pieces += d.len();
+                body.extend_from_slice(&d);
+            }
+            Output::NeedInput => {
+                let mut piece = vec![0u8; 5000];
+                let n = transport.read(&mut piece).unwrap();
+                assert!(n > 0, "the body ended early: {} bytes", body.len());
+                c.stack.handle_input(c.now, &mut BytesMut::from(&piece[..n]));
+            }
+            Output::End(end) => return (body, pieces, end),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+fn chunks(body: &[u8], sizes: &[usize], line: impl Fn(usize) -> String) -> Vec<u8> {
+    let mut wire = Vec::new();
+    let mut rest = body;
+    for &size in sizes.iter().cycle() {
+        if rest.is_empty() {
+            break;
+        }
+        let n = size.min(rest.len());
+        wire.extend_from_slice(line(n).as_bytes());
+        wire.extend_from_slice(&rest[..n]);
+        wire.extend_from_slice(b"\r\n");
+        rest = &rest[n..];
+    }
+    wire.extend_from_slice(b"0\r\n\r\n");
+    wire
+}
+
+#[test]
+fn chunks_are_read_straight_past_their_framing() {
+    let body: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+    let lower = |n: usize| format!("{n:x}\r\n");
+    for (sizes, buf) in [(&[1000][..], 7000), (&[16384][..], 65536), (&[3000][..], 2000)] {
+        let (got, pieces, end) = chunked_download(&chunks(&body, sizes, lower), buf);
+        assert!(got == body, "chunks of {sizes:?} into {buf}");
+        assert_eq!(end, End::Done { reusable: true });
+        // Uniform chunks: past the first ones, the data came straight.
+        assert!(pieces < body.len() / 4, "chunks of {sizes:?} into {buf}: {pieces} as pieces");
+    }
+    // Shapes the guess misses (sizes that change, upper case, extensions) read the same.
+    type Shape = (&'static [usize], fn(usize) -> String);
+    let shapes: [Shape; 3] = [
+        (&[1000, 37, 5000, 1, 2048], |n| format!("{n:x}\r\n")),
+        (&[2730], |n| format!("{n:X}\r\n")),
+        (&[1500], |n| format!("{n:x};ext=1\r\n")),
+    ];
+    for (sizes, line) in shapes {
+        for buf in [1, 100, 7000, 65536] {
+            let body = &body[..100_000];
+            let (got, _, end) = chunked_download(&chunks(body, sizes, line), buf);
+            assert!(got == body, "chunks of {sizes:?} into {buf}");
+            assert_eq!(end, End::Done { reusable: true });
+        }
+    }
+}

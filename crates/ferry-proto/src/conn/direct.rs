@@ -46,6 +46,19 @@ impl<T: Timestamp> Connection<T> {
         }
     }
 
+    /// Whether the [`Connection::body_window`] is the rest of a chunk's data: a chunk's
+    /// framing (its CRLF and the next size line) follows it on the transport. A caller that
+    /// reads past the window (a vectored read that guesses the next size line, say) feeds
+    /// those bytes to [`Connection::handle_input`].
+    #[must_use]
+    pub fn body_window_is_chunk(&self) -> bool {
+        matches!(
+            &self.state,
+            State::Exchange(Exchange { recv: Recv::Body { reader: BodyReader::Chunked(d), .. }, .. })
+                if d.data_window().is_some()
+        ) && self.body_window().is_some()
+    }
+
     /// The caller read `n` bytes of the [`Connection::body_window`] straight into its own
     /// buffer. They count exactly as bytes fed through [`Connection::handle_input`] and taken
     /// as [`Event::Data`](crate::Event::Data) would: the body's remaining length, the chunk's
@@ -241,6 +254,17 @@ mod tests {
         let coded = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n10\r\n";
         assert_eq!(window_after(coded).1, None);
         assert_eq!(window_after(b"HTTP/1.1 204 No Content\r\n\r\n").1, None);
+    }
+
+    #[test]
+    fn only_a_chunks_window_is_followed_by_framing() {
+        let chunk = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabcd";
+        assert!(window_after(chunk).0.body_window_is_chunk());
+        let length = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc";
+        assert!(!window_after(length).0.body_window_is_chunk());
+        assert!(!window_after(b"HTTP/1.1 200 OK\r\n\r\nabc").0.body_window_is_chunk());
+        let between = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab";
+        assert!(!window_after(between).0.body_window_is_chunk());
     }
 
     #[test]
