@@ -141,8 +141,6 @@ pub struct Stack<T: Timestamp> {
     /// When [`Stack::read_body`] last pulled through TLS layers, which may hold plaintext
     /// since: lifted before the driver is told to wait.
     pulled: Option<T>,
-    /// The last chunk size seen by [`Stack::read_body`]: the next chunks' guessed size.
-    chunk_guess: u64,
 }
 
 impl<T: Timestamp> fmt::Debug for Stack<T> {
@@ -187,7 +185,6 @@ impl<T: Timestamp> Stack<T> {
                 first_byte: None,
             },
             pulled: None,
-            chunk_guess: 0,
         }
     }
 
@@ -497,8 +494,8 @@ impl<T: Timestamp> Stack<T> {
         let Some(window) = self.http.body_window() else { return Ok(None) };
         let want = usize::try_from(window).map_or(out.len(), |w| w.min(out.len()));
         let tls = !self.tls.is_empty();
-        if !tls && want > 0 && want < out.len() && self.http.body_window_is_chunk() {
-            return self.read_chunks(now, out, want, transport);
+        if let (false, true, Some(size)) = (tls, want < out.len(), self.http.body_window_chunk()) {
+            return self.read_chunks(now, out, want, size, transport);
         }
         let Some(out) = out.get_mut(..want).filter(|o| !o.is_empty()) else { return Ok(None) };
         if tls {
@@ -551,8 +548,8 @@ impl<T: Timestamp> Stack<T> {
 
     /// [`Stack::read_body`] for the rest of a chunk shorter than `out`, on a plain route: one
     /// vectored read into the rest of the chunk, then the next chunks' data further on in
-    /// `out`, with the framing between them (guessed from the last chunk's size: `CRLF hex
-    /// CRLF`) read into small buffers of its own and fed to the HTTP layer. Where the guess
+    /// `out`, with the framing between them (guessed from the current chunk's `size`: `CRLF
+    /// hex CRLF`) read into small buffers of its own and fed to the HTTP layer. Where the guess
     /// was right the data sits in `out` uncopied; from the first byte where it was not, the
     /// rest of the read goes the usual way (through `top_in`, in order).
     fn read_chunks(
@@ -560,9 +557,9 @@ impl<T: Timestamp> Stack<T> {
         now: T,
         out: &mut [u8],
         window: usize,
+        size: u64,
         transport: &mut dyn io::Read,
     ) -> io::Result<Option<usize>> {
-        let size = if self.chunk_guess > 0 { self.chunk_guess } else { window as u64 };
         let seg_len = usize::try_from(size).unwrap_or(usize::MAX);
         let mut frame = [0u8; FRAME_MAX];
         let flen = framing_line(size, &mut frame);
@@ -631,12 +628,10 @@ impl<T: Timestamp> Stack<T> {
             got -= f;
             self.top_in.extend_from_slice(&frames[i][..f]);
             self.feed_held(now);
-            let fresh = self.top_in.is_empty() && self.http.body_window_is_chunk();
-            let window = if fresh { self.http.body_window() } else { None };
-            if let Some(w) = window {
-                self.chunk_guess = w;
-            }
-            if f == flen && window == Some(size) {
+            // Right when the framing was all of the guessed bytes and the chunk after it is
+            // as long as the one before: its data is the next segment.
+            let fresh = self.top_in.is_empty() && self.http.body_window_chunk() == Some(size);
+            if f == flen && fresh && self.http.body_window() == Some(size) {
                 let d = got.min(lens[i + 1]);
                 if let Err(e) = self.http.handle_body_read(now, d) {
                     self.fail(Phase::Receive, ErrorKind::Http(e));

@@ -46,17 +46,21 @@ impl<T: Timestamp> Connection<T> {
         }
     }
 
-    /// Whether the [`Connection::body_window`] is the rest of a chunk's data: a chunk's
-    /// framing (its CRLF and the next size line) follows it on the transport. A caller that
-    /// reads past the window (a vectored read that guesses the next size line, say) feeds
-    /// those bytes to [`Connection::handle_input`].
+    /// When the [`Connection::body_window`] is the rest of a chunk's data, that chunk's
+    /// declared size: a chunk's framing (its CRLF and the next size line) follows the window
+    /// on the transport. `None` for any other window, or none. A caller that reads past the
+    /// window (a vectored read that guesses the next size line from this one, say) feeds those
+    /// bytes to [`Connection::handle_input`].
     #[must_use]
-    pub fn body_window_is_chunk(&self) -> bool {
-        matches!(
-            &self.state,
-            State::Exchange(Exchange { recv: Recv::Body { reader: BodyReader::Chunked(d), .. }, .. })
-                if d.data_window().is_some()
-        ) && self.body_window().is_some()
+    pub fn body_window_chunk(&self) -> Option<u64> {
+        self.body_window()?;
+        match &self.state {
+            State::Exchange(Exchange {
+                recv: Recv::Body { reader: BodyReader::Chunked(d), .. },
+                ..
+            }) => d.data_window().map(|_| d.chunk_size()),
+            _ => None,
+        }
     }
 
     /// The caller read `n` bytes of the [`Connection::body_window`] straight into its own
@@ -259,12 +263,19 @@ mod tests {
     #[test]
     fn only_a_chunks_window_is_followed_by_framing() {
         let chunk = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabcd";
-        assert!(window_after(chunk).0.body_window_is_chunk());
+        assert_eq!(window_after(chunk).0.body_window_chunk(), Some(16));
+        // Each size line sets it, in every shape the decoder reads.
+        let (mut conn, _) = window_after(chunk);
+        let mut input = BytesMut::from(&b"efghijklmnop\r\n3;x=1\r\nab"[..]);
+        conn.handle_input(Duration::ZERO, &mut input);
+        let mut seen = Vec::new();
+        let _ = testing::drain(&mut conn, &mut seen, Join::Pieces, |_, _| {});
+        assert_eq!((conn.body_window(), conn.body_window_chunk()), (Some(1), Some(3)));
         let length = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc";
-        assert!(!window_after(length).0.body_window_is_chunk());
-        assert!(!window_after(b"HTTP/1.1 200 OK\r\n\r\nabc").0.body_window_is_chunk());
+        assert_eq!(window_after(length).0.body_window_chunk(), None);
+        assert_eq!(window_after(b"HTTP/1.1 200 OK\r\n\r\nabc").0.body_window_chunk(), None);
         let between = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab";
-        assert!(!window_after(between).0.body_window_is_chunk());
+        assert_eq!(window_after(between).0.body_window_chunk(), None);
     }
 
     #[test]
