@@ -494,7 +494,18 @@ impl<T: Timestamp> Stack<T> {
         let Some(window) = self.http.body_window() else { return Ok(None) };
         let want = usize::try_from(window).map_or(out.len(), |w| w.min(out.len()));
         let tls = !self.tls.is_empty();
+        // A small buffer with much body to come: one big read into the driver's buffer and
+        // copies out of it cost fewer calls than a read per buffer (`BufReader`'s rule).
+        if !tls && out.len() < MIN_PULL && (want as u64) < window {
+            return Ok(None);
+        }
         if let (false, true, Some(size)) = (tls, want < out.len(), self.http.body_window_chunk()) {
+            // Small chunks: one read into the driver's buffer takes many of them at once.
+            let reach = usize::try_from(size)
+                .map_or(usize::MAX, |s| want.saturating_add(s.saturating_mul(GUESSES - 1)));
+            if reach < MIN_PULL.min(out.len()) {
+                return Ok(None);
+            }
             return self.read_chunks(now, out, want, size, transport);
         }
         let Some(out) = out.get_mut(..want).filter(|o| !o.is_empty()) else { return Ok(None) };
@@ -1108,6 +1119,10 @@ impl<T: Timestamp> Stack<T> {
 
 /// Chunk boundaries one vectored read of [`Stack::read_body`] guesses past.
 const GUESSES: usize = 8;
+
+/// The fewest bytes a pull through chunk framing should reach; below it the usual path's
+/// read (up to the driver's buffer) costs fewer calls.
+const MIN_PULL: usize = 4096;
 
 /// The longest chunk framing guessed: CRLF, 16 hex digits, CRLF.
 const FRAME_MAX: usize = 20;
