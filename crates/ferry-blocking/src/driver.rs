@@ -258,7 +258,11 @@ impl Driver {
     /// ([`Stack::read_body`]): `None` when it cannot now, or has something to say first (an
     /// end, an error, a deadline), which [`Driver::next`] then gives.
     pub(crate) fn read_body(&mut self, out: &mut [u8]) -> Option<usize> {
-        if !self.pending.is_empty() || !self.writes.is_empty() || !self.input.is_empty() {
+        if !self.pending.is_empty()
+            || !self.writes.is_empty()
+            || !self.input.is_empty()
+            || self.stack.body_window().is_none()
+        {
             return None;
         }
         let stream = self.stream.as_mut()?;

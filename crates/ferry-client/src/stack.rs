@@ -458,6 +458,23 @@ impl<T: Timestamp> Stack<T> {
 
     // ---- the pull path of a body ----------------------------------------------------------
 
+    /// How much body [`Stack::read_body`] could read now (the HTTP layer's
+    /// [`Connection::body_window`], when nothing is buffered or queued in the stack), given
+    /// an empty driver buffer: a driver's check before it arms a read. Cost: a few
+    /// comparisons.
+    #[must_use]
+    pub fn body_window(&self) -> Option<u64> {
+        if self.closed
+            || self.connect.is_some()
+            || !self.top_in.is_empty()
+            || !self.queue.is_empty()
+            || self.tls.iter().any(|l| l.tls.has_output() || l.tls.has_buffered_plaintext())
+        {
+            return None;
+        }
+        self.http.body_window()
+    }
+
     /// Reads response body straight into `out`, past every buffer, when the HTTP layer has a
     /// body window ([`Connection::body_window`]) and nothing is buffered on the way to it:
     /// `input` (the driver's read buffer) empty, no plaintext waiting in the stack, no output
@@ -482,16 +499,10 @@ impl<T: Timestamp> Stack<T> {
         input: &BytesMut,
         transport: &mut dyn io::Read,
     ) -> io::Result<Option<usize>> {
-        if self.closed
-            || self.connect.is_some()
-            || !input.is_empty()
-            || !self.top_in.is_empty()
-            || !self.queue.is_empty()
-            || self.tls.iter().any(|l| l.tls.has_output() || l.tls.has_buffered_plaintext())
-        {
+        if !input.is_empty() {
             return Ok(None);
         }
-        let Some(window) = self.http.body_window() else { return Ok(None) };
+        let Some(window) = self.body_window() else { return Ok(None) };
         let want = usize::try_from(window).map_or(out.len(), |w| w.min(out.len()));
         let tls = !self.tls.is_empty();
         // A small buffer with much body to come: one big read into the driver's buffer and
