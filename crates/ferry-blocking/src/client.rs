@@ -397,6 +397,17 @@ impl BodyState {
         }
     }
 
+    /// Body bytes straight into `out` when no content coding is undone and no decoded piece
+    /// waits; `None`: take [`BodyState::next`].
+    fn read_direct(&mut self, out: &mut [u8]) -> Option<usize> {
+        if !self.ready.is_empty() || self.decoder.is_decoding() {
+            return None;
+        }
+        let n = exchange::read_body(self.driver.as_mut()?, out)?;
+        self.read += n as u64;
+        Some(n)
+    }
+
     /// The body is over: the connection goes back to the pool (`clean`) or is closed.
     fn end(&mut self, clean: bool) {
         self.finished = Some(Instant::now());
@@ -593,6 +604,10 @@ impl Response {
 impl Read for Response {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.partial.is_empty() {
+            // Straight into `buf` when nothing is buffered or decoded on the way.
+            if let Some(n) = self.body.read_direct(buf) {
+                return Ok(n);
+            }
             match self.chunk() {
                 Ok(Some(piece)) => self.partial = piece,
                 Ok(None) => return Ok(0),

@@ -367,6 +367,12 @@ impl Response<'_> {
 impl Read for Response<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.chunk.is_empty() {
+            // Straight into `buf` when nothing is buffered on the way (no copy of ours).
+            if let (false, Some(driver)) = (self.done, &mut self.conn.driver) {
+                if let Some(n) = exchange::read_body(driver, buf) {
+                    return Ok(n);
+                }
+            }
             match self.next_chunk() {
                 Ok(Some(c)) => self.chunk = c,
                 Ok(None) => return Ok(0),

@@ -201,6 +201,12 @@ pub(crate) fn next_piece(driver: &mut Driver) -> Result<Piece, Error> {
     }
 }
 
+/// Body bytes straight into `out`, past the driver's buffer and the stack's pieces, when the
+/// stack has a body window; `None`: take [`next_piece`].
+pub(crate) fn read_body(driver: &mut Driver, out: &mut [u8]) -> Option<usize> {
+    driver.read_body(out)
+}
+
 /// The rest of the body is not wanted: discarded (within the core's drain budget; past it
 /// the connection closes). `true` when the exchange ended cleanly.
 pub(crate) fn discard(driver: &mut Driver) -> bool {

@@ -138,6 +138,9 @@ pub struct Stack<T: Timestamp> {
     eof_passed: Vec<bool>,
     closed: bool,
     timings: Instants<T>,
+    /// When [`Stack::read_body`] last pulled through TLS layers, which may hold plaintext
+    /// since: lifted before the driver is told to wait.
+    pulled: Option<T>,
 }
 
 impl<T: Timestamp> fmt::Debug for Stack<T> {
@@ -181,6 +184,7 @@ impl<T: Timestamp> Stack<T> {
                 request: None,
                 first_byte: None,
             },
+            pulled: None,
         }
     }
 
@@ -452,6 +456,244 @@ impl<T: Timestamp> Stack<T> {
         self.http.discard_body(now);
     }
 
+    // ---- the pull path of a body ----------------------------------------------------------
+
+    /// How much body [`Stack::read_body`] could read now (the HTTP layer's
+    /// [`Connection::body_window`], when nothing is buffered or queued in the stack), given
+    /// an empty driver buffer: a driver's check before it arms a read. Cost: a few
+    /// comparisons.
+    #[must_use]
+    pub fn body_window(&self) -> Option<u64> {
+        if self.closed
+            || self.connect.is_some()
+            || !self.top_in.is_empty()
+            || !self.queue.is_empty()
+            || self.tls.iter().any(|l| l.tls.has_output() || l.tls.has_buffered_plaintext())
+        {
+            return None;
+        }
+        self.http.body_window()
+    }
+
+    /// Reads response body straight into `out`, past every buffer, when the HTTP layer has a
+    /// body window ([`Connection::body_window`]) and nothing is buffered on the way to it:
+    /// `input` (the driver's read buffer) empty, no plaintext waiting in the stack, no output
+    /// queued. On a plain route it reads at most `min(out.len(), window)` bytes from
+    /// `transport`; the HTTP layer accounts them as body (its remaining length, limits, read
+    /// deadline, the body's end). The stack calls only the reader it is given.
+    ///
+    /// `Ok(Some(n))`: `n > 0` body bytes are in `out[..n]`. `Ok(None)`: not possible now, or
+    /// the stack has something to say (the transport's end, a failure, the body's end):
+    /// take the usual path, [`Stack::poll_output`] and [`Stack::handle_input`]. A transport's
+    /// end and errors are taken as [`Stack::handle_eof`] and [`Stack::handle_transport_error`]
+    /// take them.
+    ///
+    /// # Errors
+    /// A `WouldBlock`, `TimedOut` or `Interrupted` from `transport`, untouched: the caller's
+    /// to turn into [`Stack::handle_timeout`] (its read waited until the next deadline) or to
+    /// retry.
+    pub fn read_body(
+        &mut self,
+        now: T,
+        out: &mut [u8],
+        input: &BytesMut,
+        transport: &mut dyn io::Read,
+    ) -> io::Result<Option<usize>> {
+        if !input.is_empty() {
+            return Ok(None);
+        }
+        let Some(window) = self.body_window() else { return Ok(None) };
+        let want = usize::try_from(window).map_or(out.len(), |w| w.min(out.len()));
+        let tls = !self.tls.is_empty();
+        // A small buffer with much body to come: one big read into the driver's buffer and
+        // copies out of it cost fewer calls than a read per buffer (`BufReader`'s rule).
+        if !tls && out.len() < MIN_PULL && (want as u64) < window {
+            return Ok(None);
+        }
+        if let (false, true, Some(size)) = (tls, want < out.len(), self.http.body_window_chunk()) {
+            // Small chunks: one read into the driver's buffer takes many of them at once.
+            let reach = usize::try_from(size)
+                .map_or(usize::MAX, |s| want.saturating_add(s.saturating_mul(GUESSES - 1)));
+            if reach < MIN_PULL.min(out.len()) {
+                return Ok(None);
+            }
+            return self.read_chunks(now, out, want, size, transport);
+        }
+        let Some(out) = out.get_mut(..want).filter(|o| !o.is_empty()) else { return Ok(None) };
+        if tls {
+            // Plaintext or ciphertext may now wait inside rustls: lifted by `poll_output`
+            // before the driver waits for input.
+            self.pulled = Some(now);
+        }
+        let read = io::Read::read(&mut Pull { layers: &mut self.tls, transport }, out);
+        match read {
+            Ok(0) if tls => {
+                // A layer's end: its `Closed` goes up the usual way.
+                self.settle(now);
+                Ok(None)
+            }
+            Ok(0) => {
+                self.handle_eof(now);
+                Ok(None)
+            }
+            Ok(n) => {
+                if let Err(e) = self.http.handle_body_read(now, n) {
+                    // Only a reader that claims more than it was given: a broken transport.
+                    self.fail(Phase::Receive, ErrorKind::Http(e));
+                    return Ok(None);
+                }
+                if tls && self.tls.iter().any(|l| l.tls.has_output()) {
+                    self.settle(now);
+                }
+                Ok(Some(n))
+            }
+            Err(e) if e.get_ref().is_some_and(|inner| inner.is::<Stop>()) => {
+                self.settle(now);
+                Ok(None)
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) =>
+            {
+                Err(e)
+            }
+            Err(e) => {
+                self.handle_transport_error(now, TransportOp::Read, e);
+                Ok(None)
+            }
+        }
+    }
+
+    /// [`Stack::read_body`] for the rest of a chunk shorter than `out`, on a plain route: one
+    /// vectored read into the rest of the chunk, then the next chunks' data further on in
+    /// `out`, with the framing between them (guessed from the current chunk's `size`: `CRLF
+    /// hex CRLF`) read into small buffers of its own and fed to the HTTP layer. Where the guess
+    /// was right the data sits in `out` uncopied; from the first byte where it was not, the
+    /// rest of the read goes the usual way (through `top_in`, in order).
+    fn read_chunks(
+        &mut self,
+        now: T,
+        out: &mut [u8],
+        window: usize,
+        size: u64,
+        transport: &mut dyn io::Read,
+    ) -> io::Result<Option<usize>> {
+        let seg_len = usize::try_from(size).unwrap_or(usize::MAX);
+        let mut frame = [0u8; FRAME_MAX];
+        let flen = framing_line(size, &mut frame);
+        let mut frames = [[0u8; FRAME_MAX]; GUESSES];
+        // Data segments in `out`: the window's, then one per guessed chunk.
+        let mut lens = [0usize; GUESSES + 1];
+        let read = {
+            let mut slices: [io::IoSliceMut<'_>; 2 * GUESSES + 1] =
+                std::array::from_fn(|_| io::IoSliceMut::new(&mut []));
+            let (first, mut rest) = out.split_at_mut(window);
+            lens[0] = window;
+            slices[0] = io::IoSliceMut::new(first);
+            let mut count = 1;
+            // A frame after each segment that ends a chunk (the last one too: the next call
+            // then finds the next chunk's window open), a segment after each frame while `out`
+            // has room.
+            for (i, f) in frames.iter_mut().enumerate() {
+                if i > 0 && lens[i] < seg_len {
+                    break;
+                }
+                slices[count] = io::IoSliceMut::new(&mut f[..flen]);
+                count += 1;
+                if rest.is_empty() || i + 1 == GUESSES {
+                    break;
+                }
+                let take = rest.len().min(seg_len);
+                let (seg, tail) = std::mem::take(&mut rest).split_at_mut(take);
+                slices[count] = io::IoSliceMut::new(seg);
+                lens[i + 1] = take;
+                count += 1;
+                rest = tail;
+            }
+            transport.read_vectored(&mut slices[..count])
+        };
+        let mut got = match read {
+            Ok(0) => {
+                self.handle_eof(now);
+                return Ok(None);
+            }
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) =>
+            {
+                return Err(e);
+            }
+            Err(e) => {
+                self.handle_transport_error(now, TransportOp::Read, e);
+                return Ok(None);
+            }
+        };
+        let first = got.min(window);
+        if let Err(e) = self.http.handle_body_read(now, first) {
+            self.fail(Phase::Receive, ErrorKind::Http(e));
+            return Ok(None);
+        }
+        let mut verified = first;
+        got -= first;
+        let mut i = 0;
+        while got > 0 && i < GUESSES {
+            let f = got.min(flen);
+            got -= f;
+            self.top_in.extend_from_slice(&frames[i][..f]);
+            self.feed_held(now);
+            // Right when the framing was all of the guessed bytes and the chunk after it is
+            // as long as the one before: its data is the next segment.
+            let fresh = self.top_in.is_empty() && self.http.body_window_chunk() == Some(size);
+            if f == flen && fresh && self.http.body_window() == Some(size) {
+                let d = got.min(lens[i + 1]);
+                if let Err(e) = self.http.handle_body_read(now, d) {
+                    self.fail(Phase::Receive, ErrorKind::Http(e));
+                    return Ok(None);
+                }
+                verified += d;
+                got -= d;
+                i += 1;
+                continue;
+            }
+            // A wrong guess (or a short read inside the framing): the rest of the read, in
+            // order, is plain input.
+            let mut at = verified;
+            let mut j = i + 1;
+            while got > 0 && j <= GUESSES {
+                let d = got.min(lens[j]);
+                self.top_in.extend_from_slice(&out[at..at + d]);
+                at += d;
+                got -= d;
+                if got == 0 || j == GUESSES {
+                    break;
+                }
+                let f = got.min(flen);
+                self.top_in.extend_from_slice(&frames[j][..f]);
+                got -= f;
+                j += 1;
+            }
+            self.settle(now);
+            break;
+        }
+        Ok(Some(verified))
+    }
+
+    /// Feeds what waits in `top_in` to the top machine; what it leaves stays there.
+    fn feed_held(&mut self, now: T) {
+        let mut held = std::mem::take(&mut self.top_in);
+        self.feed_top(now, &mut held);
+        self.top_in = held;
+    }
+
     // ---- outputs ---------------------------------------------------------------------------
 
     /// The next thing for the driver to do. Never blocks.
@@ -499,7 +741,14 @@ impl<T: Timestamp> Stack<T> {
                     self.fail(phase, ErrorKind::Http(e));
                 }
                 HttpOutput::NeedBody => return Output::NeedBody,
-                HttpOutput::NeedInput => return Output::NeedInput,
+                HttpOutput::NeedInput => {
+                    // What a body pull left inside the TLS layers goes up before the wait.
+                    if let Some(at) = self.pulled.take() {
+                        self.settle(at);
+                        continue;
+                    }
+                    return Output::NeedInput;
+                }
                 HttpOutput::Idle => return Output::Idle,
                 HttpOutput::Reconnect => return Output::Reconnect,
                 // An upgrade the caller asked for hands the transport on; this stack has no use
@@ -876,6 +1125,75 @@ impl<T: Timestamp> Stack<T> {
         self.queue.push_back(Output::Error(err));
         self.closed = true;
         self.deadlines = Deadlines { connect: None, handshake: None, request: None };
+    }
+}
+
+/// Chunk boundaries one vectored read of [`Stack::read_body`] guesses past.
+const GUESSES: usize = 8;
+
+/// The fewest bytes a pull through chunk framing should reach; below it the usual path's
+/// read (up to the driver's buffer) costs fewer calls.
+const MIN_PULL: usize = 4096;
+
+/// The longest chunk framing guessed: CRLF, 16 hex digits, CRLF.
+const FRAME_MAX: usize = 20;
+
+/// The framing before a chunk of `size` in its usual shape, `CRLF 1*HEXDIG CRLF` (lowercase,
+/// no leading zeros), into `buf`; its length.
+fn framing_line(size: u64, buf: &mut [u8; FRAME_MAX]) -> usize {
+    let digits = (64 - size.leading_zeros()).div_ceil(4).max(1) as usize;
+    buf[0] = b'\r';
+    buf[1] = b'\n';
+    for d in 0..digits {
+        let nibble = (size >> (4 * (digits - 1 - d))) & 0xf;
+        buf[2 + d] = b"0123456789abcdef"[nibble as usize];
+    }
+    buf[2 + digits] = b'\r';
+    buf[3 + digits] = b'\n';
+    digits + 4
+}
+
+/// The pull path's reader: plaintext of the top TLS layer of `layers`, refilled by
+/// `read_tls` from the layers below it, and the bottom one from `transport` (TLS inside TLS:
+/// the upper layer's ciphertext is read from the lower layer's plaintext). With no layer, the
+/// transport itself.
+struct Pull<'a> {
+    layers: &'a mut [TlsLayer],
+    transport: &'a mut dyn io::Read,
+}
+
+/// A layer on the pull path has something to say (an event, bytes to write, its end): the
+/// pull stops and the stack's usual path takes it.
+#[derive(Debug)]
+struct Stop;
+
+impl fmt::Display for Stop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a TLS layer has output")
+    }
+}
+
+impl std::error::Error for Stop {}
+
+impl io::Read for Pull<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Some((top, below)) = self.layers.split_last_mut() else {
+            return self.transport.read(buf);
+        };
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            let n = top.tls.read_plaintext(buf);
+            if n > 0 {
+                return Ok(n);
+            }
+            if top.tls.has_output() {
+                return Err(io::Error::other(Stop));
+            }
+            // `Ok(0)`: the layer below ended; the layer took it as its end (`has_output`).
+            top.tls.read_tls(&mut Pull { layers: below, transport: &mut *self.transport })?;
+        }
     }
 }
 

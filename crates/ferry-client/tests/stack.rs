@@ -643,3 +643,218 @@ fn a_tls_failure_in_the_middle_of_a_body_is_not_retryable() {
     let e = case.error().expect("a TLS error");
     assert!(!e.response_started() && e.is_retryable(true), "{e:?}");
 }
+
+// ---- the pull path: body bytes straight into the caller's buffer ---------------------------
+
+const BIG_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n";
+
+fn big_body() -> Vec<u8> {
+    (0..100_000u32).map(|i| (i % 251) as u8).collect()
+}
+
+/// The remote's head went through the usual path; the body, as the remote's layers wrap it,
+/// is read by `Stack::read_body` from a reader over its bytes, into a 7000-byte buffer.
+fn pulled(mut c: Case, wire: Vec<u8>) -> (Case, Vec<u8>) {
+    let mut transport = std::io::Cursor::new(wire);
+    let mut out = vec![0u8; 7000];
+    let mut body = Vec::new();
+    while let Some(n) =
+        c.stack.read_body(c.now, &mut out, &BytesMut::new(), &mut transport).unwrap()
+    {
+        body.extend_from_slice(&out[..n]);
+    }
+    (c, body)
+}
+
+/// `plain` as the remote's layers send it, in pieces rustls takes whole.
+fn wrap(remote: &mut Remote, plain: &[u8]) -> Vec<u8> {
+    let mut wire = Vec::new();
+    for piece in plain.chunks(16 * 1024) {
+        let inner = match &mut remote.origin_tls {
+            Some(tls) => tls_out(tls, piece),
+            None => piece.to_vec(),
+        };
+        for piece in inner.chunks(16 * 1024) {
+            match &mut remote.proxy_tls {
+                Some(tls) => wire.extend_from_slice(&tls_out(tls, piece)),
+                None => wire.extend_from_slice(piece),
+            }
+        }
+    }
+    wire
+}
+
+#[test]
+fn a_body_is_pulled_straight_through_every_route() {
+    type Route = (&'static str, Option<&'static str>, fn(usize) -> Remote);
+    let routes: [Route; 4] = [
+        ("http://origin.test/", None, |_| Remote { response: BIG_HEAD, ..origin(false) }),
+        ("https://origin.test/", None, |_| Remote { response: BIG_HEAD, ..origin(true) }),
+        ("https://origin.test/", Some("http://proxy.test:3128"), |_| Remote {
+            response: BIG_HEAD,
+            ..via_proxy(false, true, &[Reply::Tunnel { extra: b"" }])
+        }),
+        ("https://origin.test/", Some("https://proxy.test:3129"), |_| Remote {
+            response: BIG_HEAD,
+            ..via_proxy(true, true, &[Reply::Tunnel { extra: b"" }])
+        }),
+    ];
+    for (url, proxy, remote) in routes {
+        let mut c = Case::new(url, proxy, remote);
+        c.get("/big");
+        assert_eq!(c.status(), Some(200), "{url} {proxy:?}");
+        let wire = wrap(&mut c.remote, &big_body());
+        let (mut c, body) = pulled(c, wire);
+        assert!(body == big_body(), "{url} {proxy:?}: {} bytes", body.len());
+        // Every byte came straight; the end and the keep-alive decision follow as ever.
+        assert!(c.body().is_empty());
+        assert!(matches!(c.stack.poll_output(), Output::End(End::Done { reusable: true })));
+        assert!(matches!(c.stack.poll_output(), Output::Idle));
+        // And the connection carries the next exchange.
+        c.remote.response = OK;
+        c.seen.clear();
+        c.get("/next");
+        assert_eq!(c.body(), b"hello", "{url} {proxy:?}");
+    }
+}
+
+#[test]
+fn a_pull_cut_short_reports_the_truncation() {
+    for tls in [false, true] {
+        let mut c = Case::new(
+            if tls { "https://origin.test/" } else { "http://origin.test/" },
+            None,
+            move |_| Remote { response: BIG_HEAD, ..origin(tls) },
+        );
+        c.get("/big");
+        let mut wire = wrap(&mut c.remote, &big_body()[..50_000]);
+        // Over TLS the end comes without close_notify, and inside a record.
+        wire.truncate(wire.len() - usize::from(tls) * 10);
+        let (mut c, body) = pulled(c, wire);
+        assert!(body.len() < 50_000 + 1, "tls {tls}");
+        c.run();
+        let err = c.error().expect("an error");
+        let http = err.http().map(|e| e.kind().clone());
+        let eof =
+            ferry_proto::ErrorKind::UnexpectedEof { expected: ferry_proto::Expected::ResponseBody };
+        assert_eq!(http, Some(eof), "tls {tls}: {err}");
+    }
+}
+
+/// A transport with nothing to give yet.
+struct Stalled;
+
+impl std::io::Read for Stalled {
+    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+        Err(std::io::ErrorKind::WouldBlock.into())
+    }
+}
+
+#[test]
+fn a_transport_that_would_block_is_the_callers() {
+    for tls in [false, true] {
+        let url = if tls { "https://origin.test/" } else { "http://origin.test/" };
+        let mut c = Case::new(url, None, move |_| Remote { response: BIG_HEAD, ..origin(tls) });
+        c.get("/big");
+        let mut out = [0u8; 8192];
+        let err = c.stack.read_body(c.now, &mut out, &BytesMut::new(), &mut Stalled).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
+        assert!(!c.stack.is_closed());
+        // A small buffer with much body to come takes the usual path on a plain route (one
+        // big read, copies out of it); over TLS it is served from rustls's plaintext.
+        let small = c.stack.read_body(c.now, &mut [0u8; 100], &BytesMut::new(), &mut Stalled);
+        assert_eq!(small.is_err(), tls, "tls {tls}");
+        // Nothing is pulled while the driver's buffer holds bytes, or before a body.
+        let held = BytesMut::from(&b"x"[..]);
+        assert!(c.stack.read_body(c.now, &mut out, &held, &mut Stalled).unwrap().is_none());
+    }
+    let mut c = Case::new("http://origin.test/", None, |_| origin(false));
+    c.get("/small");
+    let mut out = [0u8; 100];
+    let none = c.stack.read_body(c.now, &mut out, &BytesMut::new(), &mut Stalled).unwrap();
+    assert!(none.is_none());
+}
+
+/// A chunked body on a plain route, read as a driver does: `read_body` into a buffer of
+/// `buf` bytes while it can, else the usual path with reads of at most 5000 bytes. The body,
+/// and how much of it came as `Event::Data` (not straight).
+fn chunked_download(wire: &[u8], buf: usize) -> (Vec<u8>, usize, End) {
+    const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let mut c =
+        Case::new("http://origin.test/", None, |_| Remote { response: HEAD, ..origin(false) });
+    c.get("/chunked");
+    let mut transport = std::io::Cursor::new(wire.to_vec());
+    let mut out = vec![0u8; buf];
+    let (mut body, mut pieces) = (Vec::new(), 0);
+    loop {
+        if let Some(n) =
+            c.stack.read_body(c.now, &mut out, &BytesMut::new(), &mut transport).unwrap()
+        {
+            body.extend_from_slice(&out[..n]);
+            continue;
+        }
+        match c.stack.poll_output() {
+            Output::Event(Event::Data(d)) => {
+                pieces += d.len();
+                body.extend_from_slice(&d);
+            }
+            Output::NeedInput => {
+                let mut piece = vec![0u8; 5000];
+                let n = transport.read(&mut piece).unwrap();
+                assert!(n > 0, "the body ended early: {} bytes", body.len());
+                c.stack.handle_input(c.now, &mut BytesMut::from(&piece[..n]));
+            }
+            Output::End(end) => return (body, pieces, end),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+fn chunks(body: &[u8], sizes: &[usize], line: impl Fn(usize) -> String) -> Vec<u8> {
+    let mut wire = Vec::new();
+    let mut rest = body;
+    for &size in sizes.iter().cycle() {
+        if rest.is_empty() {
+            break;
+        }
+        let n = size.min(rest.len());
+        wire.extend_from_slice(line(n).as_bytes());
+        wire.extend_from_slice(&rest[..n]);
+        wire.extend_from_slice(b"\r\n");
+        rest = &rest[n..];
+    }
+    wire.extend_from_slice(b"0\r\n\r\n");
+    wire
+}
+
+#[test]
+fn chunks_are_read_straight_past_their_framing() {
+    let body: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+    let lower = |n: usize| format!("{n:x}\r\n");
+    for (sizes, buf) in [(&[1000][..], 7000), (&[16384][..], 65536), (&[3000][..], 5000)] {
+        let (got, pieces, end) = chunked_download(&chunks(&body, sizes, lower), buf);
+        assert!(got == body, "chunks of {sizes:?} into {buf}");
+        assert_eq!(end, End::Done { reusable: true });
+        // Uniform chunks: past the first ones, the data came straight.
+        assert!(pieces < body.len() / 4, "chunks of {sizes:?} into {buf}: {pieces} as pieces");
+    }
+    // Chunks too small to be worth a read of their own go the usual way, many per read.
+    let (got, pieces, _) = chunked_download(&chunks(&body[..20_000], &[7], lower), 65536);
+    assert!(got == body[..20_000]);
+    assert_eq!(pieces, 20_000);
+    // Shapes the guess misses (sizes that change, upper case, extensions) read the same.
+    type Shape = (&'static [usize], fn(usize) -> String);
+    let shapes: [Shape; 3] = [
+        (&[1000, 37, 5000, 1, 2048], |n| format!("{n:x}\r\n")),
+        (&[2730], |n| format!("{n:X}\r\n")),
+        (&[1500], |n| format!("{n:x};ext=1\r\n")),
+    ];
+    for (sizes, line) in shapes {
+        for buf in [1, 100, 7000, 65536] {
+            let body = &body[..100_000];
+            let (got, _, end) = chunked_download(&chunks(body, sizes, line), buf);
+            assert!(got == body, "chunks of {sizes:?} into {buf}");
+            assert_eq!(end, End::Done { reusable: true });
+        }
+    }
+}

@@ -54,6 +54,8 @@ pub(crate) struct Decoder {
     ext_bytes: usize,
     trailers: BytesMut,
     trailer_count: usize,
+    /// The size of the last chunk whose size line was read.
+    size: u64,
 }
 
 impl Decoder {
@@ -63,6 +65,7 @@ impl Decoder {
             ext_bytes: 0,
             trailers: BytesMut::new(),
             trailer_count: 0,
+            size: 0,
         }
     }
 
@@ -90,6 +93,7 @@ impl Decoder {
             if let Some((value @ 1.., len)) = input.strip_prefix(b"\r\n").and_then(size_line) {
                 if input.len() > 2 + len {
                     input.advance(2 + len);
+                    self.size = value;
                     return Ok(Some(self.data(input, value)));
                 }
             }
@@ -144,6 +148,7 @@ impl Decoder {
                 at += len;
                 if value > 0 {
                     self.state = State::Data { remaining: value };
+                    self.size = value;
                     return (at, Ok(None));
                 }
                 self.state = State::Trailers { line_len: 0, cr: false };
@@ -193,6 +198,31 @@ impl Decoder {
             }
         }
         (at, Ok(None))
+    }
+
+    /// The declared size of the chunk being read (its data, or the framing after it).
+    pub(crate) fn chunk_size(&self) -> u64 {
+        self.size
+    }
+
+    /// Inside a chunk's data: how many bytes of it are still to come (the body window of
+    /// [`Connection::body_window`](crate::Connection::body_window)); `None` when framing is
+    /// next.
+    pub(crate) fn data_window(&self) -> Option<u64> {
+        match self.state {
+            State::Data { remaining } => Some(remaining),
+            _ => None,
+        }
+    }
+
+    /// `n` bytes of the current chunk's data were read past the decoder, straight from the
+    /// transport; `n` is at most [`Decoder::data_window`] (checked by the caller). The state
+    /// moves on as [`Decoder::decode`] would have after handing them out.
+    pub(crate) fn consume_data(&mut self, n: u64) {
+        if let State::Data { remaining } = self.state {
+            let remaining = remaining.saturating_sub(n);
+            self.state = if remaining == 0 { State::DataCr } else { State::Data { remaining } };
+        }
     }
 
     /// Bytes of peer input held here (a partial trailer section).
@@ -246,7 +276,10 @@ impl Decoder {
             },
             State::SizeLf { value } => match (b, value) {
                 (b'\n', 0) => State::Trailers { line_len: 0, cr: false },
-                (b'\n', remaining) => State::Data { remaining },
+                (b'\n', remaining) => {
+                    self.size = remaining;
+                    State::Data { remaining }
+                }
                 _ => return Err(ErrorKind::BareLineEnding { part: Part::ChunkSize }.into()),
             },
             State::DataCr => match b {

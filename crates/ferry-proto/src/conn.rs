@@ -23,6 +23,8 @@ use crate::response::{Framing, HeadParser, ResponseHead, Semantics, Version};
 use crate::time::{TimerKind, Timers, Timestamp};
 use crate::url::Authority;
 
+mod direct;
+
 /// Bytes to write to the transport, in order. `Debug` shows only the length: the bytes may
 /// carry credentials.
 #[derive(Clone, PartialEq, Eq)]

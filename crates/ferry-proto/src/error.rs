@@ -80,6 +80,9 @@ pub enum Call {
     /// [`Connection::handle_reconnected`](crate::Connection::handle_reconnected) when no
     /// reconnect was asked for.
     HandleReconnected,
+    /// [`Connection::handle_body_read`](crate::Connection::handle_body_read) without a body
+    /// window, or for more bytes than the window holds.
+    HandleBodyRead,
     /// [`encode_request`](crate::wire::encode_request) with the `CONNECT` method: use
     /// [`Connection::send_connect`](crate::Connection::send_connect).
     EncodeConnect,
@@ -94,6 +97,7 @@ impl fmt::Display for Call {
             Call::FinishBody => "finish_body",
             Call::FinishBodyWithTrailers => "finish_body with trailers for a content-length body",
             Call::HandleReconnected => "handle_reconnected",
+            Call::HandleBodyRead => "handle_body_read beyond the body window",
             Call::EncodeConnect => "encode_request with CONNECT (use send_connect)",
         })
     }

@@ -24,6 +24,12 @@
 //! After any `handle_*` or `send`, drain [`Tls::poll_output`] until it answers
 //! [`Output::NeedInput`] (or a terminal [`Output::Closed`] / [`Output::Error`]); the
 //! plaintext that arrived meanwhile is in [`Tls::plaintext`], to be consumed from the front.
+//!
+//! **The pull path**, for a body the layer above reads straight into its caller's buffer, as
+//! a raw `rustls::StreamOwned` does: [`Tls::read_plaintext`] into a `&mut [u8]`, refilled by
+//! [`Tls::read_tls`] from any `io::Read` (the socket, or the plaintext of the layer below);
+//! when [`Tls::has_output`] says so, drain [`Tls::poll_output`] as after any input. Decrypted
+//! plaintext stays inside rustls until either path asks for it.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

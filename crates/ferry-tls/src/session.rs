@@ -80,6 +80,8 @@ pub struct Tls {
     first_len: usize,
     events: std::collections::VecDeque<Output>,
     peer_closed: Option<Closed>,
+    /// Plaintext bytes decrypted inside rustls and not yet taken.
+    held: usize,
 }
 
 impl std::fmt::Debug for Tls {
@@ -113,6 +115,7 @@ impl Tls {
             first_len: 0,
             events: std::collections::VecDeque::new(),
             peer_closed: None,
+            held: 0,
         })
     }
 
@@ -153,9 +156,81 @@ impl Tls {
     }
 
     /// Plaintext from the peer, in order; the layer above takes what it consumes off the front
-    /// (`split_to`), exactly as from a socket's read buffer.
+    /// (`split_to`), exactly as from a socket's read buffer. Decrypted records wait inside
+    /// rustls until asked for: this call moves them here (one copy);
+    /// [`Tls::read_plaintext`] takes them without this buffer.
     pub fn plaintext(&mut self) -> &mut BytesMut {
+        self.drain_plaintext();
         &mut self.plaintext
+    }
+
+    // ---- the pull path: the layer below is read by the caller's reader ---------------------
+
+    /// Plaintext straight into `out`: first what [`Tls::plaintext`] holds, then what rustls
+    /// decrypted, without this layer's buffer. How many bytes; 0 when none is decrypted
+    /// ([`Tls::read_tls`] brings more).
+    pub fn read_plaintext(&mut self, out: &mut [u8]) -> usize {
+        if !self.plaintext.is_empty() {
+            let n = out.len().min(self.plaintext.len());
+            out[..n].copy_from_slice(&self.plaintext.split_to(n));
+            return n;
+        }
+        let n = self.conn.reader().read(out).unwrap_or(0);
+        self.held = self.held.saturating_sub(n);
+        n
+    }
+
+    /// Reads ciphertext from `below` (the socket, or the plaintext of the TLS layer below, as
+    /// the raw `rustls::StreamOwned` does) with one `read` into rustls, and decrypts it, without
+    /// this layer's buffers. `Ok(0)`: `below` ended, taken as [`Tls::handle_eof`] (its outputs
+    /// follow in [`Tls::poll_output`]); also when the session is already over, without
+    /// reading. Then [`Tls::read_plaintext`]; when [`Tls::has_output`] says so, drain
+    /// [`Tls::poll_output`] as after any input.
+    ///
+    /// # Errors
+    /// `below`'s error, untouched (nothing is lost: a later call reads on), or rustls's
+    /// refusal of an oversized record as `InvalidData`.
+    pub fn read_tls(&mut self, below: &mut dyn io::Read) -> io::Result<usize> {
+        if self.phase == Phase::Closed {
+            return Ok(0);
+        }
+        let n = self.conn.read_tls(below)?;
+        if n == 0 {
+            self.handle_eof();
+            return Ok(0);
+        }
+        self.process();
+        Ok(n)
+    }
+
+    /// Whether [`Tls::poll_output`] has something beyond [`Output::NeedInput`] to say (an
+    /// event, ciphertext to write, plaintext held for the handshake), or the session is over:
+    /// the pull path stops and the layer's outputs are drained.
+    #[must_use]
+    pub fn has_output(&self) -> bool {
+        self.phase == Phase::Closed
+            || !self.events.is_empty()
+            || !self.transmit.is_empty()
+            || !self.unsent.is_empty()
+            || self.conn.wants_write()
+    }
+
+    /// Whether plaintext waits in [`Tls::plaintext`]'s buffer (not counting what rustls holds).
+    #[must_use]
+    pub fn has_buffered_plaintext(&self) -> bool {
+        !self.plaintext.is_empty()
+    }
+
+    /// Moves what rustls decrypted into [`Tls::plaintext`]'s buffer.
+    fn drain_plaintext(&mut self) {
+        if self.held == 0 {
+            return;
+        }
+        let start = self.plaintext.len();
+        self.plaintext.resize(start + self.held, 0);
+        let got = self.conn.reader().read(&mut self.plaintext[start..]).unwrap_or(0);
+        self.plaintext.truncate(start + got);
+        self.held = 0;
     }
 
     /// Feeds ciphertext read from the layer below; all of it is consumed.
@@ -179,7 +254,8 @@ impl Tls {
                     let _ = ciphertext.split_to(n);
                 }
                 Err(_) => {
-                    // The plaintext buffer is full: drained below, then read on.
+                    // rustls's plaintext buffer is full: moved out, then read on.
+                    self.drain_plaintext();
                 }
             }
             if !self.process() {
@@ -303,15 +379,9 @@ impl Tls {
             self.events.push_back(Output::Established);
             self.push_plaintext();
         }
-        if state.plaintext_bytes_to_read() > 0 {
-            let n = state.plaintext_bytes_to_read();
-            let start = self.plaintext.len();
-            self.plaintext.resize(start + n, 0);
-            match self.conn.reader().read(&mut self.plaintext[start..]) {
-                Ok(got) => self.plaintext.truncate(start + got),
-                Err(_) => self.plaintext.truncate(start),
-            }
-        }
+        // Decrypted plaintext stays in rustls until the layer above asks for it
+        // (`plaintext`, `read_plaintext`).
+        self.held = state.plaintext_bytes_to_read();
         if state.peer_has_closed() && self.peer_closed.is_none() {
             self.peer_closed = Some(Closed::Clean);
             self.events.push_back(Output::Closed(Closed::Clean));

@@ -5,6 +5,7 @@
 
 mod client;
 mod connection;
+mod downloads;
 mod real_proxies;
 
 use std::sync::OnceLock;
