@@ -412,7 +412,29 @@ impl Get for FerryConn {
 /// default fields (`User-Agent`, `Accept`, `Accept-Encoding`) over the same stack.
 struct FerryClient {
     client: ferry_blocking::Client,
+    urls: Urls,
+}
+
+/// The URL text of a path, built once per path: a caller keeps its URLs, so no client's
+/// request pays for a `format!` of the bench's own (every URL-taking client gets the same).
+struct Urls {
     base: String,
+    path: String,
+    url: String,
+}
+
+impl Urls {
+    fn new(base: String) -> Urls {
+        Urls { base, path: String::new(), url: String::new() }
+    }
+
+    fn of(&mut self, path: &str) -> &str {
+        if self.url.is_empty() || self.path != path {
+            self.path = path.to_owned();
+            self.url = format!("{}{path}", self.base);
+        }
+        &self.url
+    }
 }
 
 impl FerryClient {
@@ -425,13 +447,13 @@ impl FerryClient {
         if let Some(url) = t.proxy_url() {
             builder = builder.proxy(ferry_blocking::Proxy::parse(&url)?);
         }
-        Ok(FerryClient { client: builder.build()?, base: t.url("") })
+        Ok(FerryClient { client: builder.build()?, urls: Urls::new(t.url("")) })
     }
 }
 
 impl Get for FerryClient {
     fn get(&mut self, path: &str, sink: &mut [u8]) -> Result<u64> {
-        let mut response = self.client.get(&format!("{}{path}", self.base)).send()?;
+        let mut response = self.client.get(self.urls.of(path)).send()?;
         let mut total = 0;
         loop {
             match response.read(sink)? {
@@ -450,7 +472,7 @@ struct Hyper {
         hyper_util::client::legacy::connect::HttpConnector,
         http_body_util::Empty<bytes::Bytes>,
     >,
-    base: String,
+    urls: Urls,
 }
 
 impl Hyper {
@@ -464,14 +486,14 @@ impl Hyper {
         let client =
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .build(connector);
-        Ok(Hyper { rt, client, base: t.url("") })
+        Ok(Hyper { rt, client, urls: Urls::new(t.url("")) })
     }
 }
 
 impl Get for Hyper {
     fn get(&mut self, path: &str, sink: &mut [u8]) -> Result<u64> {
         use http_body_util::BodyExt;
-        let uri: hyper::Uri = format!("{}{path}", self.base).parse()?;
+        let uri: hyper::Uri = self.urls.of(path).parse()?;
         let client = &self.client;
         self.rt.block_on(async {
             let response = client.get(uri).await?;
@@ -494,7 +516,7 @@ impl Get for Hyper {
 /// ureq 3.x's `Agent` (rustls with ring).
 struct Ureq {
     agent: ureq::Agent,
-    target_base: String,
+    urls: Urls,
 }
 
 impl Ureq {
@@ -506,13 +528,13 @@ impl Ureq {
         let tls = ureq::tls::TlsConfig::builder().root_certs(roots).build();
         let proxy = t.proxy_url().map(|u| ureq::Proxy::new(&u)).transpose()?;
         let config = ureq::Agent::config_builder().tls_config(tls).proxy(proxy).build();
-        Ok(Ureq { agent: ureq::Agent::new_with_config(config), target_base: t.url("") })
+        Ok(Ureq { agent: ureq::Agent::new_with_config(config), urls: Urls::new(t.url("")) })
     }
 }
 
 impl Get for Ureq {
     fn get(&mut self, path: &str, sink: &mut [u8]) -> Result<u64> {
-        let mut response = self.agent.get(format!("{}{path}", self.target_base)).call()?;
+        let mut response = self.agent.get(self.urls.of(path)).call()?;
         let mut reader = response.body_mut().as_reader();
         let mut total = 0;
         loop {
@@ -528,7 +550,7 @@ impl Get for Ureq {
 /// own, whose CPU and allocations count too (`RUSAGE_SELF`, a global allocator).
 struct Reqwest {
     client: reqwest::blocking::Client,
-    base: String,
+    urls: Urls,
 }
 
 impl Reqwest {
@@ -541,13 +563,13 @@ impl Reqwest {
             Some(url) => builder.proxy(reqwest::Proxy::all(url)?),
             None => builder.no_proxy(),
         };
-        Ok(Reqwest { client: builder.build()?, base: t.url("") })
+        Ok(Reqwest { client: builder.build()?, urls: Urls::new(t.url("")) })
     }
 }
 
 impl Get for Reqwest {
     fn get(&mut self, path: &str, sink: &mut [u8]) -> Result<u64> {
-        let mut response = self.client.get(format!("{}{path}", self.base)).send()?;
+        let mut response = self.client.get(self.urls.of(path)).send()?;
         let mut total = 0;
         loop {
             match response.read(sink)? {
