@@ -88,9 +88,19 @@ impl Decoder {
         // Between two chunks, in the usual shape and all there: `CRLF 1*HEXDIG CRLF` and data.
         if self.state == State::DataCr {
             if let Some((value @ 1.., len)) = input.strip_prefix(b"\r\n").and_then(size_line) {
-                if input.len() > 2 + len {
-                    input.advance(2 + len);
-                    return Ok(Some(self.data(input, value)));
+                let framing = 2 + len;
+                if input.len() > framing {
+                    // The framing and the data after it are split off together, and the
+                    // framing dropped from the front of the piece: one split, no advance of
+                    // the buffer.
+                    let rest = input.len() - framing;
+                    let take = usize::try_from(value).map_or(rest, |v| v.min(rest));
+                    let mut data = input.split_to(framing + take).freeze();
+                    data.advance(framing);
+                    let remaining = value - take as u64;
+                    self.state =
+                        if remaining == 0 { State::DataCr } else { State::Data { remaining } };
+                    return Ok(Some(Chunk::Data(data)));
                 }
             }
         }
@@ -559,6 +569,45 @@ mod tests {
         // Sizes: 16 hex digits at most.
         past(&Limits::default(), b"00000000000000000\r\n", InvalidChunkSize);
         check(b"0000000000000005\r\nhello\r\n0\r\n\r\n", Ok((b"hello", &[], b"")));
+    }
+
+    #[test]
+    fn reads_across_chunk_boundaries_give_the_same_pieces_at_every_split() {
+        // Reads that hold the end of one chunk, the framing, a whole chunk and the start of
+        // the next (the one-split path between chunks), cut at every pair of bytes: the
+        // same content, and each piece ends where a chunk or a read ends, never inside
+        // framing.
+        let input = b"5\r\nhello\r\n3\r\nabc\r\n4\r\nwxyz\r\nA\r\n0123456789\r\n0\r\n\r\nNEXT";
+        let limits = Limits::default();
+        for i in 0..=input.len() {
+            for j in i..=input.len() {
+                let mut dec = Decoder::new();
+                let mut buf = BytesMut::new();
+                let mut pieces = Vec::new();
+                let mut ended = false;
+                for read in [&input[..i], &input[i..j], &input[j..]] {
+                    buf.extend_from_slice(read);
+                    while let Some(chunk) = dec.decode(&mut buf, &limits).unwrap() {
+                        match chunk {
+                            Chunk::Data(d) => {
+                                assert!(!d.is_empty(), "cut {i} {j}");
+                                pieces.push(d);
+                            }
+                            Chunk::End(t) => {
+                                assert!(t.is_empty());
+                                ended = true;
+                            }
+                        }
+                    }
+                }
+                assert!(ended, "cut {i} {j}");
+                assert_eq!(&buf[..], b"NEXT", "cut {i} {j}");
+                let body: Vec<u8> = pieces.iter().flat_map(|p| p.iter().copied()).collect();
+                assert_eq!(&body[..], b"helloabcwxyz0123456789", "cut {i} {j}");
+                // At most one piece per chunk per read: 4 chunks, 3 reads.
+                assert!(pieces.len() <= 4 + 2, "cut {i} {j}: {pieces:?}");
+            }
+        }
     }
 
     #[test]

@@ -103,8 +103,9 @@ pub enum End {
     /// A CONNECT succeeded: the transport is now a tunnel to the target
     /// ([`Output::HandedOver`] follows).
     Tunnel {
-        /// The proxy's 2xx reply, its status and header fields.
-        reply: ResponseHead,
+        /// The proxy's 2xx reply, its status and header fields. Boxed: once per tunnel, and
+        /// inline it would make every [`Output`] (and every move of one) as large.
+        reply: Box<ResponseHead>,
         /// Every byte that came after the reply (the start of the TLS handshake, say).
         leftover: Bytes,
     },
@@ -979,10 +980,18 @@ impl<T: Timestamp> Connection<T> {
         if !input.is_empty() {
             self.ctx.response_started = true;
         }
+        let mut data_seen = false;
         let next = loop {
-            match read(&mut self.ctx, ex, now, input) {
+            match read(&mut self.ctx, ex, now, input, &mut data_seen) {
                 Ok(Flow::More) => {}
-                Ok(Flow::Wait) => return,
+                Ok(Flow::Wait) => {
+                    // Once for every piece of this read: they all came at `now`. (An exchange
+                    // that ends stops its timers, so only one that waits needs it.)
+                    if data_seen {
+                        self.ctx.arm(TimerKind::BodyRead, now);
+                    }
+                    return;
+                }
                 Ok(Flow::End(next)) => break next,
                 Err(e) => break Next::Fail(e),
             }
@@ -1304,12 +1313,16 @@ impl<T: Timestamp> Connection<T> {
 
 // ---- the exchange's transitions ------------------------------------------------------------
 
-/// One step of the read side.
+/// One step of the read side: a head, or all the body `input` holds. `data_seen` is set
+/// when a piece of body data was read (the caller re-arms [`TimerKind::BodyRead`] once for
+/// all of them).
+#[inline(always)]
 fn read<T: Timestamp>(
     ctx: &mut Ctx<T>,
     ex: &mut Exchange,
     now: T,
     input: &mut BytesMut,
+    data_seen: &mut bool,
 ) -> Result<Flow> {
     let (reader, sink, sem, coding) = match &mut ex.recv {
         Recv::Head { discard, parser } => {
@@ -1319,79 +1332,87 @@ fn read<T: Timestamp>(
             };
             return on_head(ctx, ex, now, head, discard, input);
         }
-        Recv::Body { reader, sink, sem, coding } => (reader, sink, *sem, coding),
+        Recv::Body { reader, sink, sem, coding } => (reader, sink, sem, coding),
     };
-    // Every reader needs input to make progress (the chunked decoder too: it has nothing to
-    // say without a byte).
-    if input.is_empty() {
-        return Ok(Flow::Wait);
-    }
-    let (data, done) = match reader {
-        BodyReader::Length(remaining) => {
-            let take = usize::try_from(*remaining).map_or(input.len(), |r| r.min(input.len()));
-            *remaining -= take as u64;
-            (Some(input.split_to(take).freeze()), *remaining == 0)
+    // Consecutive pieces in one pass (a read that holds the end of one chunk and the start of
+    // the next is two pieces), without going back through the exchange's state in between.
+    loop {
+        // Every reader needs input to make progress (the chunked decoder too: it has nothing
+        // to say without a byte).
+        if input.is_empty() {
+            return Ok(Flow::Wait);
         }
-        BodyReader::Chunked(decoder) => match decoder.decode(input, &ctx.config.limits)? {
-            None => return Ok(Flow::Wait),
-            Some(Chunk::Data(data)) => (Some(data), false),
-            Some(Chunk::End(trailers)) => {
-                if !trailers.is_empty() && matches!(sink, Sink::Deliver) {
-                    ctx.event(Event::Trailers(trailers));
-                }
-                (None, true)
+        let (data, done) = match reader {
+            BodyReader::Length(remaining) => {
+                let take = usize::try_from(*remaining).map_or(input.len(), |r| r.min(input.len()));
+                *remaining -= take as u64;
+                (Some(input.split_to(take).freeze()), *remaining == 0)
             }
-        },
-        BodyReader::UntilClose => (Some(input.split().freeze()), false),
-    };
-    let overflowed = match data {
-        Some(data) => {
-            ctx.arm(TimerKind::BodyRead, now);
-            match (coding.as_mut(), &*sink) {
-                (Some(decoder), Sink::Deliver) => {
-                    if let Err(e) = decoder.decode(data, &mut |p| ctx.event(Event::Data(p))) {
-                        return Ok(Flow::End(coding_failed(ctx, &ex.upload, sink, e)));
+            BodyReader::Chunked(decoder) => match decoder.decode(input, &ctx.config.limits)? {
+                None => return Ok(Flow::Wait),
+                Some(Chunk::Data(data)) => (Some(data), false),
+                Some(Chunk::End(trailers)) => {
+                    if !trailers.is_empty() && matches!(sink, Sink::Deliver) {
+                        ctx.event(Event::Trailers(trailers));
                     }
-                    false
+                    (None, true)
                 }
-                // Discarded content is decoded all the same, and dropped: a coding error ends
-                // the exchange at the same byte whether it came before `discard_body` or after.
-                (Some(decoder), Sink::Discard { .. }) => {
-                    if let Err(e) = decoder.decode(data.clone(), &mut drop) {
-                        return Ok(Flow::End(coding_failed(ctx, &ex.upload, sink, e)));
+            },
+            BodyReader::UntilClose => (Some(input.split().freeze()), false),
+        };
+        let overflowed = match data {
+            Some(data) => {
+                *data_seen = true;
+                match (coding.as_mut(), &*sink) {
+                    (None, Sink::Deliver) => {
+                        ctx.event(Event::Data(data));
+                        false
                     }
-                    !sink_data(ctx, sink, data)
+                    (Some(decoder), Sink::Deliver) => {
+                        if let Err(e) = decoder.decode(data, &mut |p| ctx.event(Event::Data(p))) {
+                            return Ok(Flow::End(coding_failed(ctx, &ex.upload, sink, e)));
+                        }
+                        false
+                    }
+                    // Discarded content is decoded all the same, and dropped: a coding error
+                    // ends the exchange at the same byte whether it came before `discard_body`
+                    // or after.
+                    (Some(decoder), Sink::Discard { .. }) => {
+                        if let Err(e) = decoder.decode(data.clone(), &mut drop) {
+                            return Ok(Flow::End(coding_failed(ctx, &ex.upload, sink, e)));
+                        }
+                        !sink_data(ctx, sink, data)
+                    }
+                    _ => !sink_data(ctx, sink, data),
                 }
-                _ => !sink_data(ctx, sink, data),
+            }
+            None => false,
+        };
+        if done && matches!(sink, Sink::Deliver | Sink::Discard { .. }) {
+            if let Some(decoder) = coding {
+                let deliver = matches!(sink, Sink::Deliver);
+                let ended = decoder.finish(&mut |piece| {
+                    if deliver {
+                        ctx.event(Event::Data(piece));
+                    }
+                });
+                if let Err(e) = ended {
+                    return Ok(Flow::End(coding_failed(ctx, &ex.upload, sink, e)));
+                }
             }
         }
-        None => false,
-    };
-    if done && matches!(sink, Sink::Deliver | Sink::Discard { .. }) {
-        if let Some(decoder) = coding {
-            let deliver = matches!(sink, Sink::Deliver);
-            let ended = decoder.finish(&mut |piece| {
-                if deliver {
-                    ctx.event(Event::Data(piece));
-                }
-            });
-            if let Err(e) = ended {
-                return Ok(Flow::End(coding_failed(ctx, &ex.upload, sink, e)));
-            }
+        if done || overflowed {
+            let sink = mem::replace(sink, Sink::Deliver);
+            return Ok(Flow::End(conclude(
+                &ex.kind,
+                &ex.upload,
+                *sem,
+                sink,
+                !input.is_empty(),
+                overflowed,
+            )));
         }
     }
-    if done || overflowed {
-        let sink = mem::replace(sink, Sink::Deliver);
-        return Ok(Flow::End(conclude(
-            &ex.kind,
-            &ex.upload,
-            sem,
-            sink,
-            !input.is_empty(),
-            overflowed,
-        )));
-    }
-    Ok(Flow::More)
 }
 
 /// A transfer coding failed ([`ErrorKind::InvalidCodedBody`],
@@ -1487,7 +1508,7 @@ fn on_head<T: Timestamp>(
             // RFC 9110 §9.3.6: a 2xx to CONNECT has no body; its length fields are ignored and
             // every byte after the head belongs to the tunnel.
             let leftover = input.split().freeze();
-            return Ok(Flow::End(Next::End(End::Tunnel { reply: head, leftover })));
+            return Ok(Flow::End(Next::End(End::Tunnel { reply: Box::new(head), leftover })));
         }
         Kind::Connect(rounds) => {
             let sem = head.semantics(false)?;

@@ -426,6 +426,41 @@ fn the_body_read_deadline_is_rearmed_by_each_read() {
 }
 
 #[test]
+fn a_read_of_several_chunk_pieces_rearms_the_body_read_deadline_and_framing_alone_does_not() {
+    let config = Config {
+        timeouts: Timeouts { body_read: Some(Duration::from_secs(2)), ..Timeouts::default() },
+        ..Config::default()
+    };
+    let mut h = Harness::with(config);
+    h.request(get("http://h/"));
+    h.feed("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab");
+    assert_eq!(h.conn.poll_timeout(), Some(Duration::from_secs(2)));
+    // The end of one chunk, a size line and the start of the next: two pieces, one read.
+    h.now += Duration::from_secs(1);
+    assert_eq!(h.feed("c\r\n3\r\nde").0, [data("cde")]);
+    assert_eq!(h.conn.poll_timeout(), Some(Duration::from_secs(3)));
+    h.now += Duration::from_secs(1);
+    assert_eq!(h.feed("f").0, [data("f")]);
+    assert_eq!(h.conn.poll_timeout(), Some(Duration::from_secs(4)));
+    // Framing bytes alone are no body data: the deadline stays.
+    h.now += Duration::from_secs(1);
+    assert_eq!(h.feed("\r\n").0, []);
+    assert_eq!(h.conn.poll_timeout(), Some(Duration::from_secs(4)));
+    let (seen, _) = h.advance(Duration::from_secs(1));
+    assert_eq!(seen, [Seen::Error(ErrorKind::Timeout { timer: TimerKind::BodyRead })]);
+}
+
+#[test]
+fn outputs_stay_small() {
+    // Every output is moved into the queue and out again, and an event or an end inside
+    // other values on the way: a head inline in `End::Tunnel` made them all 120 bytes.
+    use core::mem::size_of;
+    assert!(size_of::<crate::ResponseHead>() <= 64, "{}", size_of::<crate::ResponseHead>());
+    assert!(size_of::<Output>() <= 72, "{}", size_of::<Output>());
+    assert!(size_of::<End>() <= 48, "{}", size_of::<End>());
+}
+
+#[test]
 fn a_known_length_body_passes_through_uncopied() {
     // Known length: bytes pass through untouched.
     let mut h = Harness::new();

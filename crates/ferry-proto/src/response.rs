@@ -29,7 +29,10 @@ pub struct ResponseHead {
     status: u16,
     reason: Span,
     headers: Headers,
-    framing: FramingFields,
+    /// What the framing fields said, packed: with them a head is 64 bytes, and so are the
+    /// events and outputs that carry one, which are moved several times per response.
+    length: u64,
+    framing: FramingBits,
 }
 
 impl ResponseHead {
@@ -380,7 +383,8 @@ fn parse_complete(input: &mut BytesMut, config: &Config) -> Result<Option<Respon
     let status = response.code.unwrap_or_default();
     let buf = input.split_to(len).freeze();
     let headers = Headers::from_lines(buf, fields_at, count);
-    Ok(Some(ResponseHead { version, status, reason, headers, framing }))
+    let (length, framing) = framing.pack();
+    Ok(Some(ResponseHead { version, status, reason, headers, length, framing }))
 }
 
 /// The rare path: httparse refused a field name, which may be an obs-fold (RFC 9112 §5.2).
@@ -445,7 +449,8 @@ fn parse_folded(input: &mut BytesMut, config: &Config) -> Result<Option<Response
     for (name, value) in headers.fields() {
         framing.add(name, value);
     }
-    Ok(Some(ResponseHead { version, status, reason, headers, framing }))
+    let (length, framing) = framing.pack();
+    Ok(Some(ResponseHead { version, status, reason, headers, length, framing }))
 }
 
 fn version(v: Option<u8>) -> Result<Version> {
@@ -603,6 +608,73 @@ enum LengthFault {
     Conflicting,
 }
 
+/// [`FramingFields`] as a [`ResponseHead`] keeps them, beside the length's value: the codings
+/// and one byte of flags (`chunked` alone is left out: only the gathering needs it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct FramingBits {
+    codings: Codings,
+    flags: u8,
+}
+
+impl FramingBits {
+    // Bits 0 and 1: the length's state.
+    const LENGTH_MASK: u8 = 0b11;
+    const LENGTH_OK: u8 = 1;
+    const LENGTH_INVALID: u8 = 2;
+    const LENGTH_CONFLICTING: u8 = 3;
+    const TE: u8 = 1 << 2;
+    const TE_INVALID: u8 = 1 << 3;
+    const TE_UNSUPPORTED: u8 = 1 << 4;
+    const CHUNKED_LAST: u8 = 1 << 5;
+    const CLOSE: u8 = 1 << 6;
+    const KEEP_ALIVE: u8 = 1 << 7;
+}
+
+impl FramingFields {
+    /// The length's value (0 when there is none) and the rest as [`FramingBits`].
+    #[inline(always)]
+    fn pack(self) -> (u64, FramingBits) {
+        let (value, state) = match self.length {
+            None => (0, 0),
+            Some(Ok(n)) => (n, FramingBits::LENGTH_OK),
+            Some(Err(LengthFault::Invalid)) => (0, FramingBits::LENGTH_INVALID),
+            Some(Err(LengthFault::Conflicting)) => (0, FramingBits::LENGTH_CONFLICTING),
+        };
+        let bit = |on: bool, bit: u8| if on { bit } else { 0 };
+        let flags = state
+            | bit(self.te, FramingBits::TE)
+            | bit(self.te_invalid, FramingBits::TE_INVALID)
+            | bit(self.te_unsupported, FramingBits::TE_UNSUPPORTED)
+            | bit(self.chunked_last, FramingBits::CHUNKED_LAST)
+            | bit(self.close, FramingBits::CLOSE)
+            | bit(self.keep_alive, FramingBits::KEEP_ALIVE);
+        (value, FramingBits { codings: self.codings, flags })
+    }
+
+    /// The fields again from what [`FramingFields::pack`] kept (`chunked` is not needed).
+    #[inline(always)]
+    fn unpack(length: u64, bits: FramingBits) -> FramingFields {
+        let flags = bits.flags;
+        let on = |bit: u8| flags & bit != 0;
+        FramingFields {
+            length: match flags & FramingBits::LENGTH_MASK {
+                0 => None,
+                FramingBits::LENGTH_OK => Some(Ok(length)),
+                FramingBits::LENGTH_INVALID => Some(Err(LengthFault::Invalid)),
+                _ => Some(Err(LengthFault::Conflicting)),
+            },
+            te: on(FramingBits::TE),
+            te_invalid: on(FramingBits::TE_INVALID),
+            te_unsupported: on(FramingBits::TE_UNSUPPORTED),
+            chunked_last: on(FramingBits::CHUNKED_LAST),
+            chunked: on(FramingBits::CHUNKED_LAST),
+            codings: bits.codings,
+            close: on(FramingBits::CLOSE),
+            keep_alive: on(FramingBits::KEEP_ALIVE),
+        }
+    }
+}
+
 impl FramingFields {
     /// Takes in one field, in arrival order. `name` is a token (httparse checked it).
     ///
@@ -744,7 +816,7 @@ fn semantics(head: &ResponseHead, request_was_head: bool) -> Result<Semantics> {
         close,
         keep_alive,
         ..
-    } = head.framing;
+    } = FramingFields::unpack(head.length, head.framing);
     let keep_alive = !close && (head.version == Version::Http11 || keep_alive);
     let status = head.status;
     let none = Codings::new();
