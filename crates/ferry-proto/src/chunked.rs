@@ -42,6 +42,10 @@ enum State {
 pub(crate) enum Chunk {
     /// Body data, split off the input.
     Data(Bytes),
+    /// The end of one chunk's data and the start of the next, in this order, with the framing
+    /// between them (`CRLF 1*HEXDIG CRLF`) split off the input with them and dropped: the
+    /// usual read of a large chunked body, taken in one split.
+    Pieces(Bytes, Bytes),
     /// The trailer section (possibly empty); the body is complete.
     End(Headers),
 }
@@ -87,34 +91,47 @@ impl Decoder {
         }
         // Between two chunks, in the usual shape and all there: `CRLF 1*HEXDIG CRLF` and data.
         if self.state == State::DataCr {
-            if let Some((value @ 1.., len)) = input.strip_prefix(b"\r\n").and_then(size_line) {
-                let framing = 2 + len;
-                if input.len() > framing {
-                    // The framing and the data after it are split off together, and the
-                    // framing dropped from the front of the piece: one split, no advance of
-                    // the buffer.
-                    let rest = input.len() - framing;
-                    let take = usize::try_from(value).map_or(rest, |v| v.min(rest));
-                    let mut data = input.split_to(framing + take).freeze();
-                    data.advance(framing);
-                    let remaining = value - take as u64;
-                    self.state =
-                        if remaining == 0 { State::DataCr } else { State::Data { remaining } };
-                    return Ok(Some(Chunk::Data(data)));
-                }
+            if let Some((framing, value)) = next_chunk(input) {
+                // The framing and the data after it are split off together, and the framing
+                // dropped from the front of the piece: one split, no advance of the buffer.
+                let take = self.next_data(value, input.len() - framing);
+                let mut data = input.split_to(framing + take).freeze();
+                data.advance(framing);
+                return Ok(Some(Chunk::Data(data)));
             }
         }
         self.decode_framing(input, limits)
     }
 
-    /// Chunk data: as much of `remaining` as `input` holds, split off uncopied.
+    /// Chunk data: as much of `remaining` as `input` holds, split off uncopied. When the
+    /// chunk ends inside `input` and the next chunk's framing (in the usual shape) and some
+    /// of its data follow, both pieces come out of one split ([`Chunk::Pieces`]).
     #[inline(always)]
     fn data(&mut self, input: &mut BytesMut, remaining: u64) -> Chunk {
         let take = usize::try_from(remaining).map_or(input.len(), |r| r.min(input.len()));
+        if take < input.len() {
+            if let Some((framing, value)) = next_chunk(&input[take..]) {
+                let more = self.next_data(value, input.len() - take - framing);
+                let mut both = input.split_to(take + framing + more).freeze();
+                let first = both.split_to(take);
+                both.advance(framing);
+                return Chunk::Pieces(first, both);
+            }
+        }
         let data = input.split_to(take).freeze();
         let remaining = remaining - take as u64;
         self.state = if remaining == 0 { State::DataCr } else { State::Data { remaining } };
         Chunk::Data(data)
+    }
+
+    /// Enters a chunk of `value` bytes of which `available` are at hand: how many of them to
+    /// take now.
+    #[inline(always)]
+    fn next_data(&mut self, value: u64, available: usize) -> usize {
+        let take = usize::try_from(value).map_or(available, |v| v.min(available));
+        let remaining = value - take as u64;
+        self.state = if remaining == 0 { State::DataCr } else { State::Data { remaining } };
+        take
     }
 
     /// [`Decoder::decode`] outside chunk data: framing bytes, then the data after them.
@@ -321,10 +338,20 @@ impl Decoder {
     }
 }
 
+/// The framing between two chunks in its usual shape, `CRLF 1*16HEXDIG CRLF` with a size
+/// above 0, at the front of `buf`, with at least one byte of data after it: the framing's
+/// length and the size. `None` for any other shape, or when it is not all there.
+#[inline(always)]
+fn next_chunk(buf: &[u8]) -> Option<(usize, u64)> {
+    let [b'\r', b'\n', rest @ ..] = buf else { return None };
+    let (value, len) = size_line(rest)?;
+    (value > 0 && rest.len() > len).then_some((2 + len, value))
+}
+
 /// A whole `1*16HEXDIG CRLF` line at the front of `buf`: its value and length. `None` for
 /// any other shape (extensions, whitespace, a line not all there, an error), which the byte
 /// machine then reads.
-#[inline]
+#[inline(always)]
 fn size_line(buf: &[u8]) -> Option<(u64, usize)> {
     let mut value = 0u64;
     let mut digits = 0;
@@ -391,6 +418,10 @@ mod tests {
             while let Some(chunk) = dec.decode(&mut buf, limits).map_err(|e| e.kind().clone())? {
                 match chunk {
                     Chunk::Data(d) => body.extend_from_slice(&d),
+                    Chunk::Pieces(a, b) => {
+                        body.extend_from_slice(&a);
+                        body.extend_from_slice(&b);
+                    }
                     Chunk::End(t) => {
                         assert!(dec.is_done());
                         // What is left belongs to the next message.
@@ -593,6 +624,10 @@ mod tests {
                                 assert!(!d.is_empty(), "cut {i} {j}");
                                 pieces.push(d);
                             }
+                            Chunk::Pieces(a, b) => {
+                                assert!(!a.is_empty() && !b.is_empty(), "cut {i} {j}");
+                                pieces.extend([a, b]);
+                            }
                             Chunk::End(t) => {
                                 assert!(t.is_empty());
                                 ended = true;
@@ -675,7 +710,7 @@ mod tests {
         let mut feed = |dec: &mut Decoder, bytes: &[u8]| {
             buf.extend_from_slice(bytes);
             while let Some(chunk) = dec.decode(&mut buf, &limits).unwrap() {
-                assert!(matches!(chunk, Chunk::Data(_)), "{chunk:?}");
+                assert!(matches!(chunk, Chunk::Data(_) | Chunk::Pieces(..)), "{chunk:?}");
             }
             dec.buffered()
         };

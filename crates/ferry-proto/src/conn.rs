@@ -1351,6 +1351,19 @@ fn read<T: Timestamp>(
             BodyReader::Chunked(decoder) => match decoder.decode(input, &ctx.config.limits)? {
                 None => return Ok(Flow::Wait),
                 Some(Chunk::Data(data)) => (Some(data), false),
+                // The end of a chunk goes first; the start of the next is this step's data.
+                Some(Chunk::Pieces(data, next)) => match body_piece(ctx, sink, coding, data) {
+                    Ok(false) => (Some(next), false),
+                    // Past a bound the next piece is not read: an overflow ends the
+                    // exchange, and closes the connection, whatever follows.
+                    Ok(true) => {
+                        let sink = mem::replace(sink, Sink::Deliver);
+                        return Ok(Flow::End(conclude(
+                            &ex.kind, &ex.upload, *sem, sink, true, true,
+                        )));
+                    }
+                    Err(e) => return Ok(Flow::End(coding_failed(ctx, &ex.upload, sink, e))),
+                },
                 Some(Chunk::End(trailers)) => {
                     if !trailers.is_empty() && matches!(sink, Sink::Deliver) {
                         ctx.event(Event::Trailers(trailers));
@@ -1363,27 +1376,9 @@ fn read<T: Timestamp>(
         let overflowed = match data {
             Some(data) => {
                 *data_seen = true;
-                match (coding.as_mut(), &*sink) {
-                    (None, Sink::Deliver) => {
-                        ctx.event(Event::Data(data));
-                        false
-                    }
-                    (Some(decoder), Sink::Deliver) => {
-                        if let Err(e) = decoder.decode(data, &mut |p| ctx.event(Event::Data(p))) {
-                            return Ok(Flow::End(coding_failed(ctx, &ex.upload, sink, e)));
-                        }
-                        false
-                    }
-                    // Discarded content is decoded all the same, and dropped: a coding error
-                    // ends the exchange at the same byte whether it came before `discard_body`
-                    // or after.
-                    (Some(decoder), Sink::Discard { .. }) => {
-                        if let Err(e) = decoder.decode(data.clone(), &mut drop) {
-                            return Ok(Flow::End(coding_failed(ctx, &ex.upload, sink, e)));
-                        }
-                        !sink_data(ctx, sink, data)
-                    }
-                    _ => !sink_data(ctx, sink, data),
+                match body_piece(ctx, sink, coding, data) {
+                    Ok(overflowed) => overflowed,
+                    Err(e) => return Ok(Flow::End(coding_failed(ctx, &ex.upload, sink, e))),
                 }
             }
             None => false,
@@ -1412,6 +1407,34 @@ fn read<T: Timestamp>(
                 overflowed,
             )));
         }
+    }
+}
+
+/// One piece of body data to its sink, through the transfer codings' decoder: whether the
+/// body overflowed its bound, or the coding's error.
+#[inline(always)]
+fn body_piece<T: Timestamp>(
+    ctx: &mut Ctx<T>,
+    sink: &mut Sink,
+    coding: &mut Option<Box<CodingDecoder>>,
+    data: Bytes,
+) -> Result<bool> {
+    match (coding.as_mut(), &*sink) {
+        (None, Sink::Deliver) => {
+            ctx.event(Event::Data(data));
+            Ok(false)
+        }
+        (Some(decoder), Sink::Deliver) => {
+            decoder.decode(data, &mut |p| ctx.event(Event::Data(p)))?;
+            Ok(false)
+        }
+        // Discarded content is decoded all the same, and dropped: a coding error ends the
+        // exchange at the same byte whether it came before `discard_body` or after.
+        (Some(decoder), Sink::Discard { .. }) => {
+            decoder.decode(data.clone(), &mut drop)?;
+            Ok(!sink_data(ctx, sink, data))
+        }
+        _ => Ok(!sink_data(ctx, sink, data)),
     }
 }
 

@@ -665,6 +665,37 @@ fn a_large_discarded_body_closes_the_connection() {
 }
 
 #[test]
+fn a_discarded_chunked_body_ends_the_same_at_every_split() {
+    // Reads that hold the end of one chunk and the start of the next (two pieces of one
+    // split): under the drain bound the body is drained and the connection kept; past it the
+    // exchange ends at the first piece that does not fit, however the reads were split.
+    let body = "6\r\nabcdef\r\n3\r\nxyz\r\n4\r\n1234\r\n0\r\n\r\n";
+    for (max, end) in [
+        (13, End::Done { reusable: true }),
+        (12, End::MustClose { reason: CloseReason::BodyNotDrained }),
+        (5, End::MustClose { reason: CloseReason::BodyNotDrained }),
+    ] {
+        for i in 0..=body.len() {
+            for j in i..=body.len() {
+                let limits = Limits { max_drain_bytes: max, ..Limits::default() };
+                let mut h = Harness::with(Config { limits, ..Config::default() });
+                h.request(get("http://h/"));
+                h.feed("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+                h.conn.discard_body(h.now);
+                let mut seen = Vec::new();
+                for read in [&body[..i], &body[i..j], &body[j..]] {
+                    if h.conn.is_closed() || h.conn.is_idle() {
+                        break;
+                    }
+                    seen.extend(h.feed(read).0);
+                }
+                assert_eq!(seen, [Seen::End(end.clone())], "max {max}, cut {i} {j}");
+            }
+        }
+    }
+}
+
+#[test]
 fn discarding_a_body_that_came_whole() {
     // The whole response in the read that brought the head: its end is already decided when
     // the caller discards the body at the head, and the queued data and trailers must go all
