@@ -451,6 +451,28 @@ fn a_read_of_several_chunk_pieces_rearms_the_body_read_deadline_and_framing_alon
 }
 
 #[test]
+fn request_heads_follow_each_other_in_one_block() {
+    // The scratch buffer keeps room for the next head: heads of consecutive requests are
+    // written one after the other into the same allocation (none per head, even while the
+    // driver still holds the earlier ones), not each into a buffer of its own size.
+    let mut conn = Connection::new(Duration::ZERO, Config::default());
+    let now = Duration::ZERO;
+    let mut heads = Vec::new();
+    for _ in 0..4 {
+        conn.send_request(now, &get("http://h/").header("Accept", "*/*")).unwrap();
+        let Output::Transmit(t) = conn.poll_output() else { panic!("a head first") };
+        heads.push(t.into_bytes());
+        let mut input = BytesMut::from(&b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"[..]);
+        conn.handle_input(now, &mut input);
+        let idle = (0..8).any(|_| matches!(conn.poll_output(), Output::Idle));
+        assert!(idle, "the exchange ends");
+    }
+    for pair in heads.windows(2) {
+        assert_eq!(pair[0].as_ptr().wrapping_add(pair[0].len()), pair[1].as_ptr());
+    }
+}
+
+#[test]
 fn outputs_stay_small() {
     // Every output is moved into the queue and out again, and an event or an end inside
     // other values on the way: a head inline in `End::Tunnel` made them all 120 bytes.

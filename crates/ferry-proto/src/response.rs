@@ -650,29 +650,6 @@ impl FramingFields {
             | bit(self.keep_alive, FramingBits::KEEP_ALIVE);
         (value, FramingBits { codings: self.codings, flags })
     }
-
-    /// The fields again from what [`FramingFields::pack`] kept (`chunked` is not needed).
-    #[inline(always)]
-    fn unpack(length: u64, bits: FramingBits) -> FramingFields {
-        let flags = bits.flags;
-        let on = |bit: u8| flags & bit != 0;
-        FramingFields {
-            length: match flags & FramingBits::LENGTH_MASK {
-                0 => None,
-                FramingBits::LENGTH_OK => Some(Ok(length)),
-                FramingBits::LENGTH_INVALID => Some(Err(LengthFault::Invalid)),
-                _ => Some(Err(LengthFault::Conflicting)),
-            },
-            te: on(FramingBits::TE),
-            te_invalid: on(FramingBits::TE_INVALID),
-            te_unsupported: on(FramingBits::TE_UNSUPPORTED),
-            chunked_last: on(FramingBits::CHUNKED_LAST),
-            chunked: on(FramingBits::CHUNKED_LAST),
-            codings: bits.codings,
-            close: on(FramingBits::CLOSE),
-            keep_alive: on(FramingBits::KEEP_ALIVE),
-        }
-    }
 }
 
 impl FramingFields {
@@ -806,24 +783,19 @@ fn token_is<const N: usize>(name: &[u8], lower: &[u8; N]) -> bool {
 
 /// Applies RFC 9112 §6.3 to a final response head.
 fn semantics(head: &ResponseHead, request_was_head: bool) -> Result<Semantics> {
-    let FramingFields {
-        length,
-        te,
-        te_invalid,
-        te_unsupported,
-        chunked_last,
-        codings,
-        close,
-        keep_alive,
-        ..
-    } = FramingFields::unpack(head.length, head.framing);
-    let keep_alive = !close && (head.version == Version::Http11 || keep_alive);
+    // Read straight from the packed bits (see `FramingFields::pack`).
+    let flags = head.framing.flags;
+    let on = |bit: u8| flags & bit != 0;
+    let length = flags & FramingBits::LENGTH_MASK;
+    let te = on(FramingBits::TE);
+    let keep_alive =
+        !on(FramingBits::CLOSE) && (head.version == Version::Http11 || on(FramingBits::KEEP_ALIVE));
     let status = head.status;
     let none = Codings::new();
     // Item 1: always bodiless, whatever the fields say; fields that claim a body make the
     // connection suspect. A code outside 100..=599 is not 1xx: it is framed as a 5xx.
     if request_was_head || (100..200).contains(&status) || status == 204 || status == 304 {
-        let faulty = status != 304 && !request_was_head && (te || length.is_some());
+        let faulty = status != 304 && !request_was_head && (te || length != 0);
         return Ok(Semantics {
             framing: Framing::None,
             codings: none,
@@ -833,19 +805,20 @@ fn semantics(head: &ResponseHead, request_was_head: bool) -> Result<Semantics> {
     }
     if te {
         // Item 3: both is a smuggling shape: refused.
-        if length.is_some() {
+        if length != 0 {
             return Err(ErrorKind::ContentLengthWithTransferEncoding.into());
         }
-        if te_invalid {
+        if on(FramingBits::TE_INVALID) {
             return Err(ErrorKind::InvalidTransferEncoding.into());
         }
-        if te_unsupported {
+        if on(FramingBits::TE_UNSUPPORTED) {
             return Err(unsupported_coding(head).into());
         }
         // Transfer-Encoding in HTTP/1.0 is faulty framing: read it, then close (§6.1).
         let faulty = head.version == Version::Http10;
+        let codings = head.framing.codings;
         // Item 4: chunked last → chunked; otherwise read until close.
-        return Ok(if chunked_last {
+        return Ok(if on(FramingBits::CHUNKED_LAST) {
             Semantics {
                 framing: Framing::Chunked,
                 codings,
@@ -857,14 +830,14 @@ fn semantics(head: &ResponseHead, request_was_head: bool) -> Result<Semantics> {
         });
     }
     let framing = match length {
+        FramingBits::LENGTH_OK => Framing::Length(head.length),
         // Items 5 and 6.
-        Some(Err(LengthFault::Invalid)) => return Err(ErrorKind::InvalidContentLength.into()),
-        Some(Err(LengthFault::Conflicting)) => {
+        FramingBits::LENGTH_INVALID => return Err(ErrorKind::InvalidContentLength.into()),
+        FramingBits::LENGTH_CONFLICTING => {
             return Err(ErrorKind::ConflictingContentLength.into());
         }
-        Some(Ok(n)) => Framing::Length(n),
         // Item 8: neither: read until close.
-        None => {
+        _ => {
             return Ok(Semantics {
                 framing: Framing::UntilClose,
                 codings: none,
