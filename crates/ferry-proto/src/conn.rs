@@ -1412,6 +1412,11 @@ fn read<T: Timestamp>(
                 }
             }
         }
+        // The usual end: the whole body delivered (or discarded), nothing to take from the sink.
+        if done && !overflowed && matches!(sink, Sink::Deliver | Sink::Discard { .. }) {
+            let end = delivered(&ex.kind, &ex.upload, sem, !input.is_empty(), false);
+            return Ok(Flow::End(Next::End(end)));
+        }
         if done || overflowed {
             let sink = mem::replace(sink, Sink::Deliver);
             return Ok(Flow::End(conclude(
@@ -1623,7 +1628,6 @@ fn conclude(
 ) -> Next {
     let until_close = matches!(sem.framing, Framing::UntilClose);
     let reusable_bytes = !extra && !overflowed && sem.keep_alive && !sem.faulty && !until_close;
-    let close = matches!(kind, Kind::Request { close: true, .. });
     let end = match sink {
         Sink::Retry { head, .. } if reusable_bytes => return Next::RetryHere(head),
         Sink::Retry { head, .. } => return Next::Reconnect(head),
@@ -1636,27 +1640,34 @@ fn conclude(
             };
             return Next::Fail(kind.into());
         }
-        Sink::Deliver | Sink::Discard { .. } => {
-            if !matches!(upload, Upload::Sent) {
-                End::MustClose { reason: CloseReason::RequestIncomplete }
-            } else if overflowed {
-                End::MustClose { reason: CloseReason::BodyNotDrained }
-            } else if until_close {
-                End::MustClose { reason: CloseReason::ReadToEof }
-            } else if sem.faulty {
-                // Reasons the head decides come before `ExtraBytes`, which depends on how the
-                // reads were split.
-                End::MustClose { reason: CloseReason::FaultyFraming }
-            } else if extra && sem.keep_alive && !close {
-                // Only where they spoil a reusable connection: a closing one ends the same
-                // however the reads were split.
-                End::MustClose { reason: CloseReason::ExtraBytes }
-            } else {
-                End::Done { reusable: sem.keep_alive && !close }
-            }
-        }
+        Sink::Deliver | Sink::Discard { .. } => delivered(kind, upload, &sem, extra, overflowed),
     };
     Next::End(end)
+}
+
+/// [`conclude`] for a body the caller got (or discarded): how the exchange ends. Called
+/// directly where the sink is known to be one of those, without moving it.
+#[inline(always)]
+fn delivered(kind: &Kind, upload: &Upload, sem: &Semantics, extra: bool, overflowed: bool) -> End {
+    let until_close = matches!(sem.framing, Framing::UntilClose);
+    let close = matches!(kind, Kind::Request { close: true, .. });
+    if !matches!(upload, Upload::Sent) {
+        End::MustClose { reason: CloseReason::RequestIncomplete }
+    } else if overflowed {
+        End::MustClose { reason: CloseReason::BodyNotDrained }
+    } else if until_close {
+        End::MustClose { reason: CloseReason::ReadToEof }
+    } else if sem.faulty {
+        // Reasons the head decides come before `ExtraBytes`, which depends on how the reads
+        // were split.
+        End::MustClose { reason: CloseReason::FaultyFraming }
+    } else if extra && sem.keep_alive && !close {
+        // Only where they spoil a reusable connection: a closing one ends the same however
+        // the reads were split.
+        End::MustClose { reason: CloseReason::ExtraBytes }
+    } else {
+        End::Done { reusable: sem.keep_alive && !close }
+    }
 }
 
 /// Where an exchange's end leaves the connection: [`Phase::Idle`], [`Phase::HandedOver`] or
