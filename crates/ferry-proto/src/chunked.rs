@@ -87,7 +87,7 @@ impl Decoder {
             if input.is_empty() {
                 return Ok(None);
             }
-            return Ok(Some(self.data(input, remaining)));
+            return self.data(input, remaining);
         }
         // Between two chunks, in the usual shape and all there: `CRLF 1*HEXDIG CRLF` and data.
         if self.state == State::DataCr {
@@ -107,7 +107,7 @@ impl Decoder {
     /// chunk ends inside `input` and the next chunk's framing (in the usual shape) and some
     /// of its data follow, both pieces come out of one split ([`Chunk::Pieces`]).
     #[inline(always)]
-    fn data(&mut self, input: &mut BytesMut, remaining: u64) -> Chunk {
+    fn data(&mut self, input: &mut BytesMut, remaining: u64) -> Result<Option<Chunk>> {
         let take = usize::try_from(remaining).map_or(input.len(), |r| r.min(input.len()));
         if take < input.len() {
             if let Some((framing, value)) = next_chunk(&input[take..]) {
@@ -115,13 +115,13 @@ impl Decoder {
                 let mut both = input.split_to(take + framing + more).freeze();
                 let first = both.split_to(take);
                 both.advance(framing);
-                return Chunk::Pieces(first, both);
+                return Ok(Some(Chunk::Pieces(first, both)));
             }
         }
         let data = input.split_to(take).freeze();
         let remaining = remaining - take as u64;
         self.state = if remaining == 0 { State::DataCr } else { State::Data { remaining } };
-        Chunk::Data(data)
+        Ok(Some(Chunk::Data(data)))
     }
 
     /// Enters a chunk of `value` bytes of which `available` are at hand: how many of them to
@@ -143,7 +143,7 @@ impl Decoder {
                     if input.is_empty() {
                         return Ok(None);
                     }
-                    return Ok(Some(self.data(input, remaining)));
+                    return self.data(input, remaining);
                 }
                 State::Done => return Ok(None),
                 _ if input.is_empty() => return Ok(None),

@@ -1358,46 +1358,51 @@ fn read<T: Timestamp>(
         if input.is_empty() {
             return Ok(Flow::Wait);
         }
-        let (data, done) = match reader {
+        let mut overflowed = false;
+        // A piece of data to the sink, where it was split off (no `Option` in between).
+        macro_rules! piece {
+            ($data:expr) => {{
+                *arm_body_read = true;
+                match body_piece(ctx, sink, coding, $data) {
+                    Ok(over) => overflowed = over,
+                    Err(e) => return Ok(Flow::End(coding_failed(ctx, &ex.upload, sink, e))),
+                }
+            }};
+        }
+        let done = match reader {
             BodyReader::Length(remaining) => {
                 let take = usize::try_from(*remaining).map_or(input.len(), |r| r.min(input.len()));
                 *remaining -= take as u64;
-                (Some(input.split_to(take).freeze()), *remaining == 0)
+                piece!(input.split_to(take).freeze());
+                *remaining == 0
             }
             BodyReader::Chunked(decoder) => match decoder.decode(input, &ctx.config.limits)? {
                 None => return Ok(Flow::Wait),
-                Some(Chunk::Data(data)) => (Some(data), false),
-                // The end of a chunk goes first; the start of the next is this step's data.
-                Some(Chunk::Pieces(data, next)) => match body_piece(ctx, sink, coding, data) {
-                    Ok(false) => (Some(next), false),
-                    // Past a bound the next piece is not read: an overflow ends the
-                    // exchange, and closes the connection, whatever follows.
-                    Ok(true) => {
-                        let sink = mem::replace(sink, Sink::Deliver);
-                        return Ok(Flow::End(conclude(
-                            &ex.kind, &ex.upload, *sem, sink, true, true,
-                        )));
+                Some(Chunk::Data(data)) => {
+                    piece!(data);
+                    false
+                }
+                // The end of a chunk, then the start of the next. Past a bound the next piece
+                // is not read: an overflow ends the exchange, and closes the connection,
+                // whatever follows.
+                Some(Chunk::Pieces(data, next)) => {
+                    piece!(data);
+                    if !overflowed {
+                        piece!(next);
                     }
-                    Err(e) => return Ok(Flow::End(coding_failed(ctx, &ex.upload, sink, e))),
-                },
+                    false
+                }
                 Some(Chunk::End(trailers)) => {
                     if !trailers.is_empty() && matches!(sink, Sink::Deliver) {
                         ctx.event(Event::Trailers(trailers));
                     }
-                    (None, true)
+                    true
                 }
             },
-            BodyReader::UntilClose => (Some(input.split().freeze()), false),
-        };
-        let overflowed = match data {
-            Some(data) => {
-                *arm_body_read = true;
-                match body_piece(ctx, sink, coding, data) {
-                    Ok(overflowed) => overflowed,
-                    Err(e) => return Ok(Flow::End(coding_failed(ctx, &ex.upload, sink, e))),
-                }
+            BodyReader::UntilClose => {
+                piece!(input.split().freeze());
+                false
             }
-            None => false,
         };
         if done && matches!(sink, Sink::Deliver | Sink::Discard { .. }) {
             if let Some(decoder) = coding {
