@@ -1047,7 +1047,7 @@ impl<T: Timestamp> Stack<T> {
                 HttpOutput::End(End::Tunnel { reply, leftover }) => {
                     self.timings.tunnel = Some(now);
                     trace_head("ferry::tunnel", "tunnel open", &reply);
-                    self.tunnel_reply = Some(reply);
+                    self.tunnel_reply = Some(*reply);
                     self.open_tunnel(now, leftover);
                     return true;
                 }

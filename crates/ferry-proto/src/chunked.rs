@@ -3,8 +3,9 @@
 //! A size line that is all in the buffer in its usual shape (`1*HEXDIG CRLF`) is read in one
 //! look; any other shape, or a line split across reads, goes through a byte-at-a-time
 //! machine, so the result does not depend on the split. Framing bytes are taken off the input
-//! with one `advance` per call, chunk data is split off uncopied, and a body without trailers
-//! allocates nothing. Stricter than httparse's `parse_chunk_size`, which
+//! with one `advance` per call, chunk data is split off uncopied (where a chunk ends inside the
+//! input and the next chunk's usual framing and data follow, both pieces in one split), and a
+//! body without trailers allocates nothing. Stricter than httparse's `parse_chunk_size`, which
 //! takes LF inside an extension and has no cap: here a size is `1*16HEXDIG` (no sign, no `0x`,
 //! no overflow), only SP/HTAB may stand between size and `;`, an extension holds no control
 //! byte, every line ends in CRLF, and extensions and trailers have cumulative caps.
@@ -42,6 +43,10 @@ enum State {
 pub(crate) enum Chunk {
     /// Body data, split off the input.
     Data(Bytes),
+    /// The end of one chunk's data and the start of the next, in this order, with the framing
+    /// between them (`CRLF 1*HEXDIG CRLF`) split off the input with them and dropped: the
+    /// usual read of a large chunked body, taken in one split.
+    Pieces(Bytes, Bytes),
     /// The trailer section (possibly empty); the body is complete.
     End(Headers),
 }
@@ -86,29 +91,52 @@ impl Decoder {
             if input.is_empty() {
                 return Ok(None);
             }
-            return Ok(Some(self.data(input, remaining)));
+            return self.data(input, remaining);
         }
         // Between two chunks, in the usual shape and all there: `CRLF 1*HEXDIG CRLF` and data.
         if self.state == State::DataCr {
-            if let Some((value @ 1.., len)) = input.strip_prefix(b"\r\n").and_then(size_line) {
-                if input.len() > 2 + len {
-                    input.advance(2 + len);
-                    self.size = value;
-                    return Ok(Some(self.data(input, value)));
-                }
+            if let Some((framing, value)) = next_chunk(input) {
+                // The framing and the data after it are split off together, and the framing
+                // dropped from the front of the piece: one split, no advance of the buffer.
+                let take = self.next_data(value, input.len() - framing);
+                let mut data = input.split_to(framing + take).freeze();
+                data.advance(framing);
+                return Ok(Some(Chunk::Data(data)));
             }
         }
         self.decode_framing(input, limits)
     }
 
-    /// Chunk data: as much of `remaining` as `input` holds, split off uncopied.
+    /// Chunk data: as much of `remaining` as `input` holds, split off uncopied. When the
+    /// chunk ends inside `input` and the next chunk's framing (in the usual shape) and some
+    /// of its data follow, both pieces come out of one split ([`Chunk::Pieces`]).
     #[inline(always)]
-    fn data(&mut self, input: &mut BytesMut, remaining: u64) -> Chunk {
+    fn data(&mut self, input: &mut BytesMut, remaining: u64) -> Result<Option<Chunk>> {
         let take = usize::try_from(remaining).map_or(input.len(), |r| r.min(input.len()));
+        if take < input.len() {
+            if let Some((framing, value)) = next_chunk(&input[take..]) {
+                let more = self.next_data(value, input.len() - take - framing);
+                let mut both = input.split_to(take + framing + more).freeze();
+                let first = both.split_to(take);
+                both.advance(framing);
+                return Ok(Some(Chunk::Pieces(first, both)));
+            }
+        }
         let data = input.split_to(take).freeze();
         let remaining = remaining - take as u64;
         self.state = if remaining == 0 { State::DataCr } else { State::Data { remaining } };
-        Chunk::Data(data)
+        Ok(Some(Chunk::Data(data)))
+    }
+
+    /// Enters a chunk of `value` bytes of which `available` are at hand: how many of them to
+    /// take now.
+    #[inline(always)]
+    fn next_data(&mut self, value: u64, available: usize) -> usize {
+        let take = usize::try_from(value).map_or(available, |v| v.min(available));
+        let remaining = value - take as u64;
+        self.size = value;
+        self.state = if remaining == 0 { State::DataCr } else { State::Data { remaining } };
+        take
     }
 
     /// [`Decoder::decode`] outside chunk data: framing bytes, then the data after them.
@@ -120,7 +148,7 @@ impl Decoder {
                     if input.is_empty() {
                         return Ok(None);
                     }
-                    return Ok(Some(self.data(input, remaining)));
+                    return self.data(input, remaining);
                 }
                 State::Done => return Ok(None),
                 _ if input.is_empty() => return Ok(None),
@@ -344,10 +372,20 @@ impl Decoder {
     }
 }
 
+/// The framing between two chunks in its usual shape, `CRLF 1*16HEXDIG CRLF` with a size
+/// above 0, at the front of `buf`, with at least one byte of data after it: the framing's
+/// length and the size. `None` for any other shape, or when it is not all there.
+#[inline(always)]
+fn next_chunk(buf: &[u8]) -> Option<(usize, u64)> {
+    let [b'\r', b'\n', rest @ ..] = buf else { return None };
+    let (value, len) = size_line(rest)?;
+    (value > 0 && rest.len() > len).then_some((2 + len, value))
+}
+
 /// A whole `1*16HEXDIG CRLF` line at the front of `buf`: its value and length. `None` for
 /// any other shape (extensions, whitespace, a line not all there, an error), which the byte
 /// machine then reads.
-#[inline]
+#[inline(always)]
 fn size_line(buf: &[u8]) -> Option<(u64, usize)> {
     let mut value = 0u64;
     let mut digits = 0;
@@ -414,6 +452,10 @@ mod tests {
             while let Some(chunk) = dec.decode(&mut buf, limits).map_err(|e| e.kind().clone())? {
                 match chunk {
                     Chunk::Data(d) => body.extend_from_slice(&d),
+                    Chunk::Pieces(a, b) => {
+                        body.extend_from_slice(&a);
+                        body.extend_from_slice(&b);
+                    }
                     Chunk::End(t) => {
                         assert!(dec.is_done());
                         // What is left belongs to the next message.
@@ -595,6 +637,49 @@ mod tests {
     }
 
     #[test]
+    fn reads_across_chunk_boundaries_give_the_same_pieces_at_every_split() {
+        // Reads that hold the end of one chunk, the framing, a whole chunk and the start of
+        // the next (the one-split path between chunks), cut at every pair of bytes: the
+        // same content, and each piece ends where a chunk or a read ends, never inside
+        // framing.
+        let input = b"5\r\nhello\r\n3\r\nabc\r\n4\r\nwxyz\r\nA\r\n0123456789\r\n0\r\n\r\nNEXT";
+        let limits = Limits::default();
+        for i in 0..=input.len() {
+            for j in i..=input.len() {
+                let mut dec = Decoder::new();
+                let mut buf = BytesMut::new();
+                let mut pieces = Vec::new();
+                let mut ended = false;
+                for read in [&input[..i], &input[i..j], &input[j..]] {
+                    buf.extend_from_slice(read);
+                    while let Some(chunk) = dec.decode(&mut buf, &limits).unwrap() {
+                        match chunk {
+                            Chunk::Data(d) => {
+                                assert!(!d.is_empty(), "cut {i} {j}");
+                                pieces.push(d);
+                            }
+                            Chunk::Pieces(a, b) => {
+                                assert!(!a.is_empty() && !b.is_empty(), "cut {i} {j}");
+                                pieces.extend([a, b]);
+                            }
+                            Chunk::End(t) => {
+                                assert!(t.is_empty());
+                                ended = true;
+                            }
+                        }
+                    }
+                }
+                assert!(ended, "cut {i} {j}");
+                assert_eq!(&buf[..], b"NEXT", "cut {i} {j}");
+                let body: Vec<u8> = pieces.iter().flat_map(|p| p.iter().copied()).collect();
+                assert_eq!(&body[..], b"helloabcwxyz0123456789", "cut {i} {j}");
+                // At most one piece per chunk per read: 4 chunks, 3 reads.
+                assert!(pieces.len() <= 4 + 2, "cut {i} {j}: {pieces:?}");
+            }
+        }
+    }
+
+    #[test]
     fn a_body_without_trailers_allocates_nothing() {
         // The trailer buffer is never touched when the section is empty, however split.
         for body in [&b"5\r\nhello\r\n0\r\n\r\n"[..], b"5;x\r\nhello\r\n0;y\r\n\r\n"] {
@@ -659,7 +744,7 @@ mod tests {
         let mut feed = |dec: &mut Decoder, bytes: &[u8]| {
             buf.extend_from_slice(bytes);
             while let Some(chunk) = dec.decode(&mut buf, &limits).unwrap() {
-                assert!(matches!(chunk, Chunk::Data(_)), "{chunk:?}");
+                assert!(matches!(chunk, Chunk::Data(_) | Chunk::Pieces(..)), "{chunk:?}");
             }
             dec.buffered()
         };

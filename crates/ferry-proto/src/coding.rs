@@ -59,8 +59,9 @@ impl fmt::Display for Coding {
 /// allocation. Empty for a response without transfer codings, or with `chunked` alone.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Codings {
+    /// The codings first, then `None`s: the length is where the first `None` is (no count
+    /// of its own, so a [`ResponseHead`](crate::ResponseHead) stays one byte smaller).
     list: [Option<Coding>; Codings::CAPACITY],
-    len: u8,
 }
 
 impl Codings {
@@ -71,27 +72,27 @@ impl Codings {
     /// No codings.
     #[must_use]
     pub const fn new() -> Codings {
-        Codings { list: [None; Codings::CAPACITY], len: 0 }
+        Codings { list: [None; Codings::CAPACITY] }
     }
 
     /// Appends a coding; `false` (and no change) when the list is full.
     pub fn push(&mut self, coding: Coding) -> bool {
-        let Some(slot) = self.list.get_mut(usize::from(self.len)) else { return false };
+        let len = self.len();
+        let Some(slot) = self.list.get_mut(len) else { return false };
         *slot = Some(coding);
-        self.len += 1;
         true
     }
 
     /// How many codings.
     #[must_use]
     pub fn len(&self) -> usize {
-        usize::from(self.len)
+        self.list.iter().take_while(|c| c.is_some()).count()
     }
 
     /// Whether there are none: the content is the (de-chunked) body itself.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.list[0].is_none()
     }
 
     /// The codings in the order they were applied.

@@ -105,8 +105,9 @@ pub enum End {
     /// A CONNECT succeeded: the transport is now a tunnel to the target
     /// ([`Output::HandedOver`] follows).
     Tunnel {
-        /// The proxy's 2xx reply, its status and header fields.
-        reply: ResponseHead,
+        /// The proxy's 2xx reply, its status and header fields. Boxed: once per tunnel, and
+        /// inline it would make every [`Output`] (and every move of one) as large.
+        reply: Box<ResponseHead>,
         /// Every byte that came after the reply (the start of the TLS handshake, say).
         leftover: Bytes,
     },
@@ -442,7 +443,22 @@ struct Ctx<T> {
     unwanted_end: Option<CloseReason>,
 }
 
+/// Room the scratch buffer keeps for a request head; when less is left, it takes
+/// [`SCRATCH_BLOCK`] at once, so that most heads are encoded without a reserve (and the space
+/// of heads already written and dropped is reclaimed once per block, not once per head).
+const SCRATCH_ROOM: usize = 512;
+/// See [`SCRATCH_ROOM`].
+const SCRATCH_BLOCK: usize = 2048;
+
 impl<T: Timestamp> Ctx<T> {
+    /// Makes [`SCRATCH_ROOM`] in the scratch buffer before a head is encoded into it.
+    #[inline]
+    fn make_room(&mut self) {
+        if self.scratch.capacity() - self.scratch.len() < SCRATCH_ROOM {
+            self.scratch.reserve(SCRATCH_BLOCK);
+        }
+    }
+
     fn transmit(&mut self, bytes: Bytes) {
         self.out.push_back(Output::Transmit(Transmit(bytes)));
     }
@@ -736,6 +752,7 @@ impl<T: Timestamp> Connection<T> {
             (Some(auth), Some(target)) if auth.is_preemptive() => auth.authorization(None, target),
             _ => None,
         };
+        self.ctx.make_room();
         let info = encode_request(request, first.as_deref(), &mut self.ctx.scratch)?;
         let head = self.ctx.scratch.split().freeze();
         let held = info.expect_continue.then(Vec::new);
@@ -981,10 +998,18 @@ impl<T: Timestamp> Connection<T> {
         if !input.is_empty() {
             self.ctx.response_started = true;
         }
+        let mut arm_body_read = false;
         let next = loop {
-            match read(&mut self.ctx, ex, now, input) {
+            match read(&mut self.ctx, ex, now, input, &mut arm_body_read) {
                 Ok(Flow::More) => {}
-                Ok(Flow::Wait) => return,
+                Ok(Flow::Wait) => {
+                    // Once for the head and every piece of this read: they all came at `now`.
+                    // (An exchange that ends stops its timers, so only one that waits needs it.)
+                    if arm_body_read {
+                        self.ctx.arm(TimerKind::BodyRead, now);
+                    }
+                    return;
+                }
                 Ok(Flow::End(next)) => break next,
                 Err(e) => break Next::Fail(e),
             }
@@ -1306,12 +1331,16 @@ impl<T: Timestamp> Connection<T> {
 
 // ---- the exchange's transitions ------------------------------------------------------------
 
-/// One step of the read side.
+/// One step of the read side: a head, or all the body `input` holds. `arm_body_read` is set
+/// when a final head or a piece of body data was read: the caller (re-)arms
+/// [`TimerKind::BodyRead`] once for all of them, and only if the exchange then waits.
+#[inline(always)]
 fn read<T: Timestamp>(
     ctx: &mut Ctx<T>,
     ex: &mut Exchange,
     now: T,
     input: &mut BytesMut,
+    arm_body_read: &mut bool,
 ) -> Result<Flow> {
     let (reader, sink, sem, coding) = match &mut ex.recv {
         Recv::Head { discard, parser } => {
@@ -1319,81 +1348,122 @@ fn read<T: Timestamp>(
             let Some(head) = parser.parse(input, &ctx.config)? else {
                 return Ok(Flow::Wait);
             };
-            return on_head(ctx, ex, now, head, discard, input);
+            return on_head(ctx, ex, now, head, discard, input, arm_body_read);
         }
-        Recv::Body { reader, sink, sem, coding } => (reader, sink, *sem, coding),
+        Recv::Body { reader, sink, sem, coding } => (reader, sink, sem, coding),
     };
-    // Every reader needs input to make progress (the chunked decoder too: it has nothing to
-    // say without a byte).
-    if input.is_empty() {
-        return Ok(Flow::Wait);
-    }
-    let (data, done) = match reader {
-        BodyReader::Length(remaining) => {
-            let take = usize::try_from(*remaining).map_or(input.len(), |r| r.min(input.len()));
-            *remaining -= take as u64;
-            (Some(input.split_to(take).freeze()), *remaining == 0)
+    // Consecutive pieces in one pass (a read that holds the end of one chunk and the start of
+    // the next is two pieces), without going back through the exchange's state in between.
+    loop {
+        // Every reader needs input to make progress (the chunked decoder too: it has nothing
+        // to say without a byte).
+        if input.is_empty() {
+            return Ok(Flow::Wait);
         }
-        BodyReader::Chunked(decoder) => match decoder.decode(input, &ctx.config.limits)? {
-            None => return Ok(Flow::Wait),
-            Some(Chunk::Data(data)) => (Some(data), false),
-            Some(Chunk::End(trailers)) => {
-                if !trailers.is_empty() && matches!(sink, Sink::Deliver) {
-                    ctx.event(Event::Trailers(trailers));
+        let mut overflowed = false;
+        // A piece of data to the sink, where it was split off (no `Option` in between).
+        macro_rules! piece {
+            ($data:expr) => {{
+                *arm_body_read = true;
+                match body_piece(ctx, sink, coding, $data) {
+                    Ok(over) => overflowed = over,
+                    Err(e) => return Ok(Flow::End(coding_failed(ctx, &ex.upload, sink, e))),
                 }
-                (None, true)
+            }};
+        }
+        let done = match reader {
+            BodyReader::Length(remaining) => {
+                let take = usize::try_from(*remaining).map_or(input.len(), |r| r.min(input.len()));
+                *remaining -= take as u64;
+                piece!(input.split_to(take).freeze());
+                *remaining == 0
             }
-        },
-        BodyReader::UntilClose => (Some(input.split().freeze()), false),
-    };
-    let overflowed = match data {
-        Some(data) => {
-            ctx.arm(TimerKind::BodyRead, now);
-            match (coding.as_mut(), &*sink) {
-                (Some(decoder), Sink::Deliver) => {
-                    if let Err(e) = decoder.decode(data, &mut |p| ctx.event(Event::Data(p))) {
-                        return Ok(Flow::End(coding_failed(ctx, &ex.upload, sink, e)));
+            BodyReader::Chunked(decoder) => match decoder.decode(input, &ctx.config.limits)? {
+                None => return Ok(Flow::Wait),
+                Some(Chunk::Data(data)) => {
+                    piece!(data);
+                    false
+                }
+                // The end of a chunk, then the start of the next. Past a bound the next piece
+                // is not read: an overflow ends the exchange, and closes the connection,
+                // whatever follows.
+                Some(Chunk::Pieces(data, next)) => {
+                    piece!(data);
+                    if !overflowed {
+                        piece!(next);
                     }
                     false
                 }
-                // Discarded content is decoded all the same, and dropped: a coding error ends
-                // the exchange at the same byte whether it came before `discard_body` or after.
-                (Some(decoder), Sink::Discard { .. }) => {
-                    if let Err(e) = decoder.decode(data.clone(), &mut drop) {
-                        return Ok(Flow::End(coding_failed(ctx, &ex.upload, sink, e)));
+                Some(Chunk::End(trailers)) => {
+                    if !trailers.is_empty() && matches!(sink, Sink::Deliver) {
+                        ctx.event(Event::Trailers(trailers));
                     }
-                    !sink_data(ctx, sink, data)
+                    true
                 }
-                _ => !sink_data(ctx, sink, data),
+            },
+            BodyReader::UntilClose => {
+                piece!(input.split().freeze());
+                false
+            }
+        };
+        if done && matches!(sink, Sink::Deliver | Sink::Discard { .. }) {
+            if let Some(decoder) = coding {
+                let deliver = matches!(sink, Sink::Deliver);
+                let ended = decoder.finish(&mut |piece| {
+                    if deliver {
+                        ctx.event(Event::Data(piece));
+                    }
+                });
+                if let Err(e) = ended {
+                    return Ok(Flow::End(coding_failed(ctx, &ex.upload, sink, e)));
+                }
             }
         }
-        None => false,
-    };
-    if done && matches!(sink, Sink::Deliver | Sink::Discard { .. }) {
-        if let Some(decoder) = coding {
-            let deliver = matches!(sink, Sink::Deliver);
-            let ended = decoder.finish(&mut |piece| {
-                if deliver {
-                    ctx.event(Event::Data(piece));
-                }
-            });
-            if let Err(e) = ended {
-                return Ok(Flow::End(coding_failed(ctx, &ex.upload, sink, e)));
-            }
+        // The usual end: the whole body delivered (or discarded), nothing to take from the sink.
+        if done && !overflowed && matches!(sink, Sink::Deliver | Sink::Discard { .. }) {
+            let end = delivered(&ex.kind, &ex.upload, sem, !input.is_empty(), false);
+            return Ok(Flow::End(Next::End(end)));
+        }
+        if done || overflowed {
+            let sink = mem::replace(sink, Sink::Deliver);
+            return Ok(Flow::End(conclude(
+                &ex.kind,
+                &ex.upload,
+                *sem,
+                sink,
+                !input.is_empty(),
+                overflowed,
+            )));
         }
     }
-    if done || overflowed {
-        let sink = mem::replace(sink, Sink::Deliver);
-        return Ok(Flow::End(conclude(
-            &ex.kind,
-            &ex.upload,
-            sem,
-            sink,
-            !input.is_empty(),
-            overflowed,
-        )));
+}
+
+/// One piece of body data to its sink, through the transfer codings' decoder: whether the
+/// body overflowed its bound, or the coding's error.
+#[inline(always)]
+fn body_piece<T: Timestamp>(
+    ctx: &mut Ctx<T>,
+    sink: &mut Sink,
+    coding: &mut Option<Box<CodingDecoder>>,
+    data: Bytes,
+) -> Result<bool> {
+    match (coding.as_mut(), &*sink) {
+        (None, Sink::Deliver) => {
+            ctx.event(Event::Data(data));
+            Ok(false)
+        }
+        (Some(decoder), Sink::Deliver) => {
+            decoder.decode(data, &mut |p| ctx.event(Event::Data(p)))?;
+            Ok(false)
+        }
+        // Discarded content is decoded all the same, and dropped: a coding error ends the
+        // exchange at the same byte whether it came before `discard_body` or after.
+        (Some(decoder), Sink::Discard { .. }) => {
+            decoder.decode(data.clone(), &mut drop)?;
+            Ok(!sink_data(ctx, sink, data))
+        }
+        _ => Ok(!sink_data(ctx, sink, data)),
     }
-    Ok(Flow::More)
 }
 
 /// A transfer coding failed ([`ErrorKind::InvalidCodedBody`],
@@ -1447,6 +1517,7 @@ fn on_head<T: Timestamp>(
     head: ResponseHead,
     discard: bool,
     input: &mut BytesMut,
+    arm_body_read: &mut bool,
 ) -> Result<Flow> {
     let status = head.status();
     if head.is_informational() {
@@ -1489,7 +1560,7 @@ fn on_head<T: Timestamp>(
             // RFC 9110 §9.3.6: a 2xx to CONNECT has no body; its length fields are ignored and
             // every byte after the head belongs to the tunnel.
             let leftover = input.split().freeze();
-            return Ok(Flow::End(Next::End(End::Tunnel { reply: head, leftover })));
+            return Ok(Flow::End(Next::End(End::Tunnel { reply: Box::new(head), leftover })));
         }
         Kind::Connect(rounds) => {
             let sem = head.semantics(false)?;
@@ -1546,7 +1617,8 @@ fn on_head<T: Timestamp>(
     let coding = (!sem.codings.is_empty())
         .then(|| Box::new(CodingDecoder::new(sem.codings, ctx.config.limits.max_decoded_body)));
     ex.recv = Recv::Body { reader, sink, sem, coding };
-    ctx.arm(TimerKind::BodyRead, now);
+    // The body's deadline starts now; the caller arms it once, if the exchange waits.
+    *arm_body_read = true;
     Ok(Flow::More)
 }
 
@@ -1563,7 +1635,6 @@ fn conclude(
 ) -> Next {
     let until_close = matches!(sem.framing, Framing::UntilClose);
     let reusable_bytes = !extra && !overflowed && sem.keep_alive && !sem.faulty && !until_close;
-    let close = matches!(kind, Kind::Request { close: true, .. });
     let end = match sink {
         Sink::Retry { head, .. } if reusable_bytes => return Next::RetryHere(head),
         Sink::Retry { head, .. } => return Next::Reconnect(head),
@@ -1576,27 +1647,34 @@ fn conclude(
             };
             return Next::Fail(kind.into());
         }
-        Sink::Deliver | Sink::Discard { .. } => {
-            if !matches!(upload, Upload::Sent) {
-                End::MustClose { reason: CloseReason::RequestIncomplete }
-            } else if overflowed {
-                End::MustClose { reason: CloseReason::BodyNotDrained }
-            } else if until_close {
-                End::MustClose { reason: CloseReason::ReadToEof }
-            } else if sem.faulty {
-                // Reasons the head decides come before `ExtraBytes`, which depends on how the
-                // reads were split.
-                End::MustClose { reason: CloseReason::FaultyFraming }
-            } else if extra && sem.keep_alive && !close {
-                // Only where they spoil a reusable connection: a closing one ends the same
-                // however the reads were split.
-                End::MustClose { reason: CloseReason::ExtraBytes }
-            } else {
-                End::Done { reusable: sem.keep_alive && !close }
-            }
-        }
+        Sink::Deliver | Sink::Discard { .. } => delivered(kind, upload, &sem, extra, overflowed),
     };
     Next::End(end)
+}
+
+/// [`conclude`] for a body the caller got (or discarded): how the exchange ends. Called
+/// directly where the sink is known to be one of those, without moving it.
+#[inline(always)]
+fn delivered(kind: &Kind, upload: &Upload, sem: &Semantics, extra: bool, overflowed: bool) -> End {
+    let until_close = matches!(sem.framing, Framing::UntilClose);
+    let close = matches!(kind, Kind::Request { close: true, .. });
+    if !matches!(upload, Upload::Sent) {
+        End::MustClose { reason: CloseReason::RequestIncomplete }
+    } else if overflowed {
+        End::MustClose { reason: CloseReason::BodyNotDrained }
+    } else if until_close {
+        End::MustClose { reason: CloseReason::ReadToEof }
+    } else if sem.faulty {
+        // Reasons the head decides come before `ExtraBytes`, which depends on how the reads
+        // were split.
+        End::MustClose { reason: CloseReason::FaultyFraming }
+    } else if extra && sem.keep_alive && !close {
+        // Only where they spoil a reusable connection: a closing one ends the same however
+        // the reads were split.
+        End::MustClose { reason: CloseReason::ExtraBytes }
+    } else {
+        End::Done { reusable: sem.keep_alive && !close }
+    }
 }
 
 /// Where an exchange's end leaves the connection: [`Phase::Idle`], [`Phase::HandedOver`] or

@@ -426,6 +426,63 @@ fn the_body_read_deadline_is_rearmed_by_each_read() {
 }
 
 #[test]
+fn a_read_of_several_chunk_pieces_rearms_the_body_read_deadline_and_framing_alone_does_not() {
+    let config = Config {
+        timeouts: Timeouts { body_read: Some(Duration::from_secs(2)), ..Timeouts::default() },
+        ..Config::default()
+    };
+    let mut h = Harness::with(config);
+    h.request(get("http://h/"));
+    h.feed("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab");
+    assert_eq!(h.conn.poll_timeout(), Some(Duration::from_secs(2)));
+    // The end of one chunk, a size line and the start of the next: two pieces, one read.
+    h.now += Duration::from_secs(1);
+    assert_eq!(h.feed("c\r\n3\r\nde").0, [data("cde")]);
+    assert_eq!(h.conn.poll_timeout(), Some(Duration::from_secs(3)));
+    h.now += Duration::from_secs(1);
+    assert_eq!(h.feed("f").0, [data("f")]);
+    assert_eq!(h.conn.poll_timeout(), Some(Duration::from_secs(4)));
+    // Framing bytes alone are no body data: the deadline stays.
+    h.now += Duration::from_secs(1);
+    assert_eq!(h.feed("\r\n").0, []);
+    assert_eq!(h.conn.poll_timeout(), Some(Duration::from_secs(4)));
+    let (seen, _) = h.advance(Duration::from_secs(1));
+    assert_eq!(seen, [Seen::Error(ErrorKind::Timeout { timer: TimerKind::BodyRead })]);
+}
+
+#[test]
+fn request_heads_follow_each_other_in_one_block() {
+    // The scratch buffer keeps room for the next head: heads of consecutive requests are
+    // written one after the other into the same allocation (none per head, even while the
+    // driver still holds the earlier ones), not each into a buffer of its own size.
+    let mut conn = Connection::new(Duration::ZERO, Config::default());
+    let now = Duration::ZERO;
+    let mut heads = Vec::new();
+    for _ in 0..4 {
+        conn.send_request(now, &get("http://h/").header("Accept", "*/*")).unwrap();
+        let Output::Transmit(t) = conn.poll_output() else { panic!("a head first") };
+        heads.push(t.into_bytes());
+        let mut input = BytesMut::from(&b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"[..]);
+        conn.handle_input(now, &mut input);
+        let idle = (0..8).any(|_| matches!(conn.poll_output(), Output::Idle));
+        assert!(idle, "the exchange ends");
+    }
+    for pair in heads.windows(2) {
+        assert_eq!(pair[0].as_ptr().wrapping_add(pair[0].len()), pair[1].as_ptr());
+    }
+}
+
+#[test]
+fn outputs_stay_small() {
+    // Every output is moved into the queue and out again, and an event or an end inside
+    // other values on the way: a head inline in `End::Tunnel` made them all 120 bytes.
+    use core::mem::size_of;
+    assert!(size_of::<crate::ResponseHead>() <= 64, "{}", size_of::<crate::ResponseHead>());
+    assert!(size_of::<Output>() <= 72, "{}", size_of::<Output>());
+    assert!(size_of::<End>() <= 48, "{}", size_of::<End>());
+}
+
+#[test]
 fn a_known_length_body_passes_through_uncopied() {
     // Known length: bytes pass through untouched.
     let mut h = Harness::new();
@@ -627,6 +684,37 @@ fn a_large_discarded_body_closes_the_connection() {
         h.feed("0123456789"),
         (vec![Seen::End(End::MustClose { reason: CloseReason::BodyNotDrained })], Rest::Closed)
     );
+}
+
+#[test]
+fn a_discarded_chunked_body_ends_the_same_at_every_split() {
+    // Reads that hold the end of one chunk and the start of the next (two pieces of one
+    // split): under the drain bound the body is drained and the connection kept; past it the
+    // exchange ends at the first piece that does not fit, however the reads were split.
+    let body = "6\r\nabcdef\r\n3\r\nxyz\r\n4\r\n1234\r\n0\r\n\r\n";
+    for (max, end) in [
+        (13, End::Done { reusable: true }),
+        (12, End::MustClose { reason: CloseReason::BodyNotDrained }),
+        (5, End::MustClose { reason: CloseReason::BodyNotDrained }),
+    ] {
+        for i in 0..=body.len() {
+            for j in i..=body.len() {
+                let limits = Limits { max_drain_bytes: max, ..Limits::default() };
+                let mut h = Harness::with(Config { limits, ..Config::default() });
+                h.request(get("http://h/"));
+                h.feed("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+                h.conn.discard_body(h.now);
+                let mut seen = Vec::new();
+                for read in [&body[..i], &body[i..j], &body[j..]] {
+                    if h.conn.is_closed() || h.conn.is_idle() {
+                        break;
+                    }
+                    seen.extend(h.feed(read).0);
+                }
+                assert_eq!(seen, [Seen::End(end.clone())], "max {max}, cut {i} {j}");
+            }
+        }
+    }
 }
 
 #[test]

@@ -29,7 +29,10 @@ pub struct ResponseHead {
     status: u16,
     reason: Span,
     headers: Headers,
-    framing: FramingFields,
+    /// What the framing fields said, packed: with them a head is 64 bytes, and so are the
+    /// events and outputs that carry one, which are moved several times per response.
+    length: u64,
+    framing: FramingBits,
 }
 
 impl ResponseHead {
@@ -380,7 +383,8 @@ fn parse_complete(input: &mut BytesMut, config: &Config) -> Result<Option<Respon
     let status = response.code.unwrap_or_default();
     let buf = input.split_to(len).freeze();
     let headers = Headers::from_lines(buf, fields_at, count);
-    Ok(Some(ResponseHead { version, status, reason, headers, framing }))
+    let (length, framing) = framing.pack();
+    Ok(Some(ResponseHead { version, status, reason, headers, length, framing }))
 }
 
 /// The rare path: httparse refused a field name, which may be an obs-fold (RFC 9112 §5.2).
@@ -445,7 +449,8 @@ fn parse_folded(input: &mut BytesMut, config: &Config) -> Result<Option<Response
     for (name, value) in headers.fields() {
         framing.add(name, value);
     }
-    Ok(Some(ResponseHead { version, status, reason, headers, framing }))
+    let (length, framing) = framing.pack();
+    Ok(Some(ResponseHead { version, status, reason, headers, length, framing }))
 }
 
 fn version(v: Option<u8>) -> Result<Version> {
@@ -603,6 +608,50 @@ enum LengthFault {
     Conflicting,
 }
 
+/// [`FramingFields`] as a [`ResponseHead`] keeps them, beside the length's value: the codings
+/// and one byte of flags (`chunked` alone is left out: only the gathering needs it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct FramingBits {
+    codings: Codings,
+    flags: u8,
+}
+
+impl FramingBits {
+    // Bits 0 and 1: the length's state.
+    const LENGTH_MASK: u8 = 0b11;
+    const LENGTH_OK: u8 = 1;
+    const LENGTH_INVALID: u8 = 2;
+    const LENGTH_CONFLICTING: u8 = 3;
+    const TE: u8 = 1 << 2;
+    const TE_INVALID: u8 = 1 << 3;
+    const TE_UNSUPPORTED: u8 = 1 << 4;
+    const CHUNKED_LAST: u8 = 1 << 5;
+    const CLOSE: u8 = 1 << 6;
+    const KEEP_ALIVE: u8 = 1 << 7;
+}
+
+impl FramingFields {
+    /// The length's value (0 when there is none) and the rest as [`FramingBits`].
+    #[inline(always)]
+    fn pack(self) -> (u64, FramingBits) {
+        let (value, state) = match self.length {
+            None => (0, 0),
+            Some(Ok(n)) => (n, FramingBits::LENGTH_OK),
+            Some(Err(LengthFault::Invalid)) => (0, FramingBits::LENGTH_INVALID),
+            Some(Err(LengthFault::Conflicting)) => (0, FramingBits::LENGTH_CONFLICTING),
+        };
+        let bit = |on: bool, bit: u8| if on { bit } else { 0 };
+        let flags = state
+            | bit(self.te, FramingBits::TE)
+            | bit(self.te_invalid, FramingBits::TE_INVALID)
+            | bit(self.te_unsupported, FramingBits::TE_UNSUPPORTED)
+            | bit(self.chunked_last, FramingBits::CHUNKED_LAST)
+            | bit(self.close, FramingBits::CLOSE)
+            | bit(self.keep_alive, FramingBits::KEEP_ALIVE);
+        (value, FramingBits { codings: self.codings, flags })
+    }
+}
+
 impl FramingFields {
     /// Takes in one field, in arrival order. `name` is a token (httparse checked it).
     ///
@@ -734,24 +783,19 @@ fn token_is<const N: usize>(name: &[u8], lower: &[u8; N]) -> bool {
 
 /// Applies RFC 9112 §6.3 to a final response head.
 fn semantics(head: &ResponseHead, request_was_head: bool) -> Result<Semantics> {
-    let FramingFields {
-        length,
-        te,
-        te_invalid,
-        te_unsupported,
-        chunked_last,
-        codings,
-        close,
-        keep_alive,
-        ..
-    } = head.framing;
-    let keep_alive = !close && (head.version == Version::Http11 || keep_alive);
+    // Read straight from the packed bits (see `FramingFields::pack`).
+    let flags = head.framing.flags;
+    let on = |bit: u8| flags & bit != 0;
+    let length = flags & FramingBits::LENGTH_MASK;
+    let te = on(FramingBits::TE);
+    let keep_alive =
+        !on(FramingBits::CLOSE) && (head.version == Version::Http11 || on(FramingBits::KEEP_ALIVE));
     let status = head.status;
     let none = Codings::new();
     // Item 1: always bodiless, whatever the fields say; fields that claim a body make the
     // connection suspect. A code outside 100..=599 is not 1xx: it is framed as a 5xx.
     if request_was_head || (100..200).contains(&status) || status == 204 || status == 304 {
-        let faulty = status != 304 && !request_was_head && (te || length.is_some());
+        let faulty = status != 304 && !request_was_head && (te || length != 0);
         return Ok(Semantics {
             framing: Framing::None,
             codings: none,
@@ -761,19 +805,20 @@ fn semantics(head: &ResponseHead, request_was_head: bool) -> Result<Semantics> {
     }
     if te {
         // Item 3: both is a smuggling shape: refused.
-        if length.is_some() {
+        if length != 0 {
             return Err(ErrorKind::ContentLengthWithTransferEncoding.into());
         }
-        if te_invalid {
+        if on(FramingBits::TE_INVALID) {
             return Err(ErrorKind::InvalidTransferEncoding.into());
         }
-        if te_unsupported {
+        if on(FramingBits::TE_UNSUPPORTED) {
             return Err(unsupported_coding(head).into());
         }
         // Transfer-Encoding in HTTP/1.0 is faulty framing: read it, then close (§6.1).
         let faulty = head.version == Version::Http10;
+        let codings = head.framing.codings;
         // Item 4: chunked last → chunked; otherwise read until close.
-        return Ok(if chunked_last {
+        return Ok(if on(FramingBits::CHUNKED_LAST) {
             Semantics {
                 framing: Framing::Chunked,
                 codings,
@@ -785,14 +830,14 @@ fn semantics(head: &ResponseHead, request_was_head: bool) -> Result<Semantics> {
         });
     }
     let framing = match length {
+        FramingBits::LENGTH_OK => Framing::Length(head.length),
         // Items 5 and 6.
-        Some(Err(LengthFault::Invalid)) => return Err(ErrorKind::InvalidContentLength.into()),
-        Some(Err(LengthFault::Conflicting)) => {
+        FramingBits::LENGTH_INVALID => return Err(ErrorKind::InvalidContentLength.into()),
+        FramingBits::LENGTH_CONFLICTING => {
             return Err(ErrorKind::ConflictingContentLength.into());
         }
-        Some(Ok(n)) => Framing::Length(n),
         // Item 8: neither: read until close.
-        None => {
+        _ => {
             return Ok(Semantics {
                 framing: Framing::UntilClose,
                 codings: none,
