@@ -92,10 +92,10 @@ impl ConnectionBuilder {
             None => TlsConfig::builder().build().map_err(tls_error)?,
         };
         let proxy = self.proxy_tls.unwrap_or_else(|| origin.clone());
+        let origin_url = Url::from_parts(self.scheme, self.host, Some(self.port), "/")
+            .map_err(|e| Error::new(Phase::Connect, ferry_client::ErrorKind::Request(e)))?;
         Ok(Connection {
-            scheme: self.scheme,
-            host: self.host,
-            port: self.port,
+            request: Request::get(origin_url),
             proxy: self.proxy,
             tunnel_headers: self.tunnel_headers,
             tls: TlsSettings { proxy, origin },
@@ -121,9 +121,9 @@ impl ConnectionBuilder {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Connection {
-    scheme: Scheme,
-    host: Host,
-    port: u16,
+    /// The request being sent, kept for its retry and reused by the next one (its URL is the
+    /// origin's, its buffers stay): a request allocates nothing once the longest target fitted.
+    request: Request,
     proxy: Option<Proxy>,
     tunnel_headers: Vec<(String, String)>,
     tls: TlsSettings,
@@ -134,9 +134,9 @@ pub struct Connection {
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
-            .field("scheme", &self.scheme)
-            .field("host", &format_args!("{}", self.host))
-            .field("port", &self.port)
+            .field("scheme", &self.request.url().scheme())
+            .field("host", &format_args!("{}", self.request.url().host()))
+            .field("port", &self.request.url().port_or_default())
             .field("proxy", &self.proxy.as_ref().map(|p| p.to_string()))
             .field("open", &self.driver.is_some())
             .finish_non_exhaustive()
@@ -206,17 +206,17 @@ impl Connection {
         headers: &[(&str, &str)],
     ) -> Result<(), Error> {
         let mut body = body.into();
-        let url = Url::from_parts(self.scheme, self.host.clone(), Some(self.port), target)
+        self.request
+            .reuse(Method::from_name(method), target, body.framing())
             .map_err(|e| Error::new(Phase::Send, ferry_client::ErrorKind::Request(e)))?;
-        let mut request = Request::new(Method::from_name(method), url).body(body.framing());
         for (name, value) in headers {
-            request = request.header((*name).to_owned(), (*value).to_owned());
+            self.request.push_header((*name).to_owned(), (*value).to_owned());
         }
         let replayable = !matches!(body, Body::Reader { .. });
         let mut attempt = 0;
         loop {
             let reused = self.open();
-            let result = self.send(request.clone(), &mut body);
+            let result = self.send(&mut body);
             match result {
                 Err(e)
                     if ferry_client::may_retry(
@@ -224,7 +224,7 @@ impl Connection {
                         attempt,
                         reused,
                         replayable,
-                        request.method(),
+                        self.request.method(),
                     ) =>
                 {
                     attempt += 1;
@@ -282,12 +282,7 @@ impl Connection {
                 return true;
             }
         }
-        let url = Url::from_parts(self.scheme, self.host.clone(), Some(self.port), "/");
-        let route = match url {
-            Ok(url) => Route::new(&url, self.proxy.clone()),
-            // The host was parsed at construction: the URL cannot fail.
-            Err(_) => return false,
-        };
+        let route = Route::new(self.request.url(), self.proxy.clone());
         let mut plan = Plan::new(&route, &self.tls);
         for (name, value) in &self.tunnel_headers {
             plan = plan.with_tunnel_header(name, value);
@@ -297,9 +292,9 @@ impl Connection {
         false
     }
 
-    fn send(&mut self, request: Request, body: &mut Body) -> Result<(), Error> {
+    fn send(&mut self, body: &mut Body) -> Result<(), Error> {
         match &mut self.driver {
-            Some(driver) => exchange::send(driver, request, body),
+            Some(driver) => exchange::send(driver, &self.request, body),
             None => Err(Error::misuse(Phase::Send, "the connection is closed")),
         }
     }

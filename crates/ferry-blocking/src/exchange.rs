@@ -3,6 +3,7 @@
 //! responses gathered, the body handed out piece by piece. Every `if` here is on the stack's
 //! outputs or on the caller's reader; the protocol decisions are the stack's.
 
+use std::borrow::Borrow;
 use std::io::{self, Read};
 use std::time::Instant;
 
@@ -128,8 +129,15 @@ fn read_piece(reader: &mut dyn Read) -> Result<Option<Bytes>, Error> {
 /// Sends the request and its body, until the response begins (kept in the driver's pending
 /// outputs for [`head`]); interim responses are kept too, and a `100 Continue` releases the
 /// body.
-pub(crate) fn send(driver: &mut Driver, request: Request, body: &mut Body) -> Result<(), Error> {
-    driver.stack.send_request(Instant::now(), request)?;
+///
+/// The request is only read (a [`Connection`](crate::Connection) keeps its own across
+/// requests and retries); [`Client`](crate::Client) hands over its hop's.
+pub(crate) fn send(
+    driver: &mut Driver,
+    request: impl Borrow<Request>,
+    body: &mut Body,
+) -> Result<(), Error> {
+    driver.stack.send_request(Instant::now(), request.borrow())?;
     let mut early = Vec::new();
     loop {
         match driver.next() {

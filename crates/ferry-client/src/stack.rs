@@ -415,14 +415,25 @@ impl<T: Timestamp> Stack<T> {
 
     /// Starts an exchange: the request is shaped for the route (origin- or absolute-form, the
     /// proxy's credentials only towards a forwarding proxy) and queued. It goes out once the
-    /// layers below are ready.
+    /// layers below are ready. The request stays the caller's: a request in origin-form
+    /// without proxy credentials (as [`Request::new`] makes it) is encoded as it is, with no
+    /// copy; one to or from a forwarding route is shaped on a copy.
     ///
     /// # Errors
     /// The core's checks ([`ErrorKind::Request`]); nothing is queued then.
-    pub fn send_request(&mut self, now: T, request: Request) -> Result<(), Error> {
-        let request = request.via(self.plan.route());
+    pub fn send_request(&mut self, now: T, request: &Request) -> Result<(), Error> {
+        let route = self.plan.route();
+        let shaped;
+        // `via` leaves a request that is not forwarded, on a route that does not forward,
+        // as it is (origin-form, no proxy credentials).
+        let request = if request.is_forwarded() || route.is_forwarded() {
+            shaped = request.clone().via(route);
+            &shaped
+        } else {
+            request
+        };
         self.http
-            .send_request(now, &request)
+            .send_request(now, request)
             .map_err(|e| Error::new(Phase::Send, ErrorKind::Request(e)))?;
         self.timings.request = Some(now);
         self.timings.first_byte = None;

@@ -250,7 +250,7 @@ impl Case {
 
     fn get(&mut self, path: &str) {
         let url = Url::parse(&format!("{}{}", self.origin_prefix(), path)).unwrap();
-        self.stack.send_request(self.now, Request::get(url)).unwrap();
+        self.stack.send_request(self.now, &Request::get(url)).unwrap();
         self.run();
     }
 
@@ -526,7 +526,7 @@ fn bytes_with_the_proxys_200_reach_http_in_a_plain_tunnel() {
         Stack::new(Duration::ZERO, plan, settings(), Config::default());
     stack.handle_dialing(Duration::ZERO);
     stack.handle_connected(Duration::ZERO);
-    stack.send_request(Duration::ZERO, Request::get(url)).unwrap();
+    stack.send_request(Duration::ZERO, &Request::get(url)).unwrap();
     let Output::Transmit(connect) = stack.poll_output() else { panic!() };
     assert!(connect.starts_with(b"CONNECT origin.test:8080 HTTP/1.1\r\n"));
     // The reply and the origin's whole response in one read.
@@ -636,7 +636,7 @@ fn a_tls_failure_in_the_middle_of_a_body_is_not_retryable() {
     let mut case = Case::new("https://origin.test/", None, |_| origin(true));
     case.run();
     let url = Url::parse("https://origin.test/").unwrap();
-    case.stack.send_request(case.now, Request::get(url)).unwrap();
+    case.stack.send_request(case.now, &Request::get(url)).unwrap();
     let mut garbage = BytesMut::from(&b"\x17\x03\x03\x00\x10abcdefghijklmnop"[..]);
     case.stack.handle_input(case.now, &mut garbage);
     case.run();

@@ -460,6 +460,27 @@ impl Url {
         Ok(Url::build(scheme, host, port, path_and_query, None))
     }
 
+    /// Replaces the path and query, checked as in [`Url::from_parts`], in the buffer the URL
+    /// already has: a connection that sends many requests to its origin allocates nothing
+    /// here once its longest target fitted. On an error the URL is unchanged.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidUrl`] when the path has a space or control byte.
+    ///
+    /// ```
+    /// let mut url = ferry_proto::Url::parse("http://h:8080/a").unwrap();
+    /// url.set_path_and_query("b?c=\u{e9}#f").unwrap();
+    /// assert_eq!(url.to_string(), "http://h:8080/b?c=%C3%A9");
+    /// assert!(url.set_path_and_query("/x y").is_err());
+    /// assert_eq!(url.path_and_query(), "/b?c=%C3%A9");
+    /// ```
+    pub fn set_path_and_query(&mut self, path_and_query: &str) -> Result<()> {
+        let s = check_target(path_and_query)?;
+        self.path_and_query.clear();
+        push_target(s, &mut self.path_and_query);
+        Ok(())
+    }
+
     fn build(
         scheme: Scheme,
         host: Host,
@@ -748,24 +769,41 @@ fn parse_port(p: &str) -> Result<u16> {
 /// Drops the fragment, makes the path start with `/`, percent-encodes bytes above 0x7F and
 /// refuses spaces and control bytes.
 fn normalize_target(s: &str) -> Result<String> {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let s = s.split_once('#').map_or(s, |(before, _)| before);
+    let s = check_target(s)?;
     let mut out = String::with_capacity(s.len() + 1);
+    push_target(s, &mut out);
+    Ok(out)
+}
+
+/// The target without its fragment, once no byte of it is a space or a control byte.
+fn check_target(s: &str) -> Result<&str> {
+    let s = s.split_once('#').map_or(s, |(before, _)| before);
+    if s.bytes().any(|b| matches!(b, 0..=0x20 | 0x7f)) {
+        return Err(invalid(UrlError::TargetByte));
+    }
+    Ok(s)
+}
+
+/// Appends a checked target to `out`: a leading `/` when it has none, bytes above 0x7F
+/// percent-encoded.
+fn push_target(s: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     if !s.starts_with('/') {
         out.push('/');
     }
+    if s.is_ascii() {
+        out.push_str(s);
+        return;
+    }
     for b in s.bytes() {
-        match b {
-            0..=0x20 | 0x7f => return Err(invalid(UrlError::TargetByte)),
-            0x80..=0xff => {
-                out.push('%');
-                out.push(char::from(HEX[usize::from(b >> 4)]));
-                out.push(char::from(HEX[usize::from(b & 0xf)]));
-            }
-            _ => out.push(char::from(b)),
+        if b >= 0x80 {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        } else {
+            out.push(char::from(b));
         }
     }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -980,6 +1018,41 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "{failures:#?}");
+    }
+
+    #[test]
+    fn set_path_and_query_is_from_parts_in_place() {
+        // Each target as `from_parts` checks and normalizes it, set on a URL that had a longer
+        // one (the buffer is reused) and on one that had a shorter one.
+        let targets = [
+            "/",
+            "",
+            "a",
+            "/a?b=c",
+            "/a#frag",
+            "#",
+            "/é?ü",
+            "/%20",
+            "/a b",
+            "/a\r\nX: y",
+            "/\0",
+            "/\x7f",
+            "/ok#bad byte\r",
+        ];
+        for target in targets {
+            let want = Url::from_parts(Scheme::Http, Host::parse("h").unwrap(), Some(81), target);
+            for before in ["/", "/a-much-longer-target-than-any-of-the-others?q=1"] {
+                let mut url = Url::parse(&alloc::format!("http://h:81{before}")).unwrap();
+                match (url.set_path_and_query(target), &want) {
+                    (Ok(()), Ok(want)) => assert_eq!(&url, want, "{target:?}"),
+                    (Err(e), Err(want)) => {
+                        assert_eq!(e.kind(), want.kind(), "{target:?}");
+                        assert_eq!(url.path_and_query(), before, "unchanged after {target:?}");
+                    }
+                    (got, want) => panic!("{target:?}: got {got:?}, want {want:?}"),
+                }
+            }
+        }
     }
 
     #[test]
