@@ -139,7 +139,8 @@ impl Driver {
                     // A failed write has been reported to the stack, which says what follows
                     // at the next poll; what it handed out already still goes to the user,
                     // but for a request for more body, which the failure withdrew.
-                    if !self.flush() && matches!(other, Output::NeedBody) {
+                    if !self.writes.is_empty() && !self.flush() && matches!(other, Output::NeedBody)
+                    {
                         continue;
                     }
                     return other;

@@ -159,7 +159,9 @@ pub(crate) fn send(
             other => {
                 // Pending keeps its capacity across requests; `early` allocates only when a
                 // 1xx came.
-                driver.pending.extend(early);
+                if !early.is_empty() {
+                    driver.pending.extend(early);
+                }
                 driver.pending.push_back(other);
                 return Ok(());
             }

@@ -527,16 +527,21 @@ impl<T: Timestamp> Stack<T> {
     /// driver sets its socket timeouts from it.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<T> {
-        [
-            self.deadlines.connect,
-            self.deadlines.handshake.map(|(at, _)| at),
-            self.deadlines.request,
-            self.connect.as_ref().and_then(Connection::poll_timeout),
-            self.http.poll_timeout(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        /// The earlier of two deadlines, `None` being never.
+        fn earlier<T: Timestamp>(a: Option<T>, b: Option<T>) -> Option<T> {
+            match (a, b) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, None) => a,
+                (None, b) => b,
+            }
+        }
+        // Asked before every read and write: comparisons, not an iterator over five.
+        let mut at = earlier(self.http.poll_timeout(), self.deadlines.request);
+        if let Some(connect) = &self.connect {
+            at = earlier(at, connect.poll_timeout());
+        }
+        at = earlier(at, self.deadlines.connect);
+        earlier(at, self.deadlines.handshake.map(|(at, _)| at))
     }
 
     // ---- transitions -----------------------------------------------------------------------
