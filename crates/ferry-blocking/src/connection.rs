@@ -213,9 +213,10 @@ impl Connection {
             self.request.push_header((*name).to_owned(), (*value).to_owned());
         }
         let replayable = !matches!(body, Body::Reader { .. });
+        let retryable = replayable && self.request.method().is_idempotent();
         let mut attempt = 0;
         loop {
-            let reused = self.open();
+            let reused = self.open(retryable);
             let result = self.send(&mut body);
             match result {
                 Err(e)
@@ -274,10 +275,13 @@ impl Connection {
         self.driver = None;
     }
 
-    /// Makes sure a connection is open; `true` when an idle one is reused.
-    fn open(&mut self) -> bool {
+    /// Makes sure a connection is open; `true` when an idle one is reused. It is probed
+    /// first unless the stack says a failure would be retried anyway (`retryable`).
+    fn open(&mut self, retryable: bool) -> bool {
         if let Some(driver) = &mut self.driver {
-            driver.probe();
+            if driver.stack.needs_probe(Instant::now(), retryable) {
+                driver.probe();
+            }
             if driver.stack.is_idle() {
                 return true;
             }

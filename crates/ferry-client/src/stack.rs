@@ -138,7 +138,12 @@ pub struct Stack<T: Timestamp> {
     eof_passed: Vec<bool>,
     closed: bool,
     timings: Instants<T>,
+    /// When bytes last came from the transport.
+    heard: Option<T>,
 }
+
+/// How recently the peer must have spoken for [`Stack::needs_probe`] to skip the probe.
+const PROBE_AFTER: core::time::Duration = core::time::Duration::from_millis(1);
 
 impl<T: Timestamp> fmt::Debug for Stack<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -181,6 +186,7 @@ impl<T: Timestamp> Stack<T> {
                 request: None,
                 first_byte: None,
             },
+            heard: None,
         }
     }
 
@@ -260,6 +266,22 @@ impl<T: Timestamp> Stack<T> {
         self.closed
     }
 
+    /// Whether a driver should probe this idle connection (a read that does not wait: did
+    /// the peer close it, or say something?) before sending a request on it at `now`.
+    ///
+    /// Not when the peer spoke less than a millisecond ago (its last response, which kept the
+    /// connection alive) and the request is `retryable` should the connection turn out stale
+    /// all the same: a replayable body and an idempotent method, as [`may_retry`](crate::may_retry)
+    /// wants. A server closes an idle connection after a timeout, not a moment after it said
+    /// it would keep it; the one that does costs a retry. Always otherwise: a request that
+    /// cannot be sent twice is only sent on a connection just found open.
+    #[must_use]
+    pub fn needs_probe(&self, now: T, retryable: bool) -> bool {
+        let recent =
+            self.heard.and_then(|at| at.checked_add(PROBE_AFTER)).is_some_and(|until| now < until);
+        !(recent && retryable)
+    }
+
     // ---- the driver's inputs --------------------------------------------------------------
 
     /// The driver starts dialing [`Stack::dial`] (at the start, or after
@@ -304,6 +326,7 @@ impl<T: Timestamp> Stack<T> {
 
     /// Bytes read from the transport; all of them are consumed.
     pub fn handle_input(&mut self, now: T, input: &mut BytesMut) {
+        self.heard = Some(now);
         if self.closed {
             input.clear();
             return;

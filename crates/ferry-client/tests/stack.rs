@@ -643,3 +643,31 @@ fn a_tls_failure_in_the_middle_of_a_body_is_not_retryable() {
     let e = case.error().expect("a TLS error");
     assert!(!e.response_started() && e.is_retryable(true), "{e:?}");
 }
+
+#[test]
+fn an_idle_connection_is_probed_unless_the_peer_just_spoke_and_a_stale_one_would_be_retried() {
+    let url = Url::parse("http://origin.test/").unwrap();
+    let plan = Plan::new(&Route::direct(&url), &settings());
+    let mut stack: Stack<Duration> =
+        Stack::new(Duration::ZERO, plan, settings(), Config::default());
+    stack.handle_dialing(Duration::ZERO);
+    stack.handle_connected(Duration::ZERO);
+    let ms = Duration::from_millis;
+    assert!(stack.needs_probe(ms(0), true), "the peer never spoke");
+    stack.send_request(ms(0), &Request::get(url)).unwrap();
+    let mut response = BytesMut::from(&b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"[..]);
+    stack.handle_input(ms(10), &mut response);
+    while !matches!(stack.poll_output(), Output::Idle) {}
+    // (instant, retryable) → probe?
+    let cases = [
+        (ms(10), true, false),
+        (ms(10) + Duration::from_micros(999), true, false),
+        (ms(11), true, true),
+        (ms(500), true, true),
+        (ms(10), false, true),
+        (ms(500), false, true),
+    ];
+    for (now, retryable, probe) in cases {
+        assert_eq!(stack.needs_probe(now, retryable), probe, "{now:?} retryable: {retryable}");
+    }
+}

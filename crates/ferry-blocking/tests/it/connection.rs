@@ -449,3 +449,21 @@ fn bytes_a_server_sent_while_idle_are_found_before_the_next_request() {
     assert_eq!(conn.response().unwrap().status(), 200);
     assert_eq!(origin.connections(), 2);
 }
+
+#[test]
+fn back_to_back_gets_on_a_server_that_closes_after_each_response_all_succeed() {
+    // No pause between requests: the close may not have arrived when the next GET goes out,
+    // and the probe is skipped right after a response (a GET is retried on a new connection
+    // when the one it went out on turns out closed).
+    let origin = Origin::raw(|mut s| {
+        if read_head(&mut s) {
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        }
+        let _ = s.shutdown(std::net::Shutdown::Both);
+    });
+    let mut conn = connect(Scheme::Http, origin.port(), None);
+    for i in 0..5 {
+        assert_eq!(get(&mut conn, "/"), (200, "ok".into()), "request {i}");
+    }
+    assert_eq!(origin.connections(), 5);
+}
