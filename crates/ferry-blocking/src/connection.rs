@@ -373,7 +373,9 @@ impl Read for Response<'_> {
             }
         }
         let n = buf.len().min(self.chunk.len());
-        buf[..n].copy_from_slice(&self.chunk.split_to(n));
+        buf[..n].copy_from_slice(&self.chunk[..n]);
+        // Not `split_to`: no second handle on the buffer (a count up and down) per read.
+        bytes::Buf::advance(&mut self.chunk, n);
         Ok(n)
     }
 }

@@ -255,12 +255,18 @@ impl Driver {
         while done < self.writes.len() {
             // Up to `MAX_SLICES` pieces per call, from an array on the stack: no allocation.
             let count = (self.writes.len() - done).min(MAX_SLICES);
-            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-            slices[0] = IoSlice::new(&self.writes[done][offset..]);
-            for (slot, piece) in slices[1..count].iter_mut().zip(&self.writes[done + 1..]) {
-                *slot = IoSlice::new(piece);
-            }
-            match stream.write_vectored(&slices[..count]) {
+            let written = if count == 1 {
+                // One piece (a request head alone): no slices to fill.
+                stream.write(&self.writes[done][offset..])
+            } else {
+                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                slices[0] = IoSlice::new(&self.writes[done][offset..]);
+                for (slot, piece) in slices[1..count].iter_mut().zip(&self.writes[done + 1..]) {
+                    *slot = IoSlice::new(piece);
+                }
+                stream.write_vectored(&slices[..count])
+            };
+            match written {
                 Ok(0) => {
                     let e = io::Error::new(io::ErrorKind::WriteZero, "the socket took no bytes");
                     return self.write_failed(e);

@@ -338,8 +338,11 @@ impl<T: Timestamp> Stack<T> {
             }
             None if self.top_in.is_empty() => {
                 // The hot path of a plain-HTTP route: the driver's buffer goes straight to HTTP.
+                // With no TLS layer and no CONNECT machine there is nothing to settle.
                 self.feed_top(now, input);
-                self.settle(now);
+                if self.connect.is_some() {
+                    self.settle(now);
+                }
             }
             None => {
                 self.top_in.extend_from_slice(input);
