@@ -122,7 +122,8 @@ impl Driver {
             self.dial();
         }
         loop {
-            match self.stack.poll_output() {
+            let output = self.stack.poll_output();
+            match output {
                 Output::Transmit(bytes) => self.writes.push(bytes),
                 Output::NeedInput => {
                     if self.flush() {
@@ -135,15 +136,17 @@ impl Driver {
                     self.input.clear();
                     self.dial();
                 }
-                other => {
+                _ => {
                     // A failed write has been reported to the stack, which says what follows
                     // at the next poll; what it handed out already still goes to the user,
                     // but for a request for more body, which the failure withdrew.
-                    if !self.writes.is_empty() && !self.flush() && matches!(other, Output::NeedBody)
+                    if !self.writes.is_empty()
+                        && !self.flush()
+                        && matches!(output, Output::NeedBody)
                     {
                         continue;
                     }
-                    return other;
+                    return output;
                 }
             }
         }

@@ -511,30 +511,17 @@ impl<T: Timestamp> Stack<T> {
                 };
             }
             match self.http.poll_output() {
+                // No TLS below and nothing queued: straight to the driver.
+                HttpOutput::Transmit(t) if self.tls.is_empty() => {
+                    return Output::Transmit(t.into_bytes());
+                }
                 HttpOutput::Transmit(t) => {
                     let n = self.tls.len();
                     self.send_down(n, t.into_bytes());
                 }
                 HttpOutput::Event(e) => return Output::Event(e),
                 HttpOutput::End(end) => return Output::End(end),
-                HttpOutput::Error(e) => {
-                    if let (Some(io), ferry_proto::ErrorKind::Transport { .. }) =
-                        (self.io_cause.take(), e.kind())
-                    {
-                        let err = Error::new(self.phase(), ErrorKind::Io(io))
-                            .with_progress(e.request_sent(), e.response_started());
-                        self.fail_with(err);
-                        continue;
-                    }
-                    let phase = if e.response_started()
-                        || e.request_sent() == ferry_proto::RequestSent::Fully
-                    {
-                        Phase::Receive
-                    } else {
-                        Phase::Send
-                    };
-                    self.fail(phase, ErrorKind::Http(e));
-                }
+                HttpOutput::Error(e) => self.http_failed(e),
                 HttpOutput::NeedBody => return Output::NeedBody,
                 HttpOutput::NeedInput => return Output::NeedInput,
                 HttpOutput::Idle => return Output::Idle,
@@ -547,6 +534,28 @@ impl<T: Timestamp> Stack<T> {
                 }
             }
         }
+    }
+
+    /// The HTTP layer failed: the stack fails with it, in the phase the core's progress says
+    /// (or with the I/O error behind a transport failure). Out of line: `poll_output` is asked
+    /// several times a request.
+    #[cold]
+    #[inline(never)]
+    fn http_failed(&mut self, e: ferry_proto::Error) {
+        if let (Some(io), ferry_proto::ErrorKind::Transport { .. }) =
+            (self.io_cause.take(), e.kind())
+        {
+            let err = Error::new(self.phase(), ErrorKind::Io(io))
+                .with_progress(e.request_sent(), e.response_started());
+            self.fail_with(err);
+            return;
+        }
+        let phase = if e.response_started() || e.request_sent() == ferry_proto::RequestSent::Fully {
+            Phase::Receive
+        } else {
+            Phase::Send
+        };
+        self.fail(phase, ErrorKind::Http(e));
     }
 
     /// The earliest deadline of every layer: call [`Stack::handle_timeout`] then. A blocking
