@@ -216,8 +216,9 @@ impl Connection {
         let retryable = replayable && self.request.method().is_idempotent();
         let mut attempt = 0;
         loop {
-            let reused = self.open(retryable);
-            let result = self.send(&mut body);
+            let now = Instant::now();
+            let reused = self.open(now, retryable);
+            let result = self.send(now, &mut body);
             match result {
                 Err(e)
                     if ferry_client::may_retry(
@@ -277,9 +278,9 @@ impl Connection {
 
     /// Makes sure a connection is open; `true` when an idle one is reused. It is probed
     /// first unless the stack says a failure would be retried anyway (`retryable`).
-    fn open(&mut self, retryable: bool) -> bool {
+    fn open(&mut self, now: Instant, retryable: bool) -> bool {
         if let Some(driver) = &mut self.driver {
-            if driver.stack.needs_probe(Instant::now(), retryable) {
+            if driver.stack.needs_probe(now, retryable) {
                 driver.probe();
             }
             if driver.stack.is_idle() {
@@ -291,14 +292,13 @@ impl Connection {
         for (name, value) in &self.tunnel_headers {
             plan = plan.with_tunnel_header(name, value);
         }
-        self.driver =
-            Some(Driver::new(Stack::new(Instant::now(), plan, self.tls.clone(), self.config)));
+        self.driver = Some(Driver::new(Stack::new(now, plan, self.tls.clone(), self.config)));
         false
     }
 
-    fn send(&mut self, body: &mut Body) -> Result<(), Error> {
+    fn send(&mut self, now: Instant, body: &mut Body) -> Result<(), Error> {
         match &mut self.driver {
-            Some(driver) => exchange::send(driver, &self.request, body),
+            Some(driver) => exchange::send_at(driver, now, &self.request, body),
             None => Err(Error::misuse(Phase::Send, "the connection is closed")),
         }
     }

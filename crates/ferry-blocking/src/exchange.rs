@@ -137,7 +137,17 @@ pub(crate) fn send(
     request: impl Borrow<Request>,
     body: &mut Body,
 ) -> Result<(), Error> {
-    driver.stack.send_request(Instant::now(), request.borrow())?;
+    send_at(driver, Instant::now(), request.borrow(), body)
+}
+
+/// [`send`], the request queued at `now` (the caller just read the clock).
+pub(crate) fn send_at(
+    driver: &mut Driver,
+    now: Instant,
+    request: &Request,
+    body: &mut Body,
+) -> Result<(), Error> {
+    driver.stack.send_request(now, request)?;
     let mut early = Vec::new();
     loop {
         match driver.next() {
