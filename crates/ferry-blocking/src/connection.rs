@@ -367,6 +367,11 @@ impl Read for Response<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.chunk.is_empty() {
             match self.next_chunk() {
+                // A piece that fits (a small body's whole) is copied and gone.
+                Ok(Some(c)) if c.len() <= buf.len() => {
+                    buf[..c.len()].copy_from_slice(&c);
+                    return Ok(c.len());
+                }
                 Ok(Some(c)) => self.chunk = c,
                 Ok(None) => return Ok(0),
                 Err(e) => return Err(io::Error::other(e)),
