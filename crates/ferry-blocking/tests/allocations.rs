@@ -6,7 +6,7 @@
 use std::alloc::System;
 use std::io::{Read as _, Write as _};
 
-use ferry_blocking::{Connection, Scheme};
+use ferry_blocking::Connection;
 use ferry_test_support::origin::Origin;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
