@@ -332,7 +332,7 @@ struct Checked {
 /// origin-form: proxy credentials never travel to an origin.
 ///
 /// Cost: one pass over the fields to check them, one to add up the head's length and one to
-/// copy its parts into a buffer of that size; no `core::fmt` (the `Host` value was encoded
+/// append its parts to a buffer made that large; no `core::fmt` (the `Host` value was encoded
 /// when the [`Url`] was built).
 ///
 /// # Errors
@@ -365,13 +365,12 @@ pub fn encode_request(
         && req.forwarded
         && (auth.is_some() || req.proxy_auth.is_some());
     let head = Head { req, auth, checked: &checked, drop_callers_auth };
-    // Two passes over the same code: one counts, one copies into a slice of exactly that
-    // size, so no part pays for a capacity check (or a call) of its own.
+    // Two passes over the same code: one counts, one appends to a buffer made that large
+    // first, so no part grows it (and none is written twice, as zeroes first).
     let mut count = Count(0);
     head.write(&mut count);
-    let from = out.len();
-    out.resize(from + count.0, 0);
-    head.write(&mut Fill { buf: &mut out[from..], at: 0 });
+    out.reserve(count.0);
+    head.write(&mut Append(out));
     Ok(checked.info)
 }
 
@@ -390,18 +389,14 @@ impl Put for Count {
     }
 }
 
-/// The second pass: the parts, copied into a slice of the length [`Count`] found.
-struct Fill<'a> {
-    buf: &'a mut [u8],
-    at: usize,
-}
+/// The second pass: the parts, appended to a buffer with room for the length [`Count`]
+/// found.
+struct Append<'a>(&'a mut BytesMut);
 
-impl Put for Fill<'_> {
+impl Put for Append<'_> {
     #[inline(always)]
     fn put(&mut self, part: &[u8]) {
-        let to = self.at + part.len();
-        self.buf[self.at..to].copy_from_slice(part);
-        self.at = to;
+        self.0.extend_from_slice(part);
     }
 }
 
