@@ -683,9 +683,17 @@ impl<T: Timestamp> Stack<T> {
         }
         if let Some(top) = self.tls.last_mut() {
             let plain = top.tls.plaintext();
-            if !plain.is_empty() {
+            if !plain.is_empty() && self.top_in.is_empty() {
+                // The top machine reads the layer's own buffer, as HTTP reads the driver's on a
+                // plain route: what it leaves (a partial head) waits there for more, and the
+                // buffer stays the layer's (taking it would have the layer allocate a new one
+                // for every message).
+                let before = plain.len();
+                feed(&mut self.connect, &mut self.http, &mut self.timings, now, plain);
+                moved |= plain.len() != before;
+            } else if !plain.is_empty() {
+                // Behind bytes that came with a tunnel: in order, after them.
                 moved = true;
-                // O(1) when `top_in` is empty, as it is after every complete message.
                 self.top_in.unsplit(plain.split());
             }
         }
@@ -707,19 +715,7 @@ impl<T: Timestamp> Stack<T> {
 
     /// Feeds the top machine (CONNECT while the tunnel opens, else HTTP).
     fn feed_top(&mut self, now: T, input: &mut BytesMut) {
-        match &mut self.connect {
-            Some(c) => c.handle_input(now, input),
-            None => {
-                if self.timings.first_byte.is_none()
-                    && !input.is_empty()
-                    && self.timings.request.is_some()
-                    && !self.http.is_idle()
-                {
-                    self.timings.first_byte = Some(now);
-                }
-                self.http.handle_input(now, input);
-            }
-        }
+        feed(&mut self.connect, &mut self.http, &mut self.timings, now, input);
     }
 
     /// A TLS handshake finished: recorded, and told to `tracing` (never a credential).
@@ -927,6 +923,30 @@ impl<T: Timestamp> Stack<T> {
         self.queue.push_back(Output::Error(err));
         self.closed = true;
         self.deadlines = Deadlines { connect: None, handshake: None, request: None };
+    }
+}
+
+/// Feeds the top machine (CONNECT while the tunnel opens, else HTTP), noting the response's
+/// first byte; a function of the fields it needs, so the input may be a TLS layer's buffer.
+fn feed<T: Timestamp>(
+    connect: &mut Option<Connection<T>>,
+    http: &mut Connection<T>,
+    timings: &mut Instants<T>,
+    now: T,
+    input: &mut BytesMut,
+) {
+    match connect {
+        Some(c) => c.handle_input(now, input),
+        None => {
+            if timings.first_byte.is_none()
+                && !input.is_empty()
+                && timings.request.is_some()
+                && !http.is_idle()
+            {
+                timings.first_byte = Some(now);
+            }
+            http.handle_input(now, input);
+        }
     }
 }
 
