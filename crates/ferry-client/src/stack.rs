@@ -492,6 +492,7 @@ impl<T: Timestamp> Stack<T> {
     // ---- outputs ---------------------------------------------------------------------------
 
     /// The next thing for the driver to do. Never blocks.
+    #[inline]
     pub fn poll_output(&mut self) -> Output {
         loop {
             if let Some(o) = self.queue.pop_front() {
