@@ -342,6 +342,7 @@ impl Response<'_> {
     ///
     /// # Errors
     /// Any [`Error`] of the stack; the connection is closed then.
+    #[inline]
     pub fn next_chunk(&mut self) -> Result<Option<Bytes>, Error> {
         if !self.chunk.is_empty() {
             return Ok(Some(std::mem::take(&mut self.chunk)));

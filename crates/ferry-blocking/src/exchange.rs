@@ -186,6 +186,7 @@ pub(crate) struct Head {
 }
 
 /// Waits for the final response head.
+#[inline]
 pub(crate) fn head(driver: &mut Driver) -> Result<Head, Error> {
     let mut interim = Vec::new();
     loop {
@@ -210,6 +211,7 @@ pub(crate) enum Piece {
 }
 
 /// The next piece of the response body.
+#[inline]
 pub(crate) fn next_piece(driver: &mut Driver) -> Result<Piece, Error> {
     match driver.next() {
         Output::Event(Event::Data(data)) => Ok(Piece::Data(data)),
