@@ -245,6 +245,7 @@ impl Connection {
     ///
     /// # Errors
     /// Any [`Error`] before the final head; the connection is closed then.
+    #[inline]
     pub fn response(&mut self) -> Result<Response<'_>, Error> {
         let Some(driver) = &mut self.driver else {
             return Err(Error::misuse(Phase::Receive, "no response is coming"));
@@ -365,6 +366,7 @@ impl Response<'_> {
 }
 
 impl Read for Response<'_> {
+    #[inline]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.chunk.is_empty() {
             match self.next_chunk() {
