@@ -325,6 +325,7 @@ impl<T: Timestamp> Stack<T> {
     }
 
     /// Bytes read from the transport; all of them are consumed.
+    #[inline]
     pub fn handle_input(&mut self, now: T, input: &mut BytesMut) {
         self.heard = Some(now);
         if self.closed {
@@ -562,6 +563,7 @@ impl<T: Timestamp> Stack<T> {
     /// The earliest deadline of every layer: call [`Stack::handle_timeout`] then. A blocking
     /// driver sets its socket timeouts from it.
     #[must_use]
+    #[inline]
     pub fn poll_timeout(&self) -> Option<T> {
         /// The earlier of two deadlines, `None` being never.
         fn earlier<T: Timestamp>(a: Option<T>, b: Option<T>) -> Option<T> {
