@@ -198,6 +198,7 @@ impl Connection {
     ///
     /// # Errors
     /// Any [`Error`]; the connection is closed then and reopens on the next request.
+    #[inline]
     pub fn request(
         &mut self,
         method: &str,
