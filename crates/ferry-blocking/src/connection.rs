@@ -92,10 +92,10 @@ impl ConnectionBuilder {
             None => TlsConfig::builder().build().map_err(tls_error)?,
         };
         let proxy = self.proxy_tls.unwrap_or_else(|| origin.clone());
+        let origin_url = Url::from_parts(self.scheme, self.host, Some(self.port), "/")
+            .map_err(|e| Error::new(Phase::Connect, ferry_client::ErrorKind::Request(e)))?;
         Ok(Connection {
-            scheme: self.scheme,
-            host: self.host,
-            port: self.port,
+            request: Request::get(origin_url),
             proxy: self.proxy,
             tunnel_headers: self.tunnel_headers,
             tls: TlsSettings { proxy, origin },
@@ -121,9 +121,9 @@ impl ConnectionBuilder {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Connection {
-    scheme: Scheme,
-    host: Host,
-    port: u16,
+    /// The request being sent, kept for its retry and reused by the next one (its URL is the
+    /// origin's, its buffers stay): a request allocates nothing once the longest target fitted.
+    request: Request,
     proxy: Option<Proxy>,
     tunnel_headers: Vec<(String, String)>,
     tls: TlsSettings,
@@ -134,9 +134,9 @@ pub struct Connection {
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
-            .field("scheme", &self.scheme)
-            .field("host", &format_args!("{}", self.host))
-            .field("port", &self.port)
+            .field("scheme", &self.request.url().scheme())
+            .field("host", &format_args!("{}", self.request.url().host()))
+            .field("port", &self.request.url().port_or_default())
             .field("proxy", &self.proxy.as_ref().map(|p| p.to_string()))
             .field("open", &self.driver.is_some())
             .finish_non_exhaustive()
@@ -198,6 +198,7 @@ impl Connection {
     ///
     /// # Errors
     /// Any [`Error`]; the connection is closed then and reopens on the next request.
+    #[inline]
     pub fn request(
         &mut self,
         method: &str,
@@ -206,17 +207,19 @@ impl Connection {
         headers: &[(&str, &str)],
     ) -> Result<(), Error> {
         let mut body = body.into();
-        let url = Url::from_parts(self.scheme, self.host.clone(), Some(self.port), target)
+        self.request
+            .reuse(Method::from_name(method), target, body.framing())
             .map_err(|e| Error::new(Phase::Send, ferry_client::ErrorKind::Request(e)))?;
-        let mut request = Request::new(Method::from_name(method), url).body(body.framing());
         for (name, value) in headers {
-            request = request.header((*name).to_owned(), (*value).to_owned());
+            self.request.push_header((*name).to_owned(), (*value).to_owned());
         }
         let replayable = !matches!(body, Body::Reader { .. });
+        let retryable = replayable && self.request.method().is_idempotent();
         let mut attempt = 0;
         loop {
-            let reused = self.open();
-            let result = self.send(request.clone(), &mut body);
+            let now = Instant::now();
+            let reused = self.open(now, retryable);
+            let result = self.send(now, &mut body);
             match result {
                 Err(e)
                     if ferry_client::may_retry(
@@ -224,7 +227,7 @@ impl Connection {
                         attempt,
                         reused,
                         replayable,
-                        request.method(),
+                        self.request.method(),
                     ) =>
                 {
                     attempt += 1;
@@ -243,6 +246,7 @@ impl Connection {
     ///
     /// # Errors
     /// Any [`Error`] before the final head; the connection is closed then.
+    #[inline]
     pub fn response(&mut self) -> Result<Response<'_>, Error> {
         let Some(driver) = &mut self.driver else {
             return Err(Error::misuse(Phase::Receive, "no response is coming"));
@@ -274,32 +278,29 @@ impl Connection {
         self.driver = None;
     }
 
-    /// Makes sure a connection is open; `true` when an idle one is reused.
-    fn open(&mut self) -> bool {
+    /// Makes sure a connection is open; `true` when an idle one is reused. It is probed
+    /// first unless the stack says a failure would be retried anyway (`retryable`).
+    fn open(&mut self, now: Instant, retryable: bool) -> bool {
         if let Some(driver) = &mut self.driver {
-            driver.probe();
+            if driver.stack.needs_probe(now, retryable) {
+                driver.probe();
+            }
             if driver.stack.is_idle() {
                 return true;
             }
         }
-        let url = Url::from_parts(self.scheme, self.host.clone(), Some(self.port), "/");
-        let route = match url {
-            Ok(url) => Route::new(&url, self.proxy.clone()),
-            // The host was parsed at construction: the URL cannot fail.
-            Err(_) => return false,
-        };
+        let route = Route::new(self.request.url(), self.proxy.clone());
         let mut plan = Plan::new(&route, &self.tls);
         for (name, value) in &self.tunnel_headers {
             plan = plan.with_tunnel_header(name, value);
         }
-        self.driver =
-            Some(Driver::new(Stack::new(Instant::now(), plan, self.tls.clone(), self.config)));
+        self.driver = Some(Driver::new(Stack::new(now, plan, self.tls.clone(), self.config)));
         false
     }
 
-    fn send(&mut self, request: Request, body: &mut Body) -> Result<(), Error> {
+    fn send(&mut self, now: Instant, body: &mut Body) -> Result<(), Error> {
         match &mut self.driver {
-            Some(driver) => exchange::send(driver, request, body),
+            Some(driver) => exchange::send_at(driver, now, &self.request, body),
             None => Err(Error::misuse(Phase::Send, "the connection is closed")),
         }
     }
@@ -343,6 +344,7 @@ impl Response<'_> {
     ///
     /// # Errors
     /// Any [`Error`] of the stack; the connection is closed then.
+    #[inline]
     pub fn next_chunk(&mut self) -> Result<Option<Bytes>, Error> {
         if !self.chunk.is_empty() {
             return Ok(Some(std::mem::take(&mut self.chunk)));
@@ -365,6 +367,7 @@ impl Response<'_> {
 }
 
 impl Read for Response<'_> {
+    #[inline]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.chunk.is_empty() {
             // Straight into `buf` when nothing is buffered on the way (no copy of ours).
@@ -374,13 +377,20 @@ impl Read for Response<'_> {
                 }
             }
             match self.next_chunk() {
+                // A piece that fits (a small body's whole) is copied and gone.
+                Ok(Some(c)) if c.len() <= buf.len() => {
+                    buf[..c.len()].copy_from_slice(&c);
+                    return Ok(c.len());
+                }
                 Ok(Some(c)) => self.chunk = c,
                 Ok(None) => return Ok(0),
                 Err(e) => return Err(io::Error::other(e)),
             }
         }
         let n = buf.len().min(self.chunk.len());
-        buf[..n].copy_from_slice(&self.chunk.split_to(n));
+        buf[..n].copy_from_slice(&self.chunk[..n]);
+        // Not `split_to`: no second handle on the buffer (a count up and down) per read.
+        bytes::Buf::advance(&mut self.chunk, n);
         Ok(n)
     }
 }

@@ -42,6 +42,57 @@ pub(crate) struct Driver {
     pub(crate) pending: VecDeque<Output>,
     /// Transports opened (dials that connected), redials after a 407 included.
     dials: u64,
+    /// The socket's read and write timeouts as last set.
+    read_timeout: SocketTimeout,
+    write_timeout: SocketTimeout,
+}
+
+/// A socket timeout as last set (`None`: none, as on a new socket), so that it is set again
+/// only when it would wake a call too late, or far too early. A blocking socket's timeout
+/// bounds each call, while the stack's deadline moves with every exchange: following it
+/// exactly would cost a system call per read and per write. Waking early is harmless: the
+/// stack's `handle_timeout` finds nothing due and the driver waits again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct SocketTimeout(Option<Duration>);
+
+impl SocketTimeout {
+    /// Below this, a timeout is set to the time left exactly.
+    const EXACT: Duration = Duration::from_millis(8);
+
+    /// Makes the socket wake a call within `left` (`None`: no deadline) through `set`, unless
+    /// the timeout set already does, no earlier than half-way. A new one is set an eighth
+    /// short of `left`, so that the next exchange's budget, a few microseconds longer or
+    /// shorter, finds it still good; a call that waits to the end wakes a few times (each
+    /// time closer) before the deadline fires.
+    ///
+    /// # Errors
+    /// `set`'s; what was set is unknown then, and is set at the next call.
+    fn arm(
+        &mut self,
+        left: Option<Duration>,
+        set: impl FnOnce(Option<Duration>) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let good = match (self.0, left) {
+            (None, None) => true,
+            (Some(set), Some(left)) => set <= left && set >= left / 2,
+            _ => false,
+        };
+        if good {
+            return Ok(());
+        }
+        let new = left.map(|l| if l < Self::EXACT { l } else { l - l / 8 });
+        match set(new) {
+            Ok(()) => {
+                self.0 = new;
+                Ok(())
+            }
+            Err(e) => {
+                // Neither `None` nor a timeout this short is ever kept as it is.
+                self.0 = Some(Duration::MAX);
+                Err(e)
+            }
+        }
+    }
 }
 
 impl Driver {
@@ -56,6 +107,8 @@ impl Driver {
             remote: None,
             pending: VecDeque::new(),
             dials: 0,
+            read_timeout: SocketTimeout::default(),
+            write_timeout: SocketTimeout::default(),
         }
     }
 
@@ -79,7 +132,8 @@ impl Driver {
             self.dial();
         }
         loop {
-            match self.stack.poll_output() {
+            let output = self.stack.poll_output();
+            match output {
                 Output::Transmit(bytes) => self.writes.push(bytes),
                 Output::NeedInput => {
                     if self.flush() {
@@ -92,14 +146,17 @@ impl Driver {
                     self.input.clear();
                     self.dial();
                 }
-                other => {
+                _ => {
                     // A failed write has been reported to the stack, which says what follows
                     // at the next poll; what it handed out already still goes to the user,
                     // but for a request for more body, which the failure withdrew.
-                    if !self.flush() && matches!(other, Output::NeedBody) {
+                    if !self.writes.is_empty()
+                        && !self.flush()
+                        && matches!(output, Output::NeedBody)
+                    {
                         continue;
                     }
-                    return other;
+                    return output;
                 }
             }
         }
@@ -107,17 +164,17 @@ impl Driver {
 
     /// Checks, without blocking, whether the peer spoke or hung up while the connection sat
     /// idle, and tells the stack (which then closes itself).
+    ///
+    /// One system call when nothing happened: a non-blocking peek (where the platform has
+    /// `MSG_DONTWAIT`; elsewhere a read with the socket made non-blocking around it). Bytes
+    /// that came are then read, without waiting, and given to the stack.
     pub(crate) fn probe(&mut self) {
         let Some(stream) = &mut self.stream else { return };
-        if stream.set_nonblocking(true).is_err() {
-            return;
-        }
         renew_room(&mut self.input, &mut self.room);
-        let result = stream.read(&mut self.room[..]);
-        let _ = stream.set_nonblocking(false);
-        match result {
-            Ok(0) => self.stack.handle_eof(Instant::now()),
-            Ok(n) => {
+        match read_ready(stream, &mut self.room[..]) {
+            Ok(None) => {}
+            Ok(Some(0)) => self.stack.handle_eof(Instant::now()),
+            Ok(Some(n)) => {
                 self.input.unsplit(self.room.split_to(n));
                 self.stack.handle_input(Instant::now(), &mut self.input);
             }
@@ -155,6 +212,9 @@ impl Driver {
                 Ok(stream) => {
                     let _ = stream.set_nodelay(true);
                     self.stream = Some(stream);
+                    // A new socket has no timeouts.
+                    self.read_timeout = SocketTimeout::default();
+                    self.write_timeout = SocketTimeout::default();
                     self.remote = Some(addr);
                     self.dials += 1;
                     tracing::debug!(target: "ferry::connect", dial = %plan_dial, %addr, "connected");
@@ -201,7 +261,7 @@ impl Driver {
             .stack
             .poll_timeout()
             .map(|at| at.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)));
-        if stream.set_write_timeout(timeout).is_err() {
+        if self.write_timeout.arm(timeout, |t| stream.set_write_timeout(t)).is_err() {
             return true;
         }
         let mut done = 0; // whole pieces written
@@ -209,12 +269,18 @@ impl Driver {
         while done < self.writes.len() {
             // Up to `MAX_SLICES` pieces per call, from an array on the stack: no allocation.
             let count = (self.writes.len() - done).min(MAX_SLICES);
-            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-            slices[0] = IoSlice::new(&self.writes[done][offset..]);
-            for (slot, piece) in slices[1..count].iter_mut().zip(&self.writes[done + 1..]) {
-                *slot = IoSlice::new(piece);
-            }
-            match stream.write_vectored(&slices[..count]) {
+            let written = if count == 1 {
+                // One piece (a request head alone): no slices to fill.
+                stream.write(&self.writes[done][offset..])
+            } else {
+                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                slices[0] = IoSlice::new(&self.writes[done][offset..]);
+                for (slot, piece) in slices[1..count].iter_mut().zip(&self.writes[done + 1..]) {
+                    *slot = IoSlice::new(piece);
+                }
+                stream.write_vectored(&slices[..count])
+            };
+            match written {
                 Ok(0) => {
                     let e = io::Error::new(io::ErrorKind::WriteZero, "the socket took no bytes");
                     return self.write_failed(e);
@@ -236,10 +302,24 @@ impl Driver {
                 Err(e)
                     if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) =>
                 {
-                    // The write waited until the stack's next deadline: it fires.
-                    self.writes.clear();
-                    self.stack.handle_timeout(Instant::now());
-                    return false;
+                    let now = Instant::now();
+                    match self.stack.poll_timeout() {
+                        // The socket's timeout is set short of the deadline: wait out the rest.
+                        Some(at) if at > now => {
+                            let left = Some(at - now);
+                            if let Err(e) =
+                                self.write_timeout.arm(left, |t| stream.set_write_timeout(t))
+                            {
+                                return self.write_failed(e);
+                            }
+                        }
+                        // The write waited until the stack's next deadline: it fires.
+                        _ => {
+                            self.writes.clear();
+                            self.stack.handle_timeout(now);
+                            return false;
+                        }
+                    }
                 }
                 Err(e) => return self.write_failed(e),
             }
@@ -265,18 +345,10 @@ impl Driver {
         {
             return None;
         }
+        if self.stream.is_none() || !self.arm_read_timeout() {
+            return None;
+        }
         let stream = self.stream.as_mut()?;
-        let timeout = match self.stack.poll_timeout() {
-            None => None,
-            Some(at) => match at.checked_duration_since(Instant::now()) {
-                Some(left) if !left.is_zero() => Some(left),
-                _ => {
-                    self.stack.handle_timeout(Instant::now());
-                    return None;
-                }
-            },
-        };
-        stream.set_read_timeout(timeout).ok()?;
         match self.stack.read_body(Instant::now(), out, &self.input, stream) {
             Ok(got) => got,
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
@@ -287,21 +359,33 @@ impl Driver {
         }
     }
 
-    /// One read, bounded by the stack's next deadline.
-    fn read(&mut self) {
-        let Some(stream) = &mut self.stream else {
-            return self.stack.handle_eof(Instant::now());
-        };
+    /// Bounds the next read by the stack's next deadline (the socket timeout set only when it
+    /// must change); `false` when the deadline has passed (the stack has been told) or the
+    /// timeout could not be set.
+    fn arm_read_timeout(&mut self) -> bool {
+        let Some(stream) = &self.stream else { return false };
         let timeout = match self.stack.poll_timeout() {
             None => None,
             Some(at) => match at.checked_duration_since(Instant::now()) {
                 Some(left) if !left.is_zero() => Some(left),
-                _ => return self.stack.handle_timeout(Instant::now()),
+                _ => {
+                    self.stack.handle_timeout(Instant::now());
+                    return false;
+                }
             },
         };
-        if stream.set_read_timeout(timeout).is_err() {
+        self.read_timeout.arm(timeout, |t| stream.set_read_timeout(t)).is_ok()
+    }
+
+    /// One read, bounded by the stack's next deadline.
+    fn read(&mut self) {
+        if self.stream.is_none() {
+            return self.stack.handle_eof(Instant::now());
+        }
+        if !self.arm_read_timeout() {
             return;
         }
+        let Some(stream) = &mut self.stream else { return };
         renew_room(&mut self.input, &mut self.room);
         match stream.read(&mut self.room[..]) {
             Ok(0) => self.stack.handle_eof(Instant::now()),
@@ -337,6 +421,51 @@ fn renew_room(input: &mut BytesMut, room: &mut BytesMut) {
     *room = input.split_off(len);
 }
 
+/// Reads what the socket has without waiting: `None` when it has nothing, `Some(0)` at its
+/// end. One `recv(MSG_PEEK | MSG_DONTWAIT)` when nothing came; a read when something did.
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_vendor = "apple",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+))]
+fn read_ready(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    let mut one = [std::mem::MaybeUninit::<u8>::uninit()];
+    let flags = libc::MSG_PEEK | libc::MSG_DONTWAIT;
+    match socket2::SockRef::from(&*stream).recv_with_flags(&mut one, flags) {
+        Ok(0) => Ok(Some(0)),
+        // Bytes are waiting: this read returns at once.
+        Ok(_) => stream.read(buf).map(Some),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Reads what the socket has without waiting: `None` when it has nothing, `Some(0)` at its
+/// end. The socket is made non-blocking for one read.
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_vendor = "apple",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly"
+)))]
+fn read_ready(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    stream.set_nonblocking(true)?;
+    let result = stream.read(buf);
+    stream.set_nonblocking(false)?;
+    match result {
+        Ok(n) => Ok(Some(n)),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 impl ferry_proto::Reusable<Instant> for Driver {
     fn is_reusable(&self, now: Instant) -> bool {
         self.stream.is_some()
@@ -346,5 +475,66 @@ impl ferry_proto::Reusable<Instant> for Driver {
 
     fn idle_deadline(&self) -> Option<Instant> {
         ferry_proto::Reusable::idle_deadline(&self.stack)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Arms `t` for `left`: what was set on the socket, if anything.
+    fn arm(t: &mut SocketTimeout, left: Option<Duration>) -> Option<Option<Duration>> {
+        let mut set = None;
+        t.arm(left, |d| {
+            set = Some(d);
+            Ok(())
+        })
+        .unwrap();
+        set
+    }
+
+    const fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn a_socket_timeout_is_set_only_when_it_would_fire_late_or_far_too_early() {
+        let mut t = SocketTimeout::default();
+        assert_eq!(arm(&mut t, None), None, "a new socket has none");
+        assert_eq!(arm(&mut t, Some(ms(8000))), Some(Some(ms(7000))), "an eighth short");
+        // The next exchanges' budgets, a little longer or shorter: the one set still does.
+        assert_eq!(arm(&mut t, Some(ms(8001))), None);
+        assert_eq!(arm(&mut t, Some(ms(7000))), None);
+        assert_eq!(arm(&mut t, Some(ms(14_000))), None, "early, but no earlier than half-way");
+        // It would fire late: set again.
+        assert_eq!(arm(&mut t, Some(ms(6999))), Some(Some(ms(6999) - ms(6999) / 8)));
+        // Far too early: set again.
+        assert_eq!(arm(&mut t, Some(ms(40_000))), Some(Some(ms(35_000))));
+        // No deadline any more: no timeout.
+        assert_eq!(arm(&mut t, None), Some(None));
+        assert_eq!(arm(&mut t, None), None);
+        // Short ones are exact, and never too long.
+        assert_eq!(arm(&mut t, Some(ms(5))), Some(Some(ms(5))));
+        assert_eq!(arm(&mut t, Some(ms(4))), Some(Some(ms(4))));
+        // A call that waits to the end wakes closer each time, and never after the deadline.
+        let (mut left, mut t) = (ms(30_000), SocketTimeout::default());
+        let mut wakes = 0;
+        while !left.is_zero() {
+            arm(&mut t, Some(left));
+            let set = t.0.unwrap();
+            assert!(set <= left, "{set:?} after {left:?}");
+            left -= set;
+            wakes += 1;
+        }
+        assert!(wakes <= 8, "{wakes} wake-ups");
+    }
+
+    #[test]
+    fn a_failed_set_is_tried_again() {
+        let mut t = SocketTimeout::default();
+        assert!(t.arm(Some(ms(100)), |_| Err(io::Error::other("no"))).is_err());
+        assert_eq!(arm(&mut t, Some(ms(100))), Some(Some(ms(87) + Duration::from_micros(500))));
+        assert!(t.arm(None, |_| Err(io::Error::other("no"))).is_err());
+        assert_eq!(arm(&mut t, None), Some(None));
     }
 }

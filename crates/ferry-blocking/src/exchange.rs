@@ -3,6 +3,7 @@
 //! responses gathered, the body handed out piece by piece. Every `if` here is on the stack's
 //! outputs or on the caller's reader; the protocol decisions are the stack's.
 
+use std::borrow::Borrow;
 use std::io::{self, Read};
 use std::time::Instant;
 
@@ -128,8 +129,25 @@ fn read_piece(reader: &mut dyn Read) -> Result<Option<Bytes>, Error> {
 /// Sends the request and its body, until the response begins (kept in the driver's pending
 /// outputs for [`head`]); interim responses are kept too, and a `100 Continue` releases the
 /// body.
-pub(crate) fn send(driver: &mut Driver, request: Request, body: &mut Body) -> Result<(), Error> {
-    driver.stack.send_request(Instant::now(), request)?;
+///
+/// The request is only read (a [`Connection`](crate::Connection) keeps its own across
+/// requests and retries); [`Client`](crate::Client) hands over its hop's.
+pub(crate) fn send(
+    driver: &mut Driver,
+    request: impl Borrow<Request>,
+    body: &mut Body,
+) -> Result<(), Error> {
+    send_at(driver, Instant::now(), request.borrow(), body)
+}
+
+/// [`send`], the request queued at `now` (the caller just read the clock).
+pub(crate) fn send_at(
+    driver: &mut Driver,
+    now: Instant,
+    request: &Request,
+    body: &mut Body,
+) -> Result<(), Error> {
+    driver.stack.send_request(now, request)?;
     let mut early = Vec::new();
     loop {
         match driver.next() {
@@ -151,7 +169,9 @@ pub(crate) fn send(driver: &mut Driver, request: Request, body: &mut Body) -> Re
             other => {
                 // Pending keeps its capacity across requests; `early` allocates only when a
                 // 1xx came.
-                driver.pending.extend(early);
+                if !early.is_empty() {
+                    driver.pending.extend(early);
+                }
                 driver.pending.push_back(other);
                 return Ok(());
             }
@@ -166,6 +186,7 @@ pub(crate) struct Head {
 }
 
 /// Waits for the final response head.
+#[inline]
 pub(crate) fn head(driver: &mut Driver) -> Result<Head, Error> {
     let mut interim = Vec::new();
     loop {
@@ -190,6 +211,7 @@ pub(crate) enum Piece {
 }
 
 /// The next piece of the response body.
+#[inline]
 pub(crate) fn next_piece(driver: &mut Driver) -> Result<Piece, Error> {
     match driver.next() {
         Output::Event(Event::Data(data)) => Ok(Piece::Data(data)),

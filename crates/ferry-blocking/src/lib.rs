@@ -3,8 +3,9 @@
 //! The driver ([`driver`](crate) module, private) resolves the first hop of a route, tries each
 //! address within the connect deadline, sets `TCP_NODELAY`, moves bytes between the socket and
 //! the sans-I/O [`Stack`](ferry_client::Stack) (one reused read buffer, vectored writes), sets
-//! the socket's read timeout from the stack's next deadline, and reports I/O errors to the
-//! stack. It makes no protocol decision: the stack and the core make them all, for every
+//! the socket's timeouts from the stack's next deadline (again only when the one set would wake
+//! a call too late), probes an idle connection with one non-blocking peek when the stack asks
+//! for it, and reports I/O errors to the stack. It makes no protocol decision: the stack and the core make them all, for every
 //! driver.
 //!
 //! On top: [`Connection`], after Python's `http.client`, and [`Client`], after a Requests

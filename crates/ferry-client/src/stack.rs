@@ -141,7 +141,12 @@ pub struct Stack<T: Timestamp> {
     /// When [`Stack::read_body`] last pulled through TLS layers, which may hold plaintext
     /// since: lifted before the driver is told to wait.
     pulled: Option<T>,
+    /// When bytes last came from the transport.
+    heard: Option<T>,
 }
+
+/// How recently the peer must have spoken for [`Stack::needs_probe`] to skip the probe.
+const PROBE_AFTER: core::time::Duration = core::time::Duration::from_millis(1);
 
 impl<T: Timestamp> fmt::Debug for Stack<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -185,6 +190,7 @@ impl<T: Timestamp> Stack<T> {
                 first_byte: None,
             },
             pulled: None,
+            heard: None,
         }
     }
 
@@ -264,6 +270,22 @@ impl<T: Timestamp> Stack<T> {
         self.closed
     }
 
+    /// Whether a driver should probe this idle connection (a read that does not wait: did
+    /// the peer close it, or say something?) before sending a request on it at `now`.
+    ///
+    /// Not when the peer spoke less than a millisecond ago (its last response, which kept the
+    /// connection alive) and the request is `retryable` should the connection turn out stale
+    /// all the same: a replayable body and an idempotent method, as [`may_retry`](crate::may_retry)
+    /// wants. A server closes an idle connection after a timeout, not a moment after it said
+    /// it would keep it; the one that does costs a retry. Always otherwise: a request that
+    /// cannot be sent twice is only sent on a connection just found open.
+    #[must_use]
+    pub fn needs_probe(&self, now: T, retryable: bool) -> bool {
+        let recent =
+            self.heard.and_then(|at| at.checked_add(PROBE_AFTER)).is_some_and(|until| now < until);
+        !(recent && retryable)
+    }
+
     // ---- the driver's inputs --------------------------------------------------------------
 
     /// The driver starts dialing [`Stack::dial`] (at the start, or after
@@ -307,7 +329,9 @@ impl<T: Timestamp> Stack<T> {
     }
 
     /// Bytes read from the transport; all of them are consumed.
+    #[inline]
     pub fn handle_input(&mut self, now: T, input: &mut BytesMut) {
+        self.heard = Some(now);
         if self.closed {
             input.clear();
             return;
@@ -319,8 +343,11 @@ impl<T: Timestamp> Stack<T> {
             }
             None if self.top_in.is_empty() => {
                 // The hot path of a plain-HTTP route: the driver's buffer goes straight to HTTP.
+                // With no TLS layer and no CONNECT machine there is nothing to settle.
                 self.feed_top(now, input);
-                self.settle(now);
+                if self.connect.is_some() {
+                    self.settle(now);
+                }
             }
             None => {
                 self.top_in.extend_from_slice(input);
@@ -419,14 +446,25 @@ impl<T: Timestamp> Stack<T> {
 
     /// Starts an exchange: the request is shaped for the route (origin- or absolute-form, the
     /// proxy's credentials only towards a forwarding proxy) and queued. It goes out once the
-    /// layers below are ready.
+    /// layers below are ready. The request stays the caller's: a request in origin-form
+    /// without proxy credentials (as [`Request::new`] makes it) is encoded as it is, with no
+    /// copy; one to or from a forwarding route is shaped on a copy.
     ///
     /// # Errors
     /// The core's checks ([`ErrorKind::Request`]); nothing is queued then.
-    pub fn send_request(&mut self, now: T, request: Request) -> Result<(), Error> {
-        let request = request.via(self.plan.route());
+    pub fn send_request(&mut self, now: T, request: &Request) -> Result<(), Error> {
+        let route = self.plan.route();
+        let shaped;
+        // `via` leaves a request that is not forwarded, on a route that does not forward,
+        // as it is (origin-form, no proxy credentials).
+        let request = if request.is_forwarded() || route.is_forwarded() {
+            shaped = request.clone().via(route);
+            &shaped
+        } else {
+            request
+        };
         self.http
-            .send_request(now, &request)
+            .send_request(now, request)
             .map_err(|e| Error::new(Phase::Send, ErrorKind::Request(e)))?;
         self.timings.request = Some(now);
         self.timings.first_byte = None;
@@ -697,6 +735,7 @@ impl<T: Timestamp> Stack<T> {
     // ---- outputs ---------------------------------------------------------------------------
 
     /// The next thing for the driver to do. Never blocks.
+    #[inline]
     pub fn poll_output(&mut self) -> Output {
         loop {
             if let Some(o) = self.queue.pop_front() {
@@ -716,30 +755,17 @@ impl<T: Timestamp> Stack<T> {
                 };
             }
             match self.http.poll_output() {
+                // No TLS below and nothing queued: straight to the driver.
+                HttpOutput::Transmit(t) if self.tls.is_empty() => {
+                    return Output::Transmit(t.into_bytes());
+                }
                 HttpOutput::Transmit(t) => {
                     let n = self.tls.len();
                     self.send_down(n, t.into_bytes());
                 }
                 HttpOutput::Event(e) => return Output::Event(e),
                 HttpOutput::End(end) => return Output::End(end),
-                HttpOutput::Error(e) => {
-                    if let (Some(io), ferry_proto::ErrorKind::Transport { .. }) =
-                        (self.io_cause.take(), e.kind())
-                    {
-                        let err = Error::new(self.phase(), ErrorKind::Io(io))
-                            .with_progress(e.request_sent(), e.response_started());
-                        self.fail_with(err);
-                        continue;
-                    }
-                    let phase = if e.response_started()
-                        || e.request_sent() == ferry_proto::RequestSent::Fully
-                    {
-                        Phase::Receive
-                    } else {
-                        Phase::Send
-                    };
-                    self.fail(phase, ErrorKind::Http(e));
-                }
+                HttpOutput::Error(e) => self.http_failed(e),
                 HttpOutput::NeedBody => return Output::NeedBody,
                 HttpOutput::NeedInput => {
                     // What a body pull left inside the TLS layers goes up before the wait.
@@ -761,20 +787,48 @@ impl<T: Timestamp> Stack<T> {
         }
     }
 
+    /// The HTTP layer failed: the stack fails with it, in the phase the core's progress says
+    /// (or with the I/O error behind a transport failure). Out of line: `poll_output` is asked
+    /// several times a request.
+    #[cold]
+    #[inline(never)]
+    fn http_failed(&mut self, e: ferry_proto::Error) {
+        if let (Some(io), ferry_proto::ErrorKind::Transport { .. }) =
+            (self.io_cause.take(), e.kind())
+        {
+            let err = Error::new(self.phase(), ErrorKind::Io(io))
+                .with_progress(e.request_sent(), e.response_started());
+            self.fail_with(err);
+            return;
+        }
+        let phase = if e.response_started() || e.request_sent() == ferry_proto::RequestSent::Fully {
+            Phase::Receive
+        } else {
+            Phase::Send
+        };
+        self.fail(phase, ErrorKind::Http(e));
+    }
+
     /// The earliest deadline of every layer: call [`Stack::handle_timeout`] then. A blocking
     /// driver sets its socket timeouts from it.
     #[must_use]
+    #[inline]
     pub fn poll_timeout(&self) -> Option<T> {
-        [
-            self.deadlines.connect,
-            self.deadlines.handshake.map(|(at, _)| at),
-            self.deadlines.request,
-            self.connect.as_ref().and_then(Connection::poll_timeout),
-            self.http.poll_timeout(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        /// The earlier of two deadlines, `None` being never.
+        fn earlier<T: Timestamp>(a: Option<T>, b: Option<T>) -> Option<T> {
+            match (a, b) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, None) => a,
+                (None, b) => b,
+            }
+        }
+        // Asked before every read and write: comparisons, not an iterator over five.
+        let mut at = earlier(self.http.poll_timeout(), self.deadlines.request);
+        if let Some(connect) = &self.connect {
+            at = earlier(at, connect.poll_timeout());
+        }
+        at = earlier(at, self.deadlines.connect);
+        earlier(at, self.deadlines.handshake.map(|(at, _)| at))
     }
 
     // ---- transitions -----------------------------------------------------------------------
@@ -881,9 +935,17 @@ impl<T: Timestamp> Stack<T> {
         }
         if let Some(top) = self.tls.last_mut() {
             let plain = top.tls.plaintext();
-            if !plain.is_empty() {
+            if !plain.is_empty() && self.top_in.is_empty() {
+                // The top machine reads the layer's own buffer, as HTTP reads the driver's on a
+                // plain route: what it leaves (a partial head) waits there for more, and the
+                // buffer stays the layer's (taking it would have the layer allocate a new one
+                // for every message).
+                let before = plain.len();
+                feed(&mut self.connect, &mut self.http, &mut self.timings, now, plain);
+                moved |= plain.len() != before;
+            } else if !plain.is_empty() {
+                // Behind bytes that came with a tunnel: in order, after them.
                 moved = true;
-                // O(1) when `top_in` is empty, as it is after every complete message.
                 self.top_in.unsplit(plain.split());
             }
         }
@@ -905,19 +967,7 @@ impl<T: Timestamp> Stack<T> {
 
     /// Feeds the top machine (CONNECT while the tunnel opens, else HTTP).
     fn feed_top(&mut self, now: T, input: &mut BytesMut) {
-        match &mut self.connect {
-            Some(c) => c.handle_input(now, input),
-            None => {
-                if self.timings.first_byte.is_none()
-                    && !input.is_empty()
-                    && self.timings.request.is_some()
-                    && !self.http.is_idle()
-                {
-                    self.timings.first_byte = Some(now);
-                }
-                self.http.handle_input(now, input);
-            }
-        }
+        feed(&mut self.connect, &mut self.http, &mut self.timings, now, input);
     }
 
     /// A TLS handshake finished: recorded, and told to `tracing` (never a credential).
@@ -1193,6 +1243,30 @@ impl io::Read for Pull<'_> {
             }
             // `Ok(0)`: the layer below ended; the layer took it as its end (`has_output`).
             top.tls.read_tls(&mut Pull { layers: below, transport: &mut *self.transport })?;
+        }
+    }
+}
+
+/// Feeds the top machine (CONNECT while the tunnel opens, else HTTP), noting the response's
+/// first byte; a function of the fields it needs, so the input may be a TLS layer's buffer.
+fn feed<T: Timestamp>(
+    connect: &mut Option<Connection<T>>,
+    http: &mut Connection<T>,
+    timings: &mut Instants<T>,
+    now: T,
+    input: &mut BytesMut,
+) {
+    match connect {
+        Some(c) => c.handle_input(now, input),
+        None => {
+            if timings.first_byte.is_none()
+                && !input.is_empty()
+                && timings.request.is_some()
+                && !http.is_idle()
+            {
+                timings.first_byte = Some(now);
+            }
+            http.handle_input(now, input);
         }
     }
 }

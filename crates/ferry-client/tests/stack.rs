@@ -250,7 +250,7 @@ impl Case {
 
     fn get(&mut self, path: &str) {
         let url = Url::parse(&format!("{}{}", self.origin_prefix(), path)).unwrap();
-        self.stack.send_request(self.now, Request::get(url)).unwrap();
+        self.stack.send_request(self.now, &Request::get(url)).unwrap();
         self.run();
     }
 
@@ -526,7 +526,7 @@ fn bytes_with_the_proxys_200_reach_http_in_a_plain_tunnel() {
         Stack::new(Duration::ZERO, plan, settings(), Config::default());
     stack.handle_dialing(Duration::ZERO);
     stack.handle_connected(Duration::ZERO);
-    stack.send_request(Duration::ZERO, Request::get(url)).unwrap();
+    stack.send_request(Duration::ZERO, &Request::get(url)).unwrap();
     let Output::Transmit(connect) = stack.poll_output() else { panic!() };
     assert!(connect.starts_with(b"CONNECT origin.test:8080 HTTP/1.1\r\n"));
     // The reply and the origin's whole response in one read.
@@ -636,7 +636,7 @@ fn a_tls_failure_in_the_middle_of_a_body_is_not_retryable() {
     let mut case = Case::new("https://origin.test/", None, |_| origin(true));
     case.run();
     let url = Url::parse("https://origin.test/").unwrap();
-    case.stack.send_request(case.now, Request::get(url)).unwrap();
+    case.stack.send_request(case.now, &Request::get(url)).unwrap();
     let mut garbage = BytesMut::from(&b"\x17\x03\x03\x00\x10abcdefghijklmnop"[..]);
     case.stack.handle_input(case.now, &mut garbage);
     case.run();
@@ -856,5 +856,33 @@ fn chunks_are_read_straight_past_their_framing() {
             assert!(got == body, "chunks of {sizes:?} into {buf}");
             assert_eq!(end, End::Done { reusable: true });
         }
+    }
+}
+
+#[test]
+fn an_idle_connection_is_probed_unless_the_peer_just_spoke_and_a_stale_one_would_be_retried() {
+    let url = Url::parse("http://origin.test/").unwrap();
+    let plan = Plan::new(&Route::direct(&url), &settings());
+    let mut stack: Stack<Duration> =
+        Stack::new(Duration::ZERO, plan, settings(), Config::default());
+    stack.handle_dialing(Duration::ZERO);
+    stack.handle_connected(Duration::ZERO);
+    let ms = Duration::from_millis;
+    assert!(stack.needs_probe(ms(0), true), "the peer never spoke");
+    stack.send_request(ms(0), &Request::get(url)).unwrap();
+    let mut response = BytesMut::from(&b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"[..]);
+    stack.handle_input(ms(10), &mut response);
+    while !matches!(stack.poll_output(), Output::Idle) {}
+    // (instant, retryable) → probe?
+    let cases = [
+        (ms(10), true, false),
+        (ms(10) + Duration::from_micros(999), true, false),
+        (ms(11), true, true),
+        (ms(500), true, true),
+        (ms(10), false, true),
+        (ms(500), false, true),
+    ];
+    for (now, retryable, probe) in cases {
+        assert_eq!(stack.needs_probe(now, retryable), probe, "{now:?} retryable: {retryable}");
     }
 }

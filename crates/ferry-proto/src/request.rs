@@ -153,8 +153,36 @@ impl Request {
     /// `String` and `Vec<u8>` convert without copying.
     #[must_use]
     pub fn header(mut self, name: impl Into<Bytes>, value: impl Into<Bytes>) -> Request {
-        self.headers.push((name.into(), value.into()));
+        self.push_header(name, value);
         self
+    }
+
+    /// Appends a header field in place, as [`Request::header`] does.
+    pub fn push_header(&mut self, name: impl Into<Bytes>, value: impl Into<Bytes>) {
+        self.headers.push((name.into(), value.into()));
+    }
+
+    /// Makes this request the next one to the same origin in the buffers it has (the
+    /// target's, the header list's): `method`, `path_and_query` (checked as in
+    /// [`Url::set_path_and_query`]), no header fields, `body`; what [`Request::via`] set
+    /// stays. A connection sending request after request allocates nothing here.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidUrl`] for a bad target; the request is unchanged then.
+    ///
+    /// ```
+    /// use ferry_proto::{BodyFraming, Method, Request, Url};
+    /// let mut req = Request::get(Url::parse("http://h/a").unwrap()).header("X", "1");
+    /// req.reuse(Method::POST, "/b?c", BodyFraming::Length(2)).unwrap();
+    /// assert_eq!((req.method(), req.url().to_string()), (&Method::POST, "http://h/b?c".into()));
+    /// assert_eq!((req.headers().count(), req.framing()), (0, BodyFraming::Length(2)));
+    /// ```
+    pub fn reuse(&mut self, method: Method, path_and_query: &str, body: BodyFraming) -> Result<()> {
+        self.url.set_path_and_query(path_and_query)?;
+        self.method = method;
+        self.headers.clear();
+        self.body = body;
+        Ok(())
     }
 
     /// Sets the body framing.
@@ -304,7 +332,7 @@ struct Checked {
 /// origin-form: proxy credentials never travel to an origin.
 ///
 /// Cost: one pass over the fields to check them, one to add up the head's length and one to
-/// copy its parts into a buffer of that size; no `core::fmt` (the `Host` value was encoded
+/// append its parts to a buffer made that large; no `core::fmt` (the `Host` value was encoded
 /// when the [`Url`] was built).
 ///
 /// # Errors
@@ -337,13 +365,12 @@ pub fn encode_request(
         && req.forwarded
         && (auth.is_some() || req.proxy_auth.is_some());
     let head = Head { req, auth, checked: &checked, drop_callers_auth };
-    // Two passes over the same code: one counts, one copies into a slice of exactly that
-    // size, so no part pays for a capacity check (or a call) of its own.
+    // Two passes over the same code: one counts, one appends to a buffer made that large
+    // first, so no part grows it (and none is written twice, as zeroes first).
     let mut count = Count(0);
     head.write(&mut count);
-    let from = out.len();
-    out.resize(from + count.0, 0);
-    head.write(&mut Fill { buf: &mut out[from..], at: 0 });
+    out.reserve(count.0);
+    head.write(&mut Append(out));
     Ok(checked.info)
 }
 
@@ -362,18 +389,14 @@ impl Put for Count {
     }
 }
 
-/// The second pass: the parts, copied into a slice of the length [`Count`] found.
-struct Fill<'a> {
-    buf: &'a mut [u8],
-    at: usize,
-}
+/// The second pass: the parts, appended to a buffer with room for the length [`Count`]
+/// found.
+struct Append<'a>(&'a mut BytesMut);
 
-impl Put for Fill<'_> {
+impl Put for Append<'_> {
     #[inline(always)]
     fn put(&mut self, part: &[u8]) {
-        let to = self.at + part.len();
-        self.buf[self.at..to].copy_from_slice(part);
-        self.at = to;
+        self.0.extend_from_slice(part);
     }
 }
 
@@ -597,6 +620,32 @@ mod tests {
         let proxy = Proxy::parse("http://proxy:3128").unwrap();
         let proxy = if auth { proxy.basic_auth("Aladdin", "open sesame") } else { proxy };
         Route::new(&url("http://h/"), Some(proxy))
+    }
+
+    #[test]
+    fn a_reused_request_is_a_fresh_one() {
+        // The previous request's fields and framing are gone, its route shaping stays.
+        let used = || {
+            Request::new(Method::POST, url("http://u:pw@h:81/old?q"))
+                .header("X-Old", "1")
+                .body(BodyFraming::Chunked)
+        };
+        let mut req = used();
+        req.reuse(Method::GET, "/new", BodyFraming::Empty).unwrap();
+        req.push_header("A", "1");
+        check(req, Ok("GET /new HTTP/1.1\r\nHost: h:81\r\nA: 1\r\n\r\n"));
+        let mut req = used().via(&forwarding(false));
+        req.reuse(Method::PUT, "n", BodyFraming::Length(3)).unwrap();
+        check(req, Ok("PUT http://h:81/n HTTP/1.1\r\nHost: h:81\r\nContent-Length: 3\r\n\r\n"));
+        // A bad target changes nothing.
+        let mut req = used();
+        assert!(req.reuse(Method::GET, "/a b", BodyFraming::Empty).is_err());
+        check(
+            req,
+            Ok(
+                "POST /old?q HTTP/1.1\r\nHost: h:81\r\nX-Old: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            ),
+        );
     }
 
     #[test]

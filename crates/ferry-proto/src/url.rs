@@ -187,6 +187,13 @@ impl TextBuf {
         }
     }
 
+    /// What was pushed: `&str` pieces and ASCII runs, so UTF-8 (the empty fallback is never
+    /// taken).
+    fn as_str(&self) -> &str {
+        let bytes = self.spilled.as_deref().unwrap_or(&self.bytes[..self.len]);
+        core::str::from_utf8(bytes).unwrap_or_default()
+    }
+
     fn finish(self) -> Text {
         let bytes = self.spilled.as_deref().unwrap_or(&self.bytes[..self.len]);
         // `&str` pieces and ASCII runs: always UTF-8, the empty fallback is never taken.
@@ -629,7 +636,8 @@ impl fmt::Display for Authority {
 /// bytes. `Debug` and `Display` never show the userinfo's password.
 ///
 /// Cloning never allocates: its text (host value, path, query and userinfo together) is one
-/// shared allocation, made once when the URL is built.
+/// shared allocation, made once when the URL is built. (A URL whose target is rewritten in
+/// place, [`Url::set_path_and_query`], owns its text instead.)
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Url {
     scheme: Scheme,
@@ -638,11 +646,47 @@ pub struct Url {
     /// The `Host` field value (the host, and `:port` when it is not the scheme's default),
     /// then path and query (starting with `/`, without the fragment), then the userinfo
     /// (`user[:password]` as written, still percent-encoded), one after the other.
-    text: Arc<str>,
+    text: UrlText,
     /// Where the path begins in `text`.
     path_at: usize,
     /// Where the userinfo begins in `text`, if the URL has one.
     userinfo_at: Option<usize>,
+}
+
+/// A URL's text: shared once built (cloning never allocates, a domain host is a view of it),
+/// or owned once its target was rewritten in place ([`Url::set_path_and_query`]: a
+/// connection that sends many requests to one origin reuses one buffer). Compared and hashed
+/// as text, whichever it is.
+#[derive(Clone)]
+enum UrlText {
+    Shared(Arc<str>),
+    Owned(String),
+}
+
+impl core::ops::Deref for UrlText {
+    type Target = str;
+
+    #[inline]
+    fn deref(&self) -> &str {
+        match self {
+            UrlText::Shared(s) => s,
+            UrlText::Owned(s) => s,
+        }
+    }
+}
+
+impl PartialEq for UrlText {
+    fn eq(&self, other: &UrlText) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for UrlText {}
+
+impl core::hash::Hash for UrlText {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        (**self).hash(state);
+    }
 }
 
 impl Url {
@@ -737,7 +781,51 @@ impl Url {
                 Host::Domain(Domain(Text { shared: Arc::clone(&text), len: name.len() }))
             }
         };
-        Ok(Url { scheme, host, port, text, path_at, userinfo_at })
+        Ok(Url { scheme, host, port, text: UrlText::Shared(text), path_at, userinfo_at })
+    }
+
+    /// Replaces the path and query, normalized as in [`Url::from_parts`]. The URL then owns
+    /// its text and rewrites it in place: a connection that sends many requests to its origin
+    /// allocates nothing here once its longest target fitted. On an error the URL is unchanged.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidUrl`] when the target has a space or a control byte.
+    ///
+    /// ```
+    /// let mut url = ferry_proto::Url::parse("http://h:8080/a").unwrap();
+    /// url.set_path_and_query("b?c=\u{e9}#f").unwrap();
+    /// assert_eq!(url.to_string(), "http://h:8080/b?c=%C3%A9");
+    /// assert!(url.set_path_and_query("/x y").is_err());
+    /// assert_eq!(url.path_and_query(), "/b?c=%C3%A9");
+    /// ```
+    pub fn set_path_and_query(&mut self, path_and_query: &str) -> Result<()> {
+        let mut target = TextBuf::new();
+        normalize_target(path_and_query, &mut target)?;
+        let target = target.as_str();
+        let userinfo_len = self.userinfo_at.map_or(0, |at| self.text.len() - at);
+        let mut owned = match core::mem::replace(&mut self.text, UrlText::Owned(String::new())) {
+            UrlText::Owned(s) => s,
+            UrlText::Shared(s) => {
+                let mut o = String::with_capacity(s.len() + target.len());
+                o.push_str(&s);
+                o
+            }
+        };
+        // host value | target | userinfo: the userinfo moves to follow the new target.
+        let userinfo_from = owned.len() - userinfo_len;
+        if userinfo_len > 0 {
+            let mut rebuilt = String::with_capacity(self.path_at + target.len() + userinfo_len);
+            rebuilt.push_str(&owned[..self.path_at]);
+            rebuilt.push_str(target);
+            rebuilt.push_str(&owned[userinfo_from..]);
+            owned = rebuilt;
+            self.userinfo_at = Some(owned.len() - userinfo_len);
+        } else {
+            owned.truncate(self.path_at);
+            owned.push_str(target);
+        }
+        self.text = UrlText::Owned(owned);
+        Ok(())
     }
 
     /// Resolves `reference` against this URL (RFC 3986 §5.2, strict), as a `Location` field
@@ -1316,6 +1404,41 @@ mod tests {
     }
 
     #[test]
+    fn set_path_and_query_is_from_parts_in_place() {
+        // Each target as `from_parts` checks and normalizes it, set on a URL that had a longer
+        // one (the buffer is reused) and on one that had a shorter one.
+        let targets = [
+            "/",
+            "",
+            "a",
+            "/a?b=c",
+            "/a#frag",
+            "#",
+            "/é?ü",
+            "/%20",
+            "/a b",
+            "/a\r\nX: y",
+            "/\0",
+            "/\x7f",
+            "/ok#bad byte\r",
+        ];
+        for target in targets {
+            let want = Url::from_parts(Scheme::Http, Host::parse("h").unwrap(), Some(81), target);
+            for before in ["/", "/a-much-longer-target-than-any-of-the-others?q=1"] {
+                let mut url = Url::parse(&alloc::format!("http://h:81{before}")).unwrap();
+                match (url.set_path_and_query(target), &want) {
+                    (Ok(()), Ok(want)) => assert_eq!(&url, want, "{target:?}"),
+                    (Err(e), Err(want)) => {
+                        assert_eq!(e.kind(), want.kind(), "{target:?}");
+                        assert_eq!(url.path_and_query(), before, "unchanged after {target:?}");
+                    }
+                    (got, want) => panic!("{target:?}: got {got:?}, want {want:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
     fn join_keeps_the_base_authority() {
         let base = Url::parse("http://u:pw@[::1]:80/a/b").unwrap();
         let url = base.join("c?d").unwrap();
@@ -1464,12 +1587,44 @@ mod tests {
     }
 
     #[test]
+    fn a_target_rewritten_in_place_keeps_the_rest_and_its_buffer() {
+        let mut url = Url::parse("https://user:pw@Example.com:8443/a?b#c").unwrap();
+        let before = url.clone();
+        url.set_path_and_query("/longer/path?q=1#frag").unwrap();
+        assert_eq!(url.to_string(), "https://example.com:8443/longer/path?q=1");
+        assert_eq!(url.userinfo(), Some("user:pw"));
+        assert_eq!(url.host_header(), "example.com:8443");
+        assert_eq!(url.host(), before.host());
+        assert_eq!(before.path_and_query(), "/a?b", "a clone keeps its own text");
+        url.set_path_and_query("/a?b").unwrap();
+        assert_eq!(url, before, "equal as text, shared or owned");
+        let hasher = std::collections::hash_map::RandomState::new();
+        use core::hash::BuildHasher as _;
+        assert_eq!(hasher.hash_one(&url), hasher.hash_one(&before));
+
+        let mut url = Url::parse("http://127.0.0.1:8080/").unwrap();
+        url.set_path_and_query("/a-long-enough-first-target").unwrap();
+        let UrlText::Owned(text) = &url.text else { panic!("{url:?}") };
+        let (at, cap) = (text.as_ptr(), text.capacity());
+        for target in ["/b", "c?d=\u{e9}", "/a-long-enough-first-targe"] {
+            url.set_path_and_query(target).unwrap();
+            let UrlText::Owned(text) = &url.text else { panic!("{url:?}") };
+            assert_eq!((text.as_ptr(), text.capacity()), (at, cap), "{target}: no new buffer");
+        }
+        assert_eq!(url.path_and_query(), "/a-long-enough-first-targe");
+        assert!(url.set_path_and_query("/x\ny").is_err());
+        assert_eq!(url.path_and_query(), "/a-long-enough-first-targe", "unchanged on error");
+        assert_eq!(Url::parse(&url.to_string()).unwrap(), url);
+    }
+
+    #[test]
     fn a_urls_domain_shares_the_urls_one_allocation_and_compares_as_any_domain() {
         use core::hash::BuildHasher as _;
         let hasher = std::collections::hash_map::RandomState::new();
         let url = Url::parse("http://Example.COM:8080/Path").unwrap();
         let Host::Domain(d) = url.host() else { panic!("{url:?}") };
-        assert!(Arc::ptr_eq(&d.0.shared, &url.text), "one allocation");
+        let UrlText::Shared(text) = &url.text else { panic!("{url:?}") };
+        assert!(Arc::ptr_eq(&d.0.shared, text), "one allocation");
         assert_eq!(d.as_str(), "example.com");
         assert_eq!(url.host_header(), "example.com:8080");
         let alone = Domain::parse("EXAMPLE.com").unwrap();

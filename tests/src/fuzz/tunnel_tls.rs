@@ -35,7 +35,7 @@ fn run(stream: &[u8], cuts: &[usize]) -> Outcome {
     let now = Duration::ZERO;
     stack.handle_dialing(now);
     stack.handle_connected(now);
-    stack.send_request(now, Request::get(url)).expect("a valid request");
+    stack.send_request(now, &Request::get(url)).expect("a valid request");
     let mut outcome = Outcome { error: None, http_events: 0, tunnel_open: false };
     let mut input = BytesMut::new();
     let mut pieces = reads(stream, cuts).into_iter();

@@ -705,3 +705,20 @@ fn timings_of_a_new_and_of_a_reused_connection() {
     assert_eq!((t.connect, t.origin_tls), (None, None), "no setup on a reused connection");
     assert!(t.first_byte.is_some());
 }
+
+#[test]
+fn a_shorter_budget_on_a_reused_connection_fires_on_time() {
+    // The socket timeout set for the first request's 60 s budget is kept on the pooled
+    // connection; the second request's 200 ms would end before it, so it is set anew. A
+    // timeout that came too late would find the slow response (after 3 s) instead.
+    let origin = Origin::http();
+    let client = builder().timeout(Duration::from_secs(60)).build().unwrap();
+    assert_eq!(client.get(&origin.url("/bytes/2")).send().unwrap().bytes().unwrap(), pattern(2));
+    let e = client
+        .get(&origin.url("/slow/3000"))
+        .timeout(Duration::from_millis(200))
+        .send()
+        .unwrap_err();
+    assert_eq!(e.timeout(), Some(Timeout::Request), "{e}");
+    assert_eq!(origin.connections(), 1, "the second request went on the pooled connection");
+}

@@ -336,3 +336,134 @@ fn a_spent_connect_budget_is_a_connect_timeout() {
     );
     assert_eq!(origin.connections(), 0);
 }
+
+/// Reads one request head from `s` (the server side); `false` when the client went away.
+fn read_head(s: &mut std::net::TcpStream) -> bool {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    true
+}
+
+#[test]
+fn a_body_budget_shorter_than_the_head_budget_of_the_last_request_still_fires() {
+    // The socket timeout set for the long head budget is kept from one request to the next;
+    // a body budget that would end before it is set anew. The server stalls the second body
+    // for 30 s, then closes: a timeout that came too late would be an early end instead.
+    let origin = Origin::raw(|mut s| {
+        if !read_head(&mut s) {
+            return;
+        }
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        if !read_head(&mut s) {
+            return;
+        }
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab");
+        let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
+        let _ = s.read(&mut [0u8; 16]);
+    });
+    let timeouts = ferry_proto::Timeouts::default()
+        .with_response_head(Some(Duration::from_secs(60)))
+        .with_body_read(Some(Duration::from_millis(200)));
+    let mut conn = Connection::builder(Scheme::Http, "127.0.0.1", origin.port())
+        .unwrap()
+        .timeouts(timeouts)
+        .build()
+        .unwrap();
+    assert_eq!(get(&mut conn, "/"), (200, "ok".into()));
+    conn.request("GET", "/", "", &[]).unwrap();
+    let mut r = conn.response().unwrap();
+    assert_eq!(r.next_chunk().unwrap().as_deref(), Some(&b"ab"[..]));
+    let err = r.next_chunk().unwrap_err();
+    assert_eq!(err.timeout(), Some(ferry_blocking::Timeout::Read), "{err}");
+    assert_eq!(origin.connections(), 1);
+}
+
+#[test]
+fn an_idle_connection_the_server_closed_is_found_before_a_body_that_cannot_be_replayed() {
+    // One request per connection, then the server closes. A reader body cannot be sent
+    // twice, so only the probe before the request can save it: it finds the close and the
+    // request goes out on a new connection.
+    let origin = Origin::raw(|mut s| {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !got.ends_with(b"\r\n\r\nbody") {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+            if got.starts_with(b"GET") && got.ends_with(b"\r\n\r\n") {
+                break;
+            }
+        }
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        let _ = s.shutdown(std::net::Shutdown::Both);
+    });
+    let mut conn = connect(Scheme::Http, origin.port(), None);
+    assert_eq!(get(&mut conn, "/"), (200, "ok".into()));
+    // Let the close arrive.
+    std::thread::sleep(Duration::from_millis(50));
+    let body = Body::reader(std::io::Cursor::new(b"body".to_vec()), Some(4));
+    conn.request("POST", "/", body, &[]).unwrap();
+    let mut r = conn.response().unwrap();
+    let mut text = String::new();
+    r.read_to_string(&mut text).unwrap();
+    assert_eq!((r.status(), text.as_str()), (200, "ok"));
+    assert_eq!(origin.connections(), 2);
+}
+
+#[test]
+fn bytes_a_server_sent_while_idle_are_found_before_the_next_request() {
+    // The server says 408 on an idle connection, once the response before it was read, and
+    // keeps the connection open: only reading what came tells the connection is done with.
+    let idle = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let server_idle = std::sync::Arc::clone(&idle);
+    let first = std::sync::atomic::AtomicBool::new(true);
+    let origin = Origin::raw(move |mut s| {
+        if !read_head(&mut s) {
+            return;
+        }
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        if !first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        server_idle.wait();
+        let _ = s.write_all(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n");
+        server_idle.wait();
+        let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
+        let _ = s.read(&mut [0u8; 16]);
+    });
+    let mut conn = connect(Scheme::Http, origin.port(), None);
+    assert_eq!(get(&mut conn, "/"), (200, "ok".into()));
+    idle.wait();
+    idle.wait();
+    // Let the bytes arrive.
+    std::thread::sleep(Duration::from_millis(50));
+    let body = Body::reader(std::io::Cursor::new(b"body".to_vec()), Some(4));
+    conn.request("POST", "/", body, &[]).unwrap();
+    assert_eq!(conn.response().unwrap().status(), 200);
+    assert_eq!(origin.connections(), 2);
+}
+
+#[test]
+fn back_to_back_gets_on_a_server_that_closes_after_each_response_all_succeed() {
+    // No pause between requests: the close may not have arrived when the next GET goes out,
+    // and the probe is skipped right after a response (a GET is retried on a new connection
+    // when the one it went out on turns out closed).
+    let origin = Origin::raw(|mut s| {
+        if read_head(&mut s) {
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        }
+        let _ = s.shutdown(std::net::Shutdown::Both);
+    });
+    let mut conn = connect(Scheme::Http, origin.port(), None);
+    for i in 0..5 {
+        assert_eq!(get(&mut conn, "/"), (200, "ok".into()), "request {i}");
+    }
+    assert_eq!(origin.connections(), 5);
+}
