@@ -678,7 +678,8 @@ impl Session {
     /// The content decoder for a delivered response.
     #[must_use]
     pub fn decoder(&self, head: &ResponseHead, request: &RequestSpec) -> ContentDecoder {
-        if request.decompress.unwrap_or(self.decompress) {
+        // The head noted whether it has the field: most responses need no walk of theirs.
+        if request.decompress.unwrap_or(self.decompress) && head.has_content_encoding() {
             ContentDecoder::for_response(head.headers(), self.config.limits.max_decoded_body)
         } else {
             ContentDecoder::identity()

@@ -44,6 +44,13 @@ impl ResponseHead {
         self.status
     }
 
+    /// Whether the head has a `Content-Encoding` field: noted while the head was parsed, so
+    /// asking costs nothing (a client that decodes content walks the fields only when so).
+    #[must_use]
+    pub fn has_content_encoding(&self) -> bool {
+        self.framing.flags & FramingBits::CONTENT_ENCODING != 0
+    }
+
     /// The reason phrase; empty when absent or not ASCII.
     #[must_use]
     pub fn reason(&self) -> &str {
@@ -600,6 +607,9 @@ struct FramingFields {
     close: bool,
     /// `Connection` lists `keep-alive`.
     keep_alive: bool,
+    /// A `Content-Encoding` field is present (not framing, but noted in the same look so
+    /// that a client need not walk the fields for it: [`ResponseHead::has_content_encoding`]).
+    content_encoding: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -622,12 +632,17 @@ impl FramingBits {
     const LENGTH_OK: u8 = 1;
     const LENGTH_INVALID: u8 = 2;
     const LENGTH_CONFLICTING: u8 = 3;
-    const TE: u8 = 1 << 2;
-    const TE_INVALID: u8 = 1 << 3;
-    const TE_UNSUPPORTED: u8 = 1 << 4;
-    const CHUNKED_LAST: u8 = 1 << 5;
-    const CLOSE: u8 = 1 << 6;
-    const KEEP_ALIVE: u8 = 1 << 7;
+    // Bits 2 and 3: `Transfer-Encoding`'s state (absent, valid, invalid, unsupported; an
+    // invalid one is refused before an unsupported coding is looked at).
+    const TE_MASK: u8 = 0b11 << 2;
+    const TE_VALID: u8 = 1 << 2;
+    const TE_INVALID: u8 = 2 << 2;
+    const TE_UNSUPPORTED: u8 = 3 << 2;
+    const CHUNKED_LAST: u8 = 1 << 4;
+    const CLOSE: u8 = 1 << 5;
+    const KEEP_ALIVE: u8 = 1 << 6;
+    /// Not framing: a `Content-Encoding` field is present.
+    const CONTENT_ENCODING: u8 = 1 << 7;
 }
 
 impl FramingFields {
@@ -641,13 +656,18 @@ impl FramingFields {
             Some(Err(LengthFault::Conflicting)) => (0, FramingBits::LENGTH_CONFLICTING),
         };
         let bit = |on: bool, bit: u8| if on { bit } else { 0 };
+        let te = match (self.te, self.te_invalid, self.te_unsupported) {
+            (false, _, _) => 0,
+            (true, true, _) => FramingBits::TE_INVALID,
+            (true, false, true) => FramingBits::TE_UNSUPPORTED,
+            (true, false, false) => FramingBits::TE_VALID,
+        };
         let flags = state
-            | bit(self.te, FramingBits::TE)
-            | bit(self.te_invalid, FramingBits::TE_INVALID)
-            | bit(self.te_unsupported, FramingBits::TE_UNSUPPORTED)
+            | te
             | bit(self.chunked_last, FramingBits::CHUNKED_LAST)
             | bit(self.close, FramingBits::CLOSE)
-            | bit(self.keep_alive, FramingBits::KEEP_ALIVE);
+            | bit(self.keep_alive, FramingBits::KEEP_ALIVE)
+            | bit(self.content_encoding, FramingBits::CONTENT_ENCODING);
         (value, FramingBits { codings: self.codings, flags })
     }
 }
@@ -655,12 +675,12 @@ impl FramingFields {
 impl FramingFields {
     /// Takes in one field, in arrival order. `name` is a token (httparse checked it).
     ///
-    /// Cost: a length compare for most fields; for a name of a framing field's length, one
-    /// branch-free compare of its bytes.
+    /// Cost: a length compare for most fields; for a name of a framing field's length (or
+    /// `Content-Encoding`'s), one branch-free compare of its bytes.
     #[inline(always)]
     fn add(&mut self, name: &[u8], value: &[u8]) {
         // One test rules out every other length.
-        const LENGTHS: u32 = 1 << 14 | 1 << 17 | 1 << 10;
+        const LENGTHS: u32 = 1 << 14 | 1 << 17 | 1 << 10 | 1 << 16;
         if LENGTHS.checked_shr(name.len() as u32).unwrap_or(0) & 1 == 0 {
             return;
         }
@@ -672,6 +692,7 @@ impl FramingFields {
         match name.len() {
             14 if token_is(name, b"content-length") => self.add_length(value),
             17 if token_is(name, b"transfer-encoding") => self.add_codings(value),
+            16 if token_is(name, b"content-encoding") => self.content_encoding = true,
             10 if token_is(name, b"connection") => {
                 // httparse trimmed the value: a lone option is matched whole.
                 if value.len() == 10 && token_is(value, b"keep-alive") {
@@ -787,7 +808,8 @@ fn semantics(head: &ResponseHead, request_was_head: bool) -> Result<Semantics> {
     let flags = head.framing.flags;
     let on = |bit: u8| flags & bit != 0;
     let length = flags & FramingBits::LENGTH_MASK;
-    let te = on(FramingBits::TE);
+    let te_state = flags & FramingBits::TE_MASK;
+    let te = te_state != 0;
     let keep_alive =
         !on(FramingBits::CLOSE) && (head.version == Version::Http11 || on(FramingBits::KEEP_ALIVE));
     let status = head.status;
@@ -808,10 +830,10 @@ fn semantics(head: &ResponseHead, request_was_head: bool) -> Result<Semantics> {
         if length != 0 {
             return Err(ErrorKind::ContentLengthWithTransferEncoding.into());
         }
-        if on(FramingBits::TE_INVALID) {
+        if te_state == FramingBits::TE_INVALID {
             return Err(ErrorKind::InvalidTransferEncoding.into());
         }
-        if on(FramingBits::TE_UNSUPPORTED) {
+        if te_state == FramingBits::TE_UNSUPPORTED {
             return Err(unsupported_coding(head).into());
         }
         // Transfer-Encoding in HTTP/1.0 is faulty framing: read it, then close (§6.1).
@@ -990,6 +1012,27 @@ mod tests {
             assert_eq!(head.status(), status, "{line}");
             assert_eq!(head.is_informational(), (100..200).contains(&status), "{line}");
             assert_eq!(head.semantics(false).unwrap().framing, framing, "{line}");
+        }
+    }
+
+    #[test]
+    fn a_content_encoding_field_is_noted_as_the_head_is_parsed() {
+        for (fields, want) in [
+            ("Content-Encoding: gzip", true),
+            ("content-ENCODING: br\r\nX-A: b", true),
+            ("X-A: b\r\nContent-Encoding:", true),
+            ("X-A: b\r\n c\r\nContent-Encoding: gzip", true), // the folded path
+            ("Content-Language: en", false),                  // the same length
+            ("Content-Encodings: gzip", false),
+            ("X-Content-Encoding: gzip", false),
+            ("X-A: b\r\n c", false),
+            ("", false),
+        ] {
+            let input = alloc::format!("HTTP/1.1 200 OK\r\n{fields}\r\n\r\n");
+            for profile in [Profile::Strict, Profile::Compatible] {
+                let head = parse(input.as_bytes(), profile).unwrap().unwrap();
+                assert_eq!(head.has_content_encoding(), want, "{fields:?} {profile:?}");
+            }
         }
     }
 
