@@ -332,7 +332,7 @@ struct Checked {
 /// origin-form: proxy credentials never travel to an origin.
 ///
 /// Cost: one pass over the fields to check them, one to add up the head's length and one to
-/// append its parts to a buffer made that large; no `core::fmt` (the `Host` value was encoded
+/// copy its parts into a buffer of that size; no `core::fmt` (the `Host` value was encoded
 /// when the [`Url`] was built).
 ///
 /// # Errors
@@ -364,13 +364,18 @@ pub fn encode_request(
     let drop_callers_auth = checked.has_proxy_authorization
         && req.forwarded
         && (auth.is_some() || req.proxy_auth.is_some());
-    let head = Head { req, auth, checked: &checked, drop_callers_auth };
-    // Two passes over the same code: one counts, one appends to a buffer made that large
-    // first, so no part grows it (and none is written twice, as zeroes first).
+    // The URL's parts are looked up once, not in each pass.
+    let (host, target) = (req.url.host_header().as_bytes(), req.url.path_and_query().as_bytes());
+    let head = Head { req, host, target, auth, checked: &checked, drop_callers_auth };
+    // Two passes over the same code: one counts, one copies into a slice of exactly that
+    // size, so no part pays for a capacity check (or a call) of its own. (The connection's
+    // scratch buffer keeps room for a head, so the `resize` writes zeroes and grows nothing;
+    // appending part by part measured ~130 Ir a request more.)
     let mut count = Count(0);
     head.write(&mut count);
-    out.reserve(count.0);
-    head.write(&mut Append(out));
+    let from = out.len();
+    out.resize(from + count.0, 0);
+    head.write(&mut Fill { buf: &mut out[from..], at: 0 });
     Ok(checked.info)
 }
 
@@ -389,20 +394,27 @@ impl Put for Count {
     }
 }
 
-/// The second pass: the parts, appended to a buffer with room for the length [`Count`]
-/// found.
-struct Append<'a>(&'a mut BytesMut);
+/// The second pass: the parts, copied into a slice of the length [`Count`] found.
+struct Fill<'a> {
+    buf: &'a mut [u8],
+    at: usize,
+}
 
-impl Put for Append<'_> {
+impl Put for Fill<'_> {
     #[inline(always)]
     fn put(&mut self, part: &[u8]) {
-        self.0.extend_from_slice(part);
+        let to = self.at + part.len();
+        self.buf[self.at..to].copy_from_slice(part);
+        self.at = to;
     }
 }
 
 /// A checked request head, ready to be written.
 struct Head<'a> {
     req: &'a Request,
+    /// The URL's `Host` value and target.
+    host: &'a [u8],
+    target: &'a [u8],
     auth: Option<&'a str>,
     checked: &'a Checked,
     drop_callers_auth: bool,
@@ -412,20 +424,20 @@ impl Head<'_> {
     /// Writes the head's parts in order; the same parts on every call.
     #[inline(always)]
     fn write(&self, out: &mut impl Put) {
-        let (req, url) = (self.req, &self.req.url);
+        let req = self.req;
         out.put(req.method.as_bytes());
         out.put(b" ");
         if req.forwarded {
-            out.put(url.scheme().as_str().as_bytes());
+            out.put(req.url.scheme().as_str().as_bytes());
             out.put(b"://");
-            out.put(url.host_header().as_bytes());
+            out.put(self.host);
         }
-        out.put(url.path_and_query().as_bytes());
+        out.put(self.target);
         if self.checked.has_host {
             out.put(b" HTTP/1.1\r\n");
         } else {
             out.put(b" HTTP/1.1\r\nHost: ");
-            out.put(url.host_header().as_bytes());
+            out.put(self.host);
             out.put(b"\r\n");
         }
         for (n, v) in &req.headers {
@@ -469,10 +481,9 @@ fn check_request(req: &Request) -> Result<Checked> {
     if req.forwarded && req.url.scheme() == Scheme::Https {
         return Err(ErrorKind::InvalidUrl { what: UrlError::HttpsForwarded }.into());
     }
-    // The last check before the wire: the types make this hold, the bytes are checked anyway.
-    if !req.url.host_header().bytes().all(is_authority_byte) {
-        return Err(ErrorKind::InvalidUrl { what: UrlError::HostByte }.into());
-    }
+    // `Url`'s constructors are the one place its `Host` value is checked (a proptest in
+    // url.rs holds every constructor to it); debug builds look again here.
+    debug_assert!(req.url.host_header().bytes().all(is_authority_byte));
     let mut checked = Checked {
         info: HeadInfo {
             is_head: req.method == Method::HEAD,

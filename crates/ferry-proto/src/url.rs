@@ -1538,6 +1538,42 @@ mod tests {
         }
     }
 
+    /// What may reach the wire from a `Url`: its `Host` value only authority bytes (the
+    /// encoder no longer looks again), its target no space, control byte or DEL.
+    fn wire_safe(url: &Url) -> bool {
+        url.host_header().bytes().all(is_authority_byte)
+            && url.path_and_query().bytes().all(|b| b > 0x20 && b != 0x7f)
+    }
+
+    proptest::proptest! {
+        /// Every constructor holds the invariant the request encoder relies on, whatever it
+        /// is given: hostile text with CR, LF, NUL, spaces, `@`, brackets and non-ASCII.
+        #[test]
+        fn every_url_is_wire_safe_however_it_was_made(
+            text in "(https?://)?[a-zA-Z0-9.:@\\[\\]%/?# \r\n\t\u{0}\u{7f}é-]{0,40}",
+            host in "[a-zA-Z0-9.:@\\[\\] \r\n\u{0}é-]{0,20}",
+            reference in "[a-zA-Z0-9.:@/?#% \r\n\u{0}é-]{0,30}",
+            port in proptest::option::of(0u16..),
+        ) {
+            let base = Url::parse("http://u:p@base.example:8080/a/b?c").unwrap();
+            let mut made = alloc::vec::Vec::new();
+            made.extend(Url::parse(&text).ok());
+            if let Ok(h) = Host::parse(&host) {
+                made.extend(Url::from_parts(Scheme::Http, h.clone(), port, &reference).ok());
+                made.extend(Url::from_parts(Scheme::Https, h, port, &text).ok());
+            }
+            made.extend(base.join(&reference).ok());
+            made.extend(base.join(&text).ok());
+            let mut rewritten = base.clone();
+            if rewritten.set_path_and_query(&reference).is_ok() {
+                made.push(rewritten);
+            }
+            for url in &made {
+                proptest::prop_assert!(wire_safe(url), "{url:?}");
+            }
+        }
+    }
+
     proptest::proptest! {
         /// The read-at-once `http://` and `https://` prefixes say what the general split says.
         #[test]
