@@ -589,16 +589,7 @@ impl<T: Timestamp> Stack<T> {
                 self.settle(now);
                 Ok(None)
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) =>
-            {
-                Err(e)
-            }
+            Err(e) if is_the_callers(&e) => Err(e),
             Err(e) => {
                 self.handle_transport_error(now, TransportOp::Read, e);
                 Ok(None)
@@ -660,14 +651,7 @@ impl<T: Timestamp> Stack<T> {
                 return Ok(None);
             }
             Ok(n) => n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) =>
-            {
+            Err(e) if is_the_callers(&e) => {
                 return Err(e);
             }
             Err(e) => {
@@ -1176,6 +1160,15 @@ impl<T: Timestamp> Stack<T> {
         self.closed = true;
         self.deadlines = Deadlines { connect: None, handshake: None, request: None };
     }
+}
+
+/// A transport error [`Stack::read_body`] hands back to its caller: the read would block, timed
+/// out or was interrupted (the caller waits, fires its deadline or retries).
+fn is_the_callers(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
 }
 
 /// Chunk boundaries one vectored read of [`Stack::read_body`] guesses past.
