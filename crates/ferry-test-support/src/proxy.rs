@@ -458,19 +458,22 @@ fn serve<S: ClientConn>(stream: S, state: &State, registry: &Registry) {
                 }
             }
         }
-        match forward(&mut r, &mut req, framing, (state, registry), &mut upstream) {
+        // `forward` records the request before it answers (a client that asks `seen()` once
+        // it has its response finds it there); here only when no answer went out.
+        let mut recorded = false;
+        let outcome =
+            forward(&mut r, &mut req, framing, (state, registry), &mut upstream, &mut recorded);
+        if !recorded {
+            lock(&state.seen).push(req);
+        }
+        match outcome {
             Forwarded::KeepOpen => {}
             Forwarded::Close => {
-                lock(&state.seen).push(req);
                 r.get_mut().finish();
                 return;
             }
-            Forwarded::Abort => {
-                lock(&state.seen).push(req);
-                return;
-            }
+            Forwarded::Abort => return,
         }
-        lock(&state.seen).push(req);
     }
 }
 
@@ -491,29 +494,39 @@ fn forward<'r, S: Conn>(
     framing: Framing,
     (state, registry): (&State, &'r Registry),
     upstream: &mut Option<Upstream<'r>>,
+    recorded: &mut bool,
 ) -> Forwarded {
-    let reply = |r: &mut BufReader<S>, req: &mut SeenRequest, code: u16, why: &str| {
-        match wire::read_body(r, framing, &mut io::sink(), true) {
-            Ok(body) => (req.body, req.trailers) = (body.data, body.trailers),
-            Err(_) => return Forwarded::Abort,
+    // Once, before the first byte of an answer goes to the client.
+    let record = |req: &SeenRequest, recorded: &mut bool| {
+        if !*recorded {
+            lock(&state.seen).push(req.clone());
+            *recorded = true;
         }
-        let close = client_wants_close(req);
-        let mut response = Response::text(code, why);
-        if close {
-            response = response.with("Connection", "close");
-        }
-        if r.get_mut().write_all(&response.encode(false)).is_err() {
-            return Forwarded::Abort;
-        }
-        if close { Forwarded::Close } else { Forwarded::KeepOpen }
     };
+    let reply =
+        |r: &mut BufReader<S>, req: &mut SeenRequest, code: u16, why: &str, recorded: &mut bool| {
+            match wire::read_body(r, framing, &mut io::sink(), true) {
+                Ok(body) => (req.body, req.trailers) = (body.data, body.trailers),
+                Err(_) => return Forwarded::Abort,
+            }
+            record(req, recorded);
+            let close = client_wants_close(req);
+            let mut response = Response::text(code, why);
+            if close {
+                response = response.with("Connection", "close");
+            }
+            if r.get_mut().write_all(&response.encode(false)).is_err() {
+                return Forwarded::Abort;
+            }
+            if close { Forwarded::Close } else { Forwarded::KeepOpen }
+        };
     let scheme =
         |name: &str| req.target.get(..name.len()).is_some_and(|s| s.eq_ignore_ascii_case(name));
     let Some(rest) = req.target.get(7..).filter(|_| scheme("http://")) else {
         if scheme("https://") {
-            return reply(r, req, 501, "this proxy forwards http:// only; use CONNECT\n");
+            return reply(r, req, 501, "this proxy forwards http:// only; use CONNECT\n", recorded);
         }
-        return reply(r, req, 400, "a proxy needs an absolute-form target\n");
+        return reply(r, req, 400, "a proxy needs an absolute-form target\n", recorded);
     };
     let split = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(split);
@@ -534,7 +547,7 @@ fn forward<'r, S: Conn>(
             }
             Err(code) => {
                 *upstream = None;
-                return reply(r, req, code, "cannot reach that upstream\n");
+                return reply(r, req, code, "cannot reach that upstream\n", recorded);
             }
         }
     }
@@ -579,6 +592,7 @@ fn forward<'r, S: Conn>(
                 Ok(head) => head,
                 Err(_) => {
                     *upstream = None;
+                    record(req, recorded);
                     let _ = r.get_mut().write_all(
                         &Response::text(502, "upstream failed\n")
                             .with("Connection", "close")
@@ -589,6 +603,7 @@ fn forward<'r, S: Conn>(
             },
         };
         if (100..200).contains(&head.code) && head.code != 101 {
+            record(req, recorded);
             let interim = encode_response_head(&head, false);
             if r.get_mut().write_all(&interim).is_err() {
                 return Forwarded::Abort;
@@ -600,6 +615,7 @@ fn forward<'r, S: Conn>(
     let Ok(body_framing) = wire::response_framing(&req.method, response.code, &response.headers)
     else {
         *upstream = None;
+        record(req, recorded);
         let _ = r.get_mut().write_all(
             &Response::text(502, "upstream framing\n").with("Connection", "close").encode(false),
         );
@@ -611,6 +627,7 @@ fn forward<'r, S: Conn>(
         || (expecting && early_final(&response));
     let upstream_reusable =
         body_framing != Framing::UntilClose && !has_token(&response.headers, "connection", "close");
+    record(req, recorded);
     let conn = r.get_mut();
     if conn.write_all(&encode_response_head(&response, close)).is_err() {
         return Forwarded::Abort;
