@@ -97,7 +97,8 @@ impl ClientDriver for Client {
             let hop = session.hop(&call, &spec)?;
             let key = hop.key.clone();
             let attempt = Instant::now();
-            let (mut driver, reused) = self.checkout(&hop, spec.is_fresh(), call.deadline())?;
+            let (mut driver, reused) =
+                self.checkout(&hop, spec.is_fresh(), call.deadline(), call.would_retry_stale())?;
             driver.stack.set_deadline(call.deadline());
             let dials = driver.dials();
             let mut body = this_hop(&call, &mut stream);
@@ -253,13 +254,15 @@ impl Client {
         self.inner.pool.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// A connection for `hop`: an idle one (probed first), a new one, or, at the route's
-    /// limit, the first freed within the wait budget. `true` with a reused connection.
+    /// A connection for `hop`: an idle one (probed first when the stack says so, given
+    /// whether a stale one would be `retryable`), a new one, or, at the route's limit, the
+    /// first freed within the wait budget. `true` with a reused connection.
     fn checkout(
         &self,
         hop: &Hop,
         fresh: bool,
         deadline: Option<Instant>,
+        retryable: bool,
     ) -> Result<(Box<Driver>, bool), Error> {
         let key = &hop.key;
         // The first hop's address names the connection in events; the key holds a hash of
@@ -270,7 +273,12 @@ impl Client {
         loop {
             let now = Instant::now();
             let mut close = Vec::new();
-            let checkout = pool.checkout(key, now, fresh, |d| d.probe(), &mut close);
+            let probe = |d: &mut Box<Driver>| {
+                if d.stack.needs_probe(now, retryable) {
+                    d.probe();
+                }
+            };
+            let checkout = pool.checkout(key, now, fresh, probe, &mut close);
             let mut expired = Vec::new();
             pool.handle_timeout(now, &mut expired);
             if !close.is_empty() || !expired.is_empty() {

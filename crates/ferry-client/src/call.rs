@@ -245,6 +245,15 @@ impl<T: Timestamp> Call<T> {
         request
     }
 
+    /// Whether this hop, sent on a pooled connection that turns out stale, would be sent again
+    /// on a new one whatever failure that gives: no retry spent yet, a replayable body, an
+    /// idempotent method. What [`Stack::needs_probe`](crate::Stack::needs_probe) asks before
+    /// a reused connection is probed.
+    #[must_use]
+    pub fn would_retry_stale(&self) -> bool {
+        self.retries == 0 && self.body.is_replayable() && self.method.is_idempotent()
+    }
+
     /// The hop failed with `error` on a connection that was `reused` from the pool (or not):
     /// `true` when the same request is to be sent once more on a new connection. Only once
     /// per hop, only on a reused connection, only with a replayable body, and only when the

@@ -216,6 +216,18 @@ fn a_failure_before_anything_was_sent_is_retried_once_on_a_reused_connection_onl
 }
 
 #[test]
+fn only_a_hop_that_would_be_sent_again_may_skip_the_probe() {
+    let bytes = || CallBody::Bytes(Bytes::from_static(b"x"));
+    assert!(call("GET", "http://a.test/", CallBody::Empty).would_retry_stale());
+    assert!(call("PUT", "http://a.test/", bytes()).would_retry_stale());
+    assert!(!call("POST", "http://a.test/", bytes()).would_retry_stale(), "not idempotent");
+    assert!(!call("PUT", "http://a.test/", CallBody::Stream(None)).would_retry_stale());
+    let mut c = call("GET", "http://a.test/", CallBody::Empty);
+    assert!(c.on_error(&reset(), true));
+    assert!(!c.would_retry_stale(), "its one retry is spent");
+}
+
+#[test]
 fn the_core_says_whether_a_sent_request_may_go_again() {
     use ferry_proto::{Eof, Output as HttpOutput};
     // A GET sent in full on a connection that then closes: idempotent, so retryable; a POST
