@@ -195,9 +195,7 @@ impl TextBuf {
     }
 
     fn finish(self) -> Text {
-        let bytes = self.spilled.as_deref().unwrap_or(&self.bytes[..self.len]);
-        // `&str` pieces and ASCII runs: always UTF-8, the empty fallback is never taken.
-        let shared: Arc<str> = Arc::from(core::str::from_utf8(bytes).unwrap_or_default());
+        let shared: Arc<str> = Arc::from(self.as_str());
         Text { len: shared.len(), shared }
     }
 }
