@@ -7,19 +7,8 @@ use std::io::{self, IoSlice, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
-use ferry_client::{Output, Stack, TransportOp};
-
-/// The fewest bytes a `read` call may fill: below it the read buffer's room is renewed.
-const READ_SIZE: usize = 16 * 1024;
-
-/// The read buffer's initialised room, zeroed once and filled by reads until less than
-/// [`READ_SIZE`] is left: a download costs one `memset` per byte, not a copy, and a
-/// keep-alive exchange almost nothing.
-const ROOM: usize = 64 * 1024;
-
-/// How much of the room one `memset` zeroes.
-const ZERO_STEP: usize = 2 * 1024;
+use bytes::Bytes;
+use ferry_client::{Output, ReadBuffer, Stack, TransportOp};
 
 /// Pieces per vectored write (a head, a chunk-size line, the data, a CRLF fit many times).
 const MAX_SLICES: usize = 16;
@@ -28,11 +17,8 @@ const MAX_SLICES: usize = 16;
 pub(crate) struct Driver {
     pub(crate) stack: Stack<Instant>,
     stream: Option<TcpStream>,
-    /// The one read buffer: socket reads are appended, the stack takes what it consumes.
-    input: BytesMut,
-    /// Initialised room right after `input` in the same buffer: a read fills its front, which
-    /// is then joined to `input` (`unsplit`, O(1)). No `unsafe`, no copy.
-    room: BytesMut,
+    /// The one read buffer: socket reads land in its room, the stack takes what it consumes.
+    reads: ReadBuffer,
     /// Transmits gathered for one vectored write.
     writes: Vec<Bytes>,
     /// The address the socket is connected to.
@@ -101,8 +87,7 @@ impl Driver {
         Driver {
             stack,
             stream: None,
-            input: BytesMut::new(),
-            room: BytesMut::new(),
+            reads: ReadBuffer::new(),
             writes: Vec::new(),
             remote: None,
             pending: VecDeque::new(),
@@ -143,7 +128,7 @@ impl Driver {
                 Output::Reconnect => {
                     self.stream = None;
                     self.writes.clear();
-                    self.input.clear();
+                    self.reads.clear();
                     self.dial();
                 }
                 _ => {
@@ -170,13 +155,12 @@ impl Driver {
     /// that came are then read, without waiting, and given to the stack.
     pub(crate) fn probe(&mut self) {
         let Some(stream) = &mut self.stream else { return };
-        renew_room(&mut self.input, &mut self.room);
-        match read_ready(stream, &mut self.room[..]) {
+        match read_ready(stream, self.reads.room()) {
             Ok(None) => {}
             Ok(Some(0)) => self.stack.handle_eof(Instant::now()),
             Ok(Some(n)) => {
-                self.input.unsplit(self.room.split_to(n));
-                self.stack.handle_input(Instant::now(), &mut self.input);
+                self.reads.filled(n);
+                self.stack.handle_input(Instant::now(), self.reads.input());
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => self.stack.handle_transport_error(Instant::now(), TransportOp::Read, e),
@@ -340,7 +324,7 @@ impl Driver {
     pub(crate) fn read_body(&mut self, out: &mut [u8]) -> Option<usize> {
         if !self.pending.is_empty()
             || !self.writes.is_empty()
-            || !self.input.is_empty()
+            || !self.reads.is_empty()
             || self.stack.body_window().is_none()
         {
             return None;
@@ -349,7 +333,7 @@ impl Driver {
             return None;
         }
         let stream = self.stream.as_mut()?;
-        match self.stack.read_body(Instant::now(), out, &self.input, stream) {
+        match self.stack.read_body(Instant::now(), out, self.reads.input(), stream) {
             Ok(got) => got,
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
                 self.stack.handle_timeout(Instant::now());
@@ -386,12 +370,11 @@ impl Driver {
             return;
         }
         let Some(stream) = &mut self.stream else { return };
-        renew_room(&mut self.input, &mut self.room);
-        match stream.read(&mut self.room[..]) {
+        match stream.read(self.reads.room()) {
             Ok(0) => self.stack.handle_eof(Instant::now()),
             Ok(n) => {
-                self.input.unsplit(self.room.split_to(n));
-                self.stack.handle_input(Instant::now(), &mut self.input);
+                self.reads.filled(n);
+                self.stack.handle_input(Instant::now(), self.reads.input());
             }
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
                 self.stack.handle_timeout(Instant::now());
@@ -400,25 +383,6 @@ impl Driver {
             Err(e) => self.stack.handle_transport_error(Instant::now(), TransportOp::Read, e),
         }
     }
-}
-
-/// Makes sure at least [`READ_SIZE`] bytes of initialised room follow `input`: when less is
-/// left, [`ROOM`] bytes are zeroed after it, in place when no piece handed out still holds the
-/// buffer (the core's pieces are views of it), else in a new one.
-fn renew_room(input: &mut BytesMut, room: &mut BytesMut) {
-    if room.len() >= READ_SIZE {
-        return;
-    }
-    *room = BytesMut::new();
-    let len = input.len();
-    input.reserve(ROOM);
-    // Zeroed a page at a time: a short `memset` is a few vector stores, where one of 64 KiB
-    // takes the string instruction (slower at these sizes, and counted per byte by callgrind).
-    while input.len() < len + ROOM {
-        let step = (len + ROOM - input.len()).min(ZERO_STEP);
-        input.resize(input.len() + step, 0);
-    }
-    *room = input.split_off(len);
 }
 
 /// Reads what the socket has without waiting: `None` when it has nothing, `Some(0)` at its

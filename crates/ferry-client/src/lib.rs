@@ -25,6 +25,7 @@ mod cookies;
 mod error;
 mod plan;
 mod pool;
+mod read_buffer;
 mod retry;
 mod session;
 mod settings;
@@ -38,6 +39,7 @@ pub use cookies::Jar;
 pub use error::{Error, ErrorKind, Phase, RedirectError, Timeout};
 pub use plan::{Form, Layer, Peer, Plan};
 pub use pool::{Checkout, ClientPool};
+pub use read_buffer::ReadBuffer;
 pub use retry::may_retry;
 pub use session::{
     ClientBuilder, ClientDriver, Hop, RequestBody, RequestBuilder, RequestSpec, Session, Timings,
