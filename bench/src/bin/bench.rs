@@ -25,7 +25,6 @@ const PEERS: [&str; 3] = ["hyper", "ureq", "reqwest"];
 
 /// Every client in table order; a workload lists the ones that can run it.
 const ALL: [&str; 7] = ["raw", "bare", "ferry-conn", "ferry-client", "hyper", "ureq", "reqwest"];
-const NO_HYPER: [&str; 6] = ["raw", "bare", "ferry-conn", "ferry-client", "ureq", "reqwest"];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -161,22 +160,15 @@ fn workloads(s: &Settings) -> Vec<Workload> {
         ),
         dl("length", "download, Content-Length", len, ir_len, false, &ALL[..]),
         dl("chunked", "download, 16 KiB chunks", chunked, ir_chunked, false, &ALL[..]),
-        dl("tls-length", "download over TLS, Content-Length", len, ir_len, true, &NO_HYPER[..]),
-        ka(
-            "tls-small",
-            "keep-alive HTTPS GET, 2-byte body",
-            Canned::Small,
-            true,
-            false,
-            &NO_HYPER[..],
-        ),
+        dl("tls-length", "download over TLS, Content-Length", len, ir_len, true, &ALL[..]),
+        ka("tls-small", "keep-alive HTTPS GET, 2-byte body", Canned::Small, true, false, &ALL[..]),
         ka(
             "proxy-small",
             "the same through the CONNECT proxy",
             Canned::Small,
             true,
             true,
-            &NO_HYPER[..],
+            &ALL[..],
         ),
     ]
 }

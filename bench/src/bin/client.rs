@@ -65,7 +65,7 @@ const CLIENTS: &[(&str, Make)] = &[
     ("bare", |t| Ok(Box::new(Bare::new(t)?))),
     ("ferry-conn", |t| Ok(Box::new(FerryConn::new(t)?))),
     ("ferry-client", |t| Ok(Box::new(FerryClient::new(t)?))),
-    ("hyper", |t| Ok(Box::new(Hyper::new(t)?))),
+    ("hyper", hyper),
     ("ureq", |t| Ok(Box::new(Ureq::new(t)?))),
     ("reqwest", |t| Ok(Box::new(Reqwest::new(t)?))),
 ];
@@ -464,33 +464,51 @@ impl Get for FerryClient {
     }
 }
 
-/// hyper 1.x through hyper-util's pooled client, on a current-thread tokio runtime. Plain
-/// HTTP only (a TLS connector would be one more crate).
-struct Hyper {
+/// hyper 1.x through hyper-util's pooled client, on a current-thread tokio runtime; over TLS
+/// with hyper-rustls (ring, the bench CA alone), through the proxy with hyper-util's CONNECT
+/// `Tunnel` (Basic auth). One struct over the three connectors.
+struct Hyper<C> {
     rt: tokio::runtime::Runtime,
-    client: hyper_util::client::legacy::Client<
-        hyper_util::client::legacy::connect::HttpConnector,
-        http_body_util::Empty<bytes::Bytes>,
-    >,
+    client: hyper_util::client::legacy::Client<C, http_body_util::Empty<bytes::Bytes>>,
     urls: Urls,
 }
 
-impl Hyper {
-    fn new(t: &Target) -> Result<Hyper> {
-        if t.https || t.proxy.is_some() {
-            return Err("the hyper row is plain HTTP only".into());
+/// The hyper row for the target: plain, HTTPS, or HTTPS through the CONNECT proxy.
+fn hyper(t: &Target) -> Result<Box<dyn Get>> {
+    use hyper_util::client::legacy::connect::{HttpConnector, proxy::Tunnel};
+    let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
+    let mut tcp = HttpConnector::new();
+    tcp.set_nodelay(true);
+    tcp.enforce_http(false);
+    let builder = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new());
+    let urls = Urls::new(t.url(""));
+    if !t.https {
+        let client = builder.build(tcp);
+        return Ok(Box::new(Hyper { rt, client, urls }));
+    }
+    let tls = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(Arc::unwrap_or_clone(rustls_config(t)?))
+        .https_only()
+        .enable_http1();
+    match t.proxy {
+        None => {
+            let client = builder.build(tls.wrap_connector(tcp));
+            Ok(Box::new(Hyper { rt, client, urls }))
         }
-        let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
-        let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        connector.set_nodelay(true);
-        let client =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build(connector);
-        Ok(Hyper { rt, client, urls: Urls::new(t.url("")) })
+        Some(port) => {
+            let proxy: hyper::Uri = format!("http://127.0.0.1:{port}").parse()?;
+            let auth = hyper::header::HeaderValue::from_static("Basic YmVuY2g6c2VjcmV0"); // bench:secret
+            let tunnel = Tunnel::new(proxy, tcp).with_auth(auth);
+            let client = builder.build(tls.wrap_connector(tunnel));
+            Ok(Box::new(Hyper { rt, client, urls }))
+        }
     }
 }
 
-impl Get for Hyper {
+impl<C> Get for Hyper<C>
+where
+    C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
+{
     fn get(&mut self, path: &str, sink: &mut [u8]) -> Result<u64> {
         use http_body_util::BodyExt;
         let uri: hyper::Uri = self.urls.of(path).parse()?;
