@@ -5,7 +5,9 @@
 //! machine, so the result does not depend on the split. Framing bytes are taken off the input
 //! with one `advance` per call, chunk data is split off uncopied (where a chunk ends inside the
 //! input and the next chunk's usual framing and data follow, both pieces in one split), and a
-//! body without trailers allocates nothing. Stricter than httparse's `parse_chunk_size`, which
+//! body without trailers allocates nothing. [`Decoder::decode_each`] hands a whole read's
+//! pieces to a callback as they are cut (the connection's path for a body taken whole and
+//! uncoded); [`Decoder::decode`] gives them one step at a time, and both give the same pieces. Stricter than httparse's `parse_chunk_size`, which
 //! takes LF inside an extension and has no cap: here a size is `1*16HEXDIG` (no sign, no `0x`,
 //! no overflow), only SP/HTAB may stand between size and `;`, an extension holds no control
 //! byte, every line ends in CRLF, and extensions and trailers have cumulative caps.

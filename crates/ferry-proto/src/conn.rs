@@ -1003,12 +1003,8 @@ impl<T: Timestamp> Connection<T> {
             // The usual chunked download, taken whole and without transfer codings: every
             // piece this read holds straight to the queue, out of line and outside the loop
             // below (which the other readers and sinks, and the head, need).
-            if let Recv::Body {
-                reader: BodyReader::Chunked(decoder),
-                sink: Sink::Deliver,
-                coding: None,
-                sem,
-            } = &mut ex.recv
+            if let Recv::Body { reader, sink: Sink::Deliver, coding: None, sem } = &mut ex.recv
+                && let BodyReader::Chunked(decoder) = reader
             {
                 let limits = &self.ctx.config.limits;
                 match deliver_chunked(&mut self.ctx.out, decoder, input, limits) {
