@@ -5,7 +5,9 @@
 //! machine, so the result does not depend on the split. Framing bytes are taken off the input
 //! with one `advance` per call, chunk data is split off uncopied (where a chunk ends inside the
 //! input and the next chunk's usual framing and data follow, both pieces in one split), and a
-//! body without trailers allocates nothing. Stricter than httparse's `parse_chunk_size`, which
+//! body without trailers allocates nothing. [`Decoder::decode_each`] hands a whole read's
+//! pieces to a callback as they are cut (the connection's path for a body taken whole and
+//! uncoded); [`Decoder::decode`] gives them one step at a time, and both give the same pieces. Stricter than httparse's `parse_chunk_size`, which
 //! takes LF inside an extension and has no cap: here a size is `1*16HEXDIG` (no sign, no `0x`,
 //! no overflow), only SP/HTAB may stand between size and `;`, an extension holds no control
 //! byte, every line ends in CRLF, and extensions and trailers have cumulative caps.
@@ -107,6 +109,57 @@ impl Decoder {
         self.decode_framing(input, limits)
     }
 
+    /// [`Decoder::decode`] to the end of `input`, each piece of data handed to `piece` as it
+    /// is split off: `Ok(Some(trailers))` when the body ended (what follows it is left in
+    /// `input`), `Ok(None)` when all of `input` was consumed and more is needed. The same
+    /// pieces, in the same order, as calls of [`Decoder::decode`] until it gives `None` or
+    /// the end; a [`Chunk::Pieces`] is two calls of `piece`.
+    ///
+    /// Cost: a read inside a chunk's data, or across one chunk boundary in the usual shape,
+    /// is one split of `input` and no [`Chunk`] in between, the data going to `piece` where
+    /// it was cut.
+    #[inline(always)]
+    pub(crate) fn decode_each(
+        &mut self,
+        input: &mut BytesMut,
+        limits: &Limits,
+        mut piece: impl FnMut(Bytes),
+    ) -> Result<Option<Headers>> {
+        while !input.is_empty() {
+            let State::Data { remaining } = self.state else {
+                match self.decode(input, limits)? {
+                    None => return Ok(None),
+                    Some(Chunk::Data(data)) => piece(data),
+                    Some(Chunk::Pieces(data, next)) => {
+                        piece(data);
+                        piece(next);
+                    }
+                    Some(Chunk::End(trailers)) => return Ok(Some(trailers)),
+                }
+                continue;
+            };
+            // What `data` does, the pieces handed on where they are cut.
+            let take = usize::try_from(remaining).map_or(input.len(), |r| r.min(input.len()));
+            if take < input.len() {
+                if let Some((framing, value)) = next_chunk_in(&input[take..]) {
+                    let more = self.next_data(value, input.len() - take - framing);
+                    let mut both = input.split_to(take + framing + more).freeze();
+                    let mut first = both.clone();
+                    first.truncate(take);
+                    piece(first);
+                    both.advance(take + framing);
+                    piece(both);
+                    continue;
+                }
+            }
+            let data = input.split_to(take).freeze();
+            let remaining = remaining - take as u64;
+            self.state = if remaining == 0 { State::DataCr } else { State::Data { remaining } };
+            piece(data);
+        }
+        Ok(None)
+    }
+
     /// Chunk data: as much of `remaining` as `input` holds, split off uncopied. When the
     /// chunk ends inside `input` and the next chunk's framing (in the usual shape) and some
     /// of its data follow, both pieces come out of one split ([`Chunk::Pieces`]).
@@ -117,8 +170,10 @@ impl Decoder {
             if let Some((framing, value)) = next_chunk(&input[take..]) {
                 let more = self.next_data(value, input.len() - take - framing);
                 let mut both = input.split_to(take + framing + more).freeze();
-                let first = both.split_to(take);
-                both.advance(framing);
+                // A clone cut short, not `split_to` (out of line): the same two views.
+                let mut first = both.clone();
+                first.truncate(take);
+                both.advance(take + framing);
                 return Ok(Some(Chunk::Pieces(first, both)));
             }
         }
@@ -380,6 +435,31 @@ fn next_chunk(buf: &[u8]) -> Option<(usize, u64)> {
     let [b'\r', b'\n', rest @ ..] = buf else { return None };
     let (value, len) = size_line(rest)?;
     (value > 0 && rest.len() > len).then_some((2 + len, value))
+}
+
+/// [`next_chunk`] when `buf` holds the longest usual framing and a byte of data after it: the
+/// digits read from a fixed array, no bound checked at each. The same answer for any `buf`.
+#[inline(always)]
+fn next_chunk_in(buf: &[u8]) -> Option<(usize, u64)> {
+    let Some(head) = buf.first_chunk::<{ 2 + 16 + 2 + 1 }>() else {
+        return next_chunk(buf);
+    };
+    if head[..2] != *b"\r\n" {
+        return None;
+    }
+    let mut value = 0u64;
+    let mut at = 2;
+    while at < 2 + 16 {
+        let d = HEX[usize::from(head[at])];
+        if d >= 16 {
+            break;
+        }
+        value = value << 4 | u64::from(d);
+        at += 1;
+    }
+    // After 16 digits a 17th is no CR: not the usual shape.
+    let usual = at > 2 && head[at..at + 2] == *b"\r\n" && value > 0;
+    usual.then_some((at + 2, value))
 }
 
 /// A whole `1*16HEXDIG CRLF` line at the front of `buf`: its value and length. `None` for
@@ -677,6 +757,122 @@ mod tests {
                 assert!(pieces.len() <= 4 + 2, "cut {i} {j}: {pieces:?}");
             }
         }
+    }
+
+    /// What one decoder made of `reads` fed in turn: the data pieces as they came (a
+    /// [`Chunk::Pieces`] is two), the trailers at the end, the state after each read, what was
+    /// left in the buffer, or the error.
+    type Run = (Vec<Vec<u8>>, Option<Headers>, Vec<State>, Vec<u8>, Option<ErrorKind>);
+
+    /// `reads` through [`Decoder::decode`], called until it gives `None` or the end.
+    fn run_decode(reads: &[&[u8]], limits: &Limits) -> Run {
+        let mut dec = Decoder::new();
+        let mut buf = BytesMut::new();
+        let (mut pieces, mut states) = (Vec::new(), Vec::new());
+        for read in reads {
+            buf.extend_from_slice(read);
+            loop {
+                match dec.decode(&mut buf, limits) {
+                    Ok(None) => break,
+                    Ok(Some(Chunk::Data(d))) => pieces.push(d.to_vec()),
+                    Ok(Some(Chunk::Pieces(a, b))) => pieces.extend([a.to_vec(), b.to_vec()]),
+                    Ok(Some(Chunk::End(t))) => {
+                        states.push(dec.state);
+                        return (pieces, Some(t), states, buf.to_vec(), None);
+                    }
+                    Err(e) => {
+                        states.push(dec.state);
+                        return (pieces, None, states, buf.to_vec(), Some(e.kind().clone()));
+                    }
+                }
+            }
+            states.push(dec.state);
+        }
+        (pieces, None, states, buf.to_vec(), None)
+    }
+
+    /// `reads` through [`Decoder::decode_each`], once per read.
+    fn run_decode_each(reads: &[&[u8]], limits: &Limits) -> Run {
+        let mut dec = Decoder::new();
+        let mut buf = BytesMut::new();
+        let (mut pieces, mut states) = (Vec::new(), Vec::new());
+        for read in reads {
+            buf.extend_from_slice(read);
+            let ended = dec.decode_each(&mut buf, limits, |d| pieces.push(d.to_vec()));
+            states.push(dec.state);
+            match ended {
+                Ok(None) => {}
+                Ok(Some(t)) => return (pieces, Some(t), states, buf.to_vec(), None),
+                Err(e) => return (pieces, None, states, buf.to_vec(), Some(e.kind().clone())),
+            }
+        }
+        (pieces, None, states, buf.to_vec(), None)
+    }
+
+    #[test]
+    fn decode_each_gives_what_decode_gives_at_every_split() {
+        // `decode_each` takes a read inside a chunk, or across a boundary in the usual shape,
+        // without `decode`'s `Chunk`; for anything else it asks `decode`. At every cut of
+        // each body into three reads, both give the same pieces (cut at the same bytes), the
+        // same trailers, states, leftover and error. Chunks of 30 bytes and more put a whole
+        // framing and the data after it in a read (the fixed-array size line).
+        let long = alloc::format!(
+            "1e\r\n{a}\r\n1F\r\n{b}\r\n3\r\nxyz\r\n21;e=1\r\n{c}\r\n0\r\nT: v\r\n\r\nNEXT",
+            a = "a".repeat(30),
+            b = "b".repeat(31),
+            c = "c".repeat(33),
+        );
+        let bodies: [&[u8]; 7] = [
+            b"5\r\nhello\r\n3\r\nabc\r\n4\r\nwxyz\r\nA\r\n0123456789\r\n0\r\n\r\nNEXT",
+            long.as_bytes(),
+            b"5 ;x\r\nhello\r\n0000000000000003\r\nabc\r\n0\r\n\r\n",
+            b"3\r\nabc\r\n00000000000000003\r\nabc\r\n0\r\n\r\n",
+            b"3\r\nabc\r\n3\nabc\r\n0\r\n\r\n",
+            b"3\r\nabcX\r\n3\r\nabc\r\n0\r\n\r\n",
+            b"3\r\nabc\r\n0\r\nA: 1\r\nB: 2\r\n\r\nNEXT",
+        ];
+        let limits = Limits::default();
+        for input in bodies {
+            for i in 0..=input.len() {
+                for j in i..=input.len() {
+                    let reads = [&input[..i], &input[i..j], &input[j..]];
+                    let want = run_decode(&reads, &limits);
+                    let got = run_decode_each(&reads, &limits);
+                    assert_eq!(got, want, "{:?} cut {i} {j}", core::str::from_utf8(input));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_fixed_array_size_line_reads_as_the_slice_one() {
+        // `next_chunk_in` (framing read from a fixed array when the longest usual one and a
+        // byte of data are there) against `next_chunk`, the slice walk, on every shape near
+        // the usual one: each byte of `CRLF 1*17HEXDIG CRLF` replaced by every byte value,
+        // with no data after it, too little for the array, and enough.
+        let limits_of = |digits: usize| {
+            let mut line = alloc::vec![b'\r', b'\n'];
+            line.extend(core::iter::repeat_n(b'f', digits));
+            line.extend_from_slice(b"\r\n");
+            line
+        };
+        for digits in 0..=17 {
+            let line = limits_of(digits);
+            for at in 0..line.len() {
+                for b in 0..=255u8 {
+                    let mut framing = line.clone();
+                    framing[at] = b;
+                    for data in [0, 1, 5, 21] {
+                        let mut buf = framing.clone();
+                        buf.extend(core::iter::repeat_n(b'x', data));
+                        assert_eq!(next_chunk_in(&buf), next_chunk(&buf), "{buf:?}");
+                    }
+                }
+            }
+        }
+        // A size of 0 is the last chunk, never the usual shape between two.
+        assert_eq!(next_chunk_in(b"\r\n0\r\n\r\nxxxxxxxxxxxxxxxxxx"), None);
+        assert_eq!(next_chunk_in(b"\r\n4000\r\nxxxxxxxxxxxxxxxxxx"), Some((8, 0x4000)));
     }
 
     #[test]

@@ -999,19 +999,43 @@ impl<T: Timestamp> Connection<T> {
             self.ctx.response_started = true;
         }
         let mut arm_body_read = false;
-        let next = loop {
-            match read(&mut self.ctx, ex, now, input, &mut arm_body_read) {
-                Ok(Flow::More) => {}
-                Ok(Flow::Wait) => {
-                    // Once for the head and every piece of this read: they all came at `now`.
-                    // (An exchange that ends stops its timers, so only one that waits needs it.)
-                    if arm_body_read {
-                        self.ctx.arm(TimerKind::BodyRead, now);
+        let next = 'next: {
+            // The usual chunked download, taken whole and without transfer codings: every
+            // piece this read holds straight to the queue, out of line and outside the loop
+            // below (which the other readers and sinks, and the head, need).
+            if let Recv::Body { reader, sink: Sink::Deliver, coding: None, sem } = &mut ex.recv
+                && let BodyReader::Chunked(decoder) = reader
+            {
+                let limits = &self.ctx.config.limits;
+                match deliver_chunked(&mut self.ctx.out, decoder, input, limits) {
+                    Ok((pieces, false)) => {
+                        if pieces {
+                            self.ctx.arm(TimerKind::BodyRead, now);
+                        }
+                        return;
                     }
-                    return;
+                    Ok((_, true)) => {
+                        let extra = !input.is_empty();
+                        break 'next Next::End(delivered(&ex.kind, &ex.upload, sem, extra, false));
+                    }
+                    Err(e) => break 'next Next::Fail(e),
                 }
-                Ok(Flow::End(next)) => break next,
-                Err(e) => break Next::Fail(e),
+            }
+            loop {
+                match read(&mut self.ctx, ex, now, input, &mut arm_body_read) {
+                    Ok(Flow::More) => {}
+                    Ok(Flow::Wait) => {
+                        // Once for the head and every piece of this read: they all came at
+                        // `now`. (An exchange that ends stops its timers, so only one that
+                        // waits needs it.)
+                        if arm_body_read {
+                            self.ctx.arm(TimerKind::BodyRead, now);
+                        }
+                        return;
+                    }
+                    Ok(Flow::End(next)) => break next,
+                    Err(e) => break Next::Fail(e),
+                }
             }
         };
         self.enter_in_place(now, next);
@@ -1436,6 +1460,31 @@ fn read<T: Timestamp>(
             )));
         }
     }
+}
+
+/// A chunked body the caller takes whole, without transfer codings: every piece `input`
+/// holds (a read that holds the end of one chunk and the start of the next is two) as
+/// [`Event::Data`], the trailers (when there are any) as [`Event::Trailers`]. Returns whether
+/// a piece of data came, and whether the body ended. What [`read`]'s loop does for this reader
+/// and sink, in a function of its own: the decoder inlined here, not into every path of
+/// `handle_input`.
+#[inline(never)]
+fn deliver_chunked(
+    out: &mut VecDeque<Output>,
+    decoder: &mut chunked::Decoder,
+    input: &mut BytesMut,
+    limits: &crate::config::Limits,
+) -> Result<(bool, bool)> {
+    let mut pieces = false;
+    let ended = decoder.decode_each(input, limits, |data| {
+        pieces = true;
+        out.push_back(Output::Event(Event::Data(data)));
+    })?;
+    let Some(trailers) = ended else { return Ok((pieces, false)) };
+    if !trailers.is_empty() {
+        out.push_back(Output::Event(Event::Trailers(trailers)));
+    }
+    Ok((pieces, true))
 }
 
 /// One piece of body data to its sink, through the transfer codings' decoder: whether the

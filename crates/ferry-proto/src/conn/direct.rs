@@ -373,6 +373,85 @@ mod tests {
         assert_eq!(e.kind(), &ErrorKind::Timeout { timer: TimerKind::BodyRead });
     }
 
+    /// `data` as a zlib stream of one stored deflate block (RFC 1950; RFC 1951 §3.2.4).
+    fn zlib_stored(data: &[u8]) -> Vec<u8> {
+        let len = u16::try_from(data.len()).unwrap();
+        let mut out = alloc::vec![0x78, 0x01, 0x01];
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(data);
+        let (mut a, mut b) = (1u32, 0u32);
+        for &byte in data {
+            a = (a + u32::from(byte)) % 65521;
+            b = (b + a) % 65521;
+        }
+        out.extend_from_slice(&(b << 16 | a).to_be_bytes());
+        out
+    }
+
+    /// A GET's response: `head` in one read, drained, `discard` told, then `body` in reads of
+    /// `step` bytes, each drained; what came out, joined.
+    fn head_then_body(head: &[u8], body: &[u8], step: usize, discard: bool) -> (Vec<Seen>, Rest) {
+        let mut conn = started(Config::default());
+        let mut seen = Vec::new();
+        let mut input = BytesMut::from(head);
+        conn.handle_input(Duration::ZERO, &mut input);
+        let mut rest = testing::drain(&mut conn, &mut seen, Join::Pieces, |_, _| {});
+        if discard {
+            conn.discard_body(Duration::ZERO);
+            rest = testing::drain(&mut conn, &mut seen, Join::Pieces, |_, _| {});
+        }
+        for read in body.chunks(step) {
+            input.extend_from_slice(read);
+            conn.handle_input(Duration::ZERO, &mut input);
+            rest = testing::drain(&mut conn, &mut seen, Join::Pieces, |_, _| {});
+        }
+        (seen, rest)
+    }
+
+    #[test]
+    fn the_chunked_fast_path_is_only_for_a_body_taken_whole_and_uncoded() {
+        // Reads after the head's of a chunked body taken whole and without a transfer coding
+        // go straight to the queue, out of `handle_input`'s loop (`deliver_chunked`): the
+        // same events as the loop gives with the head and body in one read. A coded body is
+        // decoded and a discarded one dropped, read after read, never handed on as it came.
+        let content: Vec<u8> = (0..=255u8).cycle().take(700).collect();
+        let sizes = [30, 1, 64, 200];
+        let plain = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let mut wire = chunked(&content, &sizes);
+        wire.truncate(wire.len() - 2);
+        wire.extend_from_slice(b"Sum: 7\r\n\r\n");
+        let body = &wire[plain.len()..];
+        let (whole, rest) = head_then_body(&wire, b"", 1, false);
+        let [Seen::Head(_), Seen::Data(d), Seen::Trailers(t), Seen::End(end)] = &whole[..] else {
+            panic!("{whole:?}")
+        };
+        assert_eq!((&d[..], t.get("sum"), rest), (&content[..], Some(&b"7"[..]), Rest::Idle));
+        assert_eq!(end, &End::Done { reusable: true });
+        let coded_head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: deflate, chunked\r\n\r\n";
+        let coded = chunked(&zlib_stored(&content), &sizes);
+        let coded_body = &coded[plain.len()..];
+        for step in [1, 2, 7, 31, 64, 1000] {
+            // Taken whole: as in one read.
+            let got = head_then_body(plain, body, step, false);
+            assert_eq!(got, (whole.clone(), Rest::Idle), "step {step}");
+            // Coded: the content, decoded.
+            let (seen, rest) = head_then_body(coded_head, coded_body, step, false);
+            let data: Vec<u8> = seen
+                .iter()
+                .filter_map(|s| if let Seen::Data(d) = s { Some(d.to_vec()) } else { None })
+                .flatten()
+                .collect();
+            assert_eq!((data, rest), (content.clone(), Rest::Idle), "coded, step {step}");
+            // Discarded: no data, and the connection kept.
+            let (seen, rest) = head_then_body(plain, body, step, true);
+            let [Seen::Head(_), Seen::End(end)] = &seen[..] else {
+                panic!("discarded, step {step}: {seen:?}")
+            };
+            assert_eq!((end, rest), (&End::Done { reusable: true }, Rest::Idle), "step {step}");
+        }
+    }
+
     #[test]
     fn misuse_changes_nothing() {
         let misuse = |e: crate::Error| {
