@@ -377,9 +377,14 @@ impl Read for Response<'_> {
                 }
             }
             match self.next_chunk() {
-                // A piece that fits (a small body's whole) is copied and gone.
+                // A piece that fits (a small body's whole) is copied and gone; the body's end,
+                // when it came with it, is taken now (the next read is then only a look at
+                // `done`).
                 Ok(Some(c)) if c.len() <= buf.len() => {
                     buf[..c.len()].copy_from_slice(&c);
+                    if let Some(driver) = &mut self.conn.driver {
+                        self.done = exchange::end_ready(driver);
+                    }
                     return Ok(c.len());
                 }
                 Ok(Some(c)) => self.chunk = c,

@@ -452,20 +452,28 @@ impl<T: Timestamp> Stack<T> {
     ///
     /// # Errors
     /// The core's checks ([`ErrorKind::Request`]); nothing is queued then.
+    #[inline]
     pub fn send_request(&mut self, now: T, request: &Request) -> Result<(), Error> {
-        let route = self.plan.route();
-        let shaped;
         // `via` leaves a request that is not forwarded, on a route that does not forward,
-        // as it is (origin-form, no proxy credentials).
-        let request = if request.is_forwarded() || route.is_forwarded() {
-            shaped = request.clone().via(route);
-            &shaped
-        } else {
-            request
-        };
-        self.http
-            .send_request(now, request)
-            .map_err(|e| Error::new(Phase::Send, ErrorKind::Request(e)))?;
+        // as it is (origin-form, no proxy credentials): no copy then.
+        if request.is_forwarded() || self.plan.route().is_forwarded() {
+            return self.send_shaped(now, request);
+        }
+        match self.http.send_request(now, request) {
+            Ok(()) => {
+                self.timings.request = Some(now);
+                self.timings.first_byte = None;
+                Ok(())
+            }
+            Err(e) => Err(request_error(e)),
+        }
+    }
+
+    /// [`Stack::send_request`] of a request shaped for a forwarding route, on a copy.
+    #[inline(never)]
+    fn send_shaped(&mut self, now: T, request: &Request) -> Result<(), Error> {
+        let shaped = request.clone().via(self.plan.route());
+        self.http.send_request(now, &shaped).map_err(request_error)?;
         self.timings.request = Some(now);
         self.timings.first_byte = None;
         Ok(())
@@ -501,6 +509,7 @@ impl<T: Timestamp> Stack<T> {
     /// an empty driver buffer: a driver's check before it arms a read. Cost: a few
     /// comparisons.
     #[must_use]
+    #[inline]
     pub fn body_window(&self) -> Option<u64> {
         if self.closed
             || self.connect.is_some()
@@ -768,6 +777,51 @@ impl<T: Timestamp> Stack<T> {
                     return Output::Closed;
                 }
             }
+        }
+    }
+
+    /// The next output, taken, when it is one for the user that needs no step of the driver
+    /// first (an event, an end, an error, `Idle`, `Closed`): what [`Stack::poll_output`]
+    /// would give next. `None` when that would be anything else (a transmit, a wait for
+    /// input or body, a reconnect), which stays for [`Stack::poll_output`]. A driver asks it
+    /// after a piece of body, to take the body's end that came with it without a turn of its
+    /// loop.
+    #[inline]
+    pub fn poll_ready(&mut self) -> Option<Output> {
+        if let Some(front) = self.queue.front() {
+            return match front {
+                Output::Event(_) | Output::End(_) | Output::Error(_) | Output::Idle => {
+                    self.queue.pop_front()
+                }
+                _ => None,
+            };
+        }
+        if self.closed {
+            return Some(Output::Closed);
+        }
+        if !self.connected || self.connect.is_some() || !self.tls.is_empty() {
+            return None;
+        }
+        // A plain route: the HTTP layer's output. Its queue holds transmits, events, errors
+        // and ends; every other output it derives from its state, so it says it again.
+        match self.http.poll_output() {
+            HttpOutput::Event(e) => Some(Output::Event(e)),
+            HttpOutput::End(end) => Some(Output::End(end)),
+            HttpOutput::Idle => Some(Output::Idle),
+            HttpOutput::Transmit(t) => {
+                // In order, ahead of whatever the HTTP layer says next.
+                self.queue.push_back(Output::Transmit(t.into_bytes()));
+                None
+            }
+            HttpOutput::Error(e) => {
+                self.http_failed(e);
+                self.poll_ready()
+            }
+            HttpOutput::Closed | HttpOutput::HandedOver => {
+                self.close_transport();
+                Some(Output::Closed)
+            }
+            HttpOutput::NeedBody | HttpOutput::NeedInput | HttpOutput::Reconnect => None,
         }
     }
 
@@ -1160,6 +1214,13 @@ impl<T: Timestamp> Stack<T> {
         self.closed = true;
         self.deadlines = Deadlines { connect: None, handshake: None, request: None };
     }
+}
+
+/// The core refused a request: [`Phase::Send`]. Out of line: the error is large, and rare.
+#[cold]
+#[inline(never)]
+fn request_error(e: ferry_proto::Error) -> Error {
+    Error::new(Phase::Send, ErrorKind::Request(e))
 }
 
 /// A transport error [`Stack::read_body`] hands back to its caller: the read would block, timed
