@@ -269,21 +269,43 @@ impl Driver {
         if self.write_timeout.arm(timeout, |t| stream.set_write_timeout(t)).is_err() {
             return true;
         }
+        if let [piece] = &self.writes[..] {
+            // One piece (a request head alone), written whole in one call: the usual case.
+            match stream.write(piece) {
+                Ok(n) if n == piece.len() => {
+                    self.writes.clear();
+                    return true;
+                }
+                written => return self.flush_rest(Some(written)),
+            }
+        }
+        self.flush_rest(None)
+    }
+
+    /// [`Driver::flush`] in vectored calls, after the result of a first write of the first
+    /// piece when one was made.
+    fn flush_rest(&mut self, mut first: Option<io::Result<usize>>) -> bool {
+        let Some(stream) = &mut self.stream else {
+            self.writes.clear();
+            return true;
+        };
         let mut done = 0; // whole pieces written
         let mut offset = 0; // bytes of `writes[done]` written
         while done < self.writes.len() {
             // Up to `MAX_SLICES` pieces per call, from an array on the stack: no allocation.
             let count = (self.writes.len() - done).min(MAX_SLICES);
-            let written = if count == 1 {
-                // One piece (a request head alone): no slices to fill.
-                stream.write(&self.writes[done][offset..])
-            } else {
-                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-                slices[0] = IoSlice::new(&self.writes[done][offset..]);
-                for (slot, piece) in slices[1..count].iter_mut().zip(&self.writes[done + 1..]) {
-                    *slot = IoSlice::new(piece);
+            let written = match first.take() {
+                Some(written) => written,
+                // One piece: no slices to fill.
+                None if count == 1 => stream.write(&self.writes[done][offset..]),
+                None => {
+                    let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                    slices[0] = IoSlice::new(&self.writes[done][offset..]);
+                    for (slot, piece) in slices[1..count].iter_mut().zip(&self.writes[done + 1..]) {
+                        *slot = IoSlice::new(piece);
+                    }
+                    stream.write_vectored(&slices[..count])
                 }
-                stream.write_vectored(&slices[..count])
             };
             match written {
                 Ok(0) => {

@@ -213,7 +213,13 @@ pub(crate) enum Piece {
 /// The next piece of the response body.
 #[inline]
 pub(crate) fn next_piece(driver: &mut Driver) -> Result<Piece, Error> {
-    match driver.next() {
+    // What the stack has ready first: a piece that came with the last read needs no turn of
+    // the driver's loop.
+    let output = match driver.ready() {
+        Some(o) => o,
+        None => driver.next(),
+    };
+    match output {
         Output::Event(Event::Data(data)) => Ok(Piece::Data(data)),
         Output::Event(Event::Trailers(t)) => Ok(Piece::Trailers(t)),
         Output::Error(e) => Err(e),
