@@ -413,6 +413,7 @@ impl Driver {
     }
 
     /// One read, bounded by `deadline` (the stack's next one, just asked).
+    #[inline]
     fn read(&mut self, deadline: Option<Instant>) {
         if self.stream.is_none() {
             return self.stack.handle_eof(Instant::now());
