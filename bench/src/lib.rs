@@ -145,6 +145,58 @@ pub fn cpu_micros() -> u64 {
     micros(usage.ru_utime) + micros(usage.ru_stime)
 }
 
+/// What the kernel accounts a set of processes: user and system CPU time (µs), voluntary and
+/// involuntary context switches, minor page faults.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// User CPU time, µs.
+    pub user_us: u64,
+    /// System CPU time, µs.
+    pub sys_us: u64,
+    /// Voluntary context switches (the process waited: a blocking read with nothing to read).
+    pub vcsw: u64,
+    /// Involuntary context switches (preempted).
+    pub ivcsw: u64,
+    /// Minor page faults.
+    pub minflt: u64,
+}
+
+impl Usage {
+    /// `self - before`, field by field.
+    #[must_use]
+    pub fn since(self, before: Usage) -> Usage {
+        Usage {
+            user_us: self.user_us.saturating_sub(before.user_us),
+            sys_us: self.sys_us.saturating_sub(before.sys_us),
+            vcsw: self.vcsw.saturating_sub(before.vcsw),
+            ivcsw: self.ivcsw.saturating_sub(before.ivcsw),
+            minflt: self.minflt.saturating_sub(before.minflt),
+        }
+    }
+}
+
+/// The totals of every child process waited for so far (`getrusage(RUSAGE_CHILDREN)`): the
+/// runner takes it around each client run, which then counts the whole client process (its
+/// setup and warm-up too), split into user and system time.
+#[must_use]
+pub fn children_usage() -> Usage {
+    // SAFETY: as in `cpu_micros`; `RUSAGE_CHILDREN` is always valid.
+    #[allow(unsafe_code)]
+    let u = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage
+    };
+    let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    Usage {
+        user_us: micros(u.ru_utime),
+        sys_us: micros(u.ru_stime),
+        vcsw: u.ru_nvcsw as u64,
+        ivcsw: u.ru_nivcsw as u64,
+        minflt: u.ru_minflt as u64,
+    }
+}
+
 /// A global allocator that counts allocations and the bytes they asked for, over the
 /// system allocator. Reallocations count as one allocation of the new size.
 pub struct Counting;

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
-use ferry_bench::{CHUNK, Canned};
+use ferry_bench::{CHUNK, Canned, Usage, children_usage};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -63,6 +63,8 @@ struct Settings {
     clients: Option<Vec<String>>,
     keep: Option<PathBuf>,
     out: Option<PathBuf>,
+    /// Print each run's kernel accounting (user/system split, context switches) to stderr.
+    rusage: bool,
 }
 
 fn main() {
@@ -86,6 +88,7 @@ fn parse_args() -> Result<Settings, String> {
         clients: None,
         keep: None,
         out: None,
+        rusage: false,
     };
     let mut args = std::env::args().skip(1);
     let mut runs = None;
@@ -97,6 +100,7 @@ fn parse_args() -> Result<Settings, String> {
             "--only" => s.only = Some(value()?.split(',').map(str::to_owned).collect()),
             "--clients" => s.clients = Some(value()?.split(',').map(str::to_owned).collect()),
             "--no-ir" => s.ir = false,
+            "--rusage" => s.rusage = true,
             "--keep" => s.keep = Some(value()?.into()),
             "--out" => s.out = Some(value()?.into()),
             "-h" | "--help" => {
@@ -107,6 +111,7 @@ fn parse_args() -> Result<Settings, String> {
                      clients: {}\n\
                      --quick: 3 runs, 2000 GETs a run, 32 MiB downloads, instructions of the plain keep-alive rows only\n\
                      --keep DIR: keep the callgrind profiles (callgrind_annotate them)\n\
+                     --rusage: print each run's whole client process as the kernel accounts it (user and system CPU, context switches, page faults) to stderr\n\
                      --out FILE: also write the table there (markdown)",
                     ALL.join(" ")
                 );
@@ -235,6 +240,8 @@ struct Sample {
     cpu_us: u64,
     allocs: u64,
     bytes: u64,
+    /// The whole client process, as the kernel accounts it (setup and warm-up included).
+    usage: Usage,
 }
 
 struct Run<'a> {
@@ -284,7 +291,9 @@ impl Run<'_> {
         let n = if w.kind == Kind::Download { 1 } else { s.n };
         let mut cmd =
             self.command(pinned(&self.bin.join("client"), core), w, client, w.canned, s.warm, n);
+        let before = children_usage();
         let out = cmd.output().map_err(|e| format!("cannot run the client: {e}"))?;
+        let usage = children_usage().since(before);
         if !out.status.success() {
             return Err(String::from_utf8_lossy(&out.stderr).trim().to_owned());
         }
@@ -295,7 +304,12 @@ impl Run<'_> {
                 .and_then(|v| v.parse().ok())
                 .ok_or(format!("client said {text:?}"))
         };
-        Ok(Sample { cpu_us: field("cpu_us=")?, allocs: field("allocs=")?, bytes: field("bytes=")? })
+        Ok(Sample {
+            cpu_us: field("cpu_us=")?,
+            allocs: field("allocs=")?,
+            bytes: field("bytes=")?,
+            usage,
+        })
     }
 
     /// Instructions per unit: callgrind's total for N units minus its total for none.
@@ -405,6 +419,25 @@ fn run() -> Result<(), String> {
                 }
                 match runner.sample(&w, c, core, &s) {
                     Ok(sample) => {
+                        if s.rusage {
+                            let u = sample.usage;
+                            eprintln!(
+                                "\nbench: {} {c}: cpu {:.1} (process: user {:.1} sys {:.1}) per {}, \
+                                 {} voluntary and {} involuntary context switches, {} minor faults",
+                                w.name,
+                                sample.cpu_us as f64 / unit,
+                                u.user_us as f64 / unit,
+                                u.sys_us as f64 / unit,
+                                if w.kind == Kind::KeepAlive {
+                                    "request (µs)"
+                                } else {
+                                    "MiB (µs)"
+                                },
+                                u.vcsw,
+                                u.ivcsw,
+                                u.minflt
+                            );
+                        }
                         row.cpu.push(sample.cpu_us as f64 / unit);
                         row.allocs.push(sample.allocs as f64 / unit);
                         row.bytes.push(sample.bytes as f64 / unit);

@@ -280,6 +280,7 @@ impl Connection {
 
     /// Makes sure a connection is open; `true` when an idle one is reused. It is probed
     /// first unless the stack says a failure would be retried anyway (`retryable`).
+    #[inline]
     fn open(&mut self, now: Instant, retryable: bool) -> bool {
         if let Some(driver) = &mut self.driver {
             if driver.stack.needs_probe(now, retryable) {
@@ -289,13 +290,19 @@ impl Connection {
                 return true;
             }
         }
+        self.open_new(now);
+        false
+    }
+
+    /// A new connection (dialled by the first request's driver loop).
+    #[inline(never)]
+    fn open_new(&mut self, now: Instant) {
         let route = Route::new(self.request.url(), self.proxy.clone());
         let mut plan = Plan::new(&route, &self.tls);
         for (name, value) in &self.tunnel_headers {
             plan = plan.with_tunnel_header(name, value);
         }
         self.driver = Some(Driver::new(Stack::new(now, plan, self.tls.clone(), self.config)));
-        false
     }
 
     fn send(&mut self, now: Instant, body: &mut Body) -> Result<(), Error> {
@@ -377,9 +384,14 @@ impl Read for Response<'_> {
                 }
             }
             match self.next_chunk() {
-                // A piece that fits (a small body's whole) is copied and gone.
+                // A piece that fits (a small body's whole) is copied and gone; the body's end,
+                // when it came with it, is taken now (the next read is then only a look at
+                // `done`).
                 Ok(Some(c)) if c.len() <= buf.len() => {
                     buf[..c.len()].copy_from_slice(&c);
+                    if let Some(driver) = &mut self.conn.driver {
+                        self.done = exchange::end_ready(driver);
+                    }
                     return Ok(c.len());
                 }
                 Ok(Some(c)) => self.chunk = c,

@@ -109,10 +109,18 @@ impl Driver {
 
     /// Runs the stack until it has something for the user: an event, an end, `NeedBody`,
     /// `Idle`, an error or `Closed`.
+    #[inline]
     pub(crate) fn next(&mut self) -> Output {
-        if let Some(o) = self.pending.pop_front() {
-            return o;
+        match self.pending.pop_front() {
+            Some(o) => o,
+            None => self.run(),
         }
+    }
+
+    /// [`Driver::next`] when nothing is pending: the loop. Inline, so that an output is moved
+    /// once from the stack to the caller's match (the reads, writes and dials are calls).
+    #[inline]
+    fn run(&mut self) -> Output {
         if self.stream.is_none() && !self.stack.is_closed() {
             self.dial();
         }
@@ -121,8 +129,10 @@ impl Driver {
             match output {
                 Output::Transmit(bytes) => self.writes.push(bytes),
                 Output::NeedInput => {
-                    if self.flush() {
-                        self.read();
+                    // One look at the deadline bounds both the write and the read.
+                    let deadline = self.stack.poll_timeout();
+                    if self.flush(deadline) {
+                        self.read(deadline);
                     }
                 }
                 Output::Reconnect => {
@@ -136,7 +146,7 @@ impl Driver {
                     // at the next poll; what it handed out already still goes to the user,
                     // but for a request for more body, which the failure withdrew.
                     if !self.writes.is_empty()
-                        && !self.flush()
+                        && !self.flush(self.stack.poll_timeout())
                         && matches!(output, Output::NeedBody)
                     {
                         continue;
@@ -144,6 +154,18 @@ impl Driver {
                     return output;
                 }
             }
+        }
+    }
+
+    /// The next output for the user when the stack has it without I/O ([`Stack::poll_ready`]):
+    /// what [`Driver::next`] would give now without writing, reading or dialling; `None`
+    /// when it would have to (nothing is taken then).
+    #[inline]
+    pub(crate) fn ready(&mut self) -> Option<Output> {
+        match self.pending.pop_front() {
+            Some(o) => Some(o),
+            None if self.writes.is_empty() => self.stack.poll_ready(),
+            None => None,
         }
     }
 
@@ -230,9 +252,10 @@ impl Driver {
         }
     }
 
-    /// Writes the gathered transmits in vectored calls; `false` when the write failed (the
-    /// stack has been told).
-    fn flush(&mut self) -> bool {
+    /// Writes the gathered transmits in vectored calls, bounded by `deadline` (the stack's
+    /// [`Stack::poll_timeout`], just asked); `false` when the write failed (the stack has been
+    /// told).
+    fn flush(&mut self, deadline: Option<Instant>) -> bool {
         let Some(stream) = &mut self.stream else {
             self.writes.clear();
             return true;
@@ -241,28 +264,48 @@ impl Driver {
             return true;
         }
         // A write that cannot go on is bounded by the same next deadline as a read.
-        let timeout = self
-            .stack
-            .poll_timeout()
+        let timeout = deadline
             .map(|at| at.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)));
         if self.write_timeout.arm(timeout, |t| stream.set_write_timeout(t)).is_err() {
             return true;
         }
+        if let [piece] = &self.writes[..] {
+            // One piece (a request head alone), written whole in one call: the usual case.
+            match stream.write(piece) {
+                Ok(n) if n == piece.len() => {
+                    self.writes.clear();
+                    return true;
+                }
+                written => return self.flush_rest(Some(written)),
+            }
+        }
+        self.flush_rest(None)
+    }
+
+    /// [`Driver::flush`] in vectored calls, after the result of a first write of the first
+    /// piece when one was made.
+    fn flush_rest(&mut self, mut first: Option<io::Result<usize>>) -> bool {
+        let Some(stream) = &mut self.stream else {
+            self.writes.clear();
+            return true;
+        };
         let mut done = 0; // whole pieces written
         let mut offset = 0; // bytes of `writes[done]` written
         while done < self.writes.len() {
             // Up to `MAX_SLICES` pieces per call, from an array on the stack: no allocation.
             let count = (self.writes.len() - done).min(MAX_SLICES);
-            let written = if count == 1 {
-                // One piece (a request head alone): no slices to fill.
-                stream.write(&self.writes[done][offset..])
-            } else {
-                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-                slices[0] = IoSlice::new(&self.writes[done][offset..]);
-                for (slot, piece) in slices[1..count].iter_mut().zip(&self.writes[done + 1..]) {
-                    *slot = IoSlice::new(piece);
+            let written = match first.take() {
+                Some(written) => written,
+                // One piece: no slices to fill.
+                None if count == 1 => stream.write(&self.writes[done][offset..]),
+                None => {
+                    let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                    slices[0] = IoSlice::new(&self.writes[done][offset..]);
+                    for (slot, piece) in slices[1..count].iter_mut().zip(&self.writes[done + 1..]) {
+                        *slot = IoSlice::new(piece);
+                    }
+                    stream.write_vectored(&slices[..count])
                 }
-                stream.write_vectored(&slices[..count])
             };
             match written {
                 Ok(0) => {
@@ -320,16 +363,24 @@ impl Driver {
 
     /// Body bytes read from the socket straight into `out`, when the stack can take them so
     /// ([`Stack::read_body`]): `None` when it cannot now, or has something to say first (an
-    /// end, an error, a deadline), which [`Driver::next`] then gives.
+    /// end, an error, a deadline), which [`Driver::next`] then gives. The checks that say no
+    /// (a small body came with its head, say) are inline: they cost a few comparisons.
+    #[inline]
     pub(crate) fn read_body(&mut self, out: &mut [u8]) -> Option<usize> {
         if !self.pending.is_empty()
             || !self.writes.is_empty()
             || !self.reads.is_empty()
+            || self.stream.is_none()
             || self.stack.body_window().is_none()
         {
             return None;
         }
-        if self.stream.is_none() || !self.arm_read_timeout() {
+        self.pull_body(out)
+    }
+
+    /// [`Driver::read_body`] once the stack has a body window: the read.
+    fn pull_body(&mut self, out: &mut [u8]) -> Option<usize> {
+        if !self.arm_read_timeout(self.stack.poll_timeout()) {
             return None;
         }
         let stream = self.stream.as_mut()?;
@@ -343,12 +394,12 @@ impl Driver {
         }
     }
 
-    /// Bounds the next read by the stack's next deadline (the socket timeout set only when it
-    /// must change); `false` when the deadline has passed (the stack has been told) or the
-    /// timeout could not be set.
-    fn arm_read_timeout(&mut self) -> bool {
+    /// Bounds the next read by `deadline` (the stack's next one; the socket timeout set only
+    /// when it must change); `false` when the deadline has passed (the stack has been told) or
+    /// the timeout could not be set.
+    fn arm_read_timeout(&mut self, deadline: Option<Instant>) -> bool {
         let Some(stream) = &self.stream else { return false };
-        let timeout = match self.stack.poll_timeout() {
+        let timeout = match deadline {
             None => None,
             Some(at) => match at.checked_duration_since(Instant::now()) {
                 Some(left) if !left.is_zero() => Some(left),
@@ -361,12 +412,13 @@ impl Driver {
         self.read_timeout.arm(timeout, |t| stream.set_read_timeout(t)).is_ok()
     }
 
-    /// One read, bounded by the stack's next deadline.
-    fn read(&mut self) {
+    /// One read, bounded by `deadline` (the stack's next one, just asked).
+    #[inline]
+    fn read(&mut self, deadline: Option<Instant>) {
         if self.stream.is_none() {
             return self.stack.handle_eof(Instant::now());
         }
-        if !self.arm_read_timeout() {
+        if !self.arm_read_timeout(deadline) {
             return;
         }
         let Some(stream) = &mut self.stream else { return };

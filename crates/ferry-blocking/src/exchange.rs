@@ -213,7 +213,13 @@ pub(crate) enum Piece {
 /// The next piece of the response body.
 #[inline]
 pub(crate) fn next_piece(driver: &mut Driver) -> Result<Piece, Error> {
-    match driver.next() {
+    // What the stack has ready first: a piece that came with the last read needs no turn of
+    // the driver's loop.
+    let output = match driver.ready() {
+        Some(o) => o,
+        None => driver.next(),
+    };
+    match output {
         Output::Event(Event::Data(data)) => Ok(Piece::Data(data)),
         Output::Event(Event::Trailers(t)) => Ok(Piece::Trailers(t)),
         Output::Error(e) => Err(e),
@@ -223,8 +229,25 @@ pub(crate) fn next_piece(driver: &mut Driver) -> Result<Piece, Error> {
     }
 }
 
+/// Whether the body has ended, its end taken now when the stack has it ready without I/O (it
+/// came with the last piece): the caller's next read then needs no turn of the driver's loop.
+/// Anything else ready stays for [`next_piece`], which would take it as this does.
+#[inline]
+pub(crate) fn end_ready(driver: &mut Driver) -> bool {
+    match driver.ready() {
+        None => false,
+        Some(o @ (Output::Event(Event::Data(_) | Event::Trailers(_)) | Output::Error(_))) => {
+            driver.pending.push_front(o);
+            false
+        }
+        // As `next_piece` ends the body.
+        Some(_) => true,
+    }
+}
+
 /// Body bytes straight into `out`, past the driver's buffer and the stack's pieces, when the
 /// stack has a body window; `None`: take [`next_piece`].
+#[inline]
 pub(crate) fn read_body(driver: &mut Driver, out: &mut [u8]) -> Option<usize> {
     driver.read_body(out)
 }

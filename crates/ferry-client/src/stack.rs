@@ -332,6 +332,18 @@ impl<T: Timestamp> Stack<T> {
     #[inline]
     pub fn handle_input(&mut self, now: T, input: &mut BytesMut) {
         self.heard = Some(now);
+        if !self.closed && self.tls.is_empty() && self.connect.is_none() && self.top_in.is_empty() {
+            // The hot path of a plain-HTTP route: the driver's buffer goes straight to HTTP.
+            // With no TLS layer and no CONNECT machine there is nothing to settle.
+            feed_http(&mut self.http, &mut self.timings, now, input);
+            return;
+        }
+        self.input_layered(now, input);
+    }
+
+    /// [`Stack::handle_input`] through the layers (or after the stack closed).
+    #[inline(never)]
+    fn input_layered(&mut self, now: T, input: &mut BytesMut) {
         if self.closed {
             input.clear();
             return;
@@ -342,8 +354,6 @@ impl<T: Timestamp> Stack<T> {
                 self.settle(now);
             }
             None if self.top_in.is_empty() => {
-                // The hot path of a plain-HTTP route: the driver's buffer goes straight to HTTP.
-                // With no TLS layer and no CONNECT machine there is nothing to settle.
                 self.feed_top(now, input);
                 if self.connect.is_some() {
                     self.settle(now);
@@ -452,20 +462,28 @@ impl<T: Timestamp> Stack<T> {
     ///
     /// # Errors
     /// The core's checks ([`ErrorKind::Request`]); nothing is queued then.
+    #[inline]
     pub fn send_request(&mut self, now: T, request: &Request) -> Result<(), Error> {
-        let route = self.plan.route();
-        let shaped;
         // `via` leaves a request that is not forwarded, on a route that does not forward,
-        // as it is (origin-form, no proxy credentials).
-        let request = if request.is_forwarded() || route.is_forwarded() {
-            shaped = request.clone().via(route);
-            &shaped
-        } else {
-            request
-        };
-        self.http
-            .send_request(now, request)
-            .map_err(|e| Error::new(Phase::Send, ErrorKind::Request(e)))?;
+        // as it is (origin-form, no proxy credentials): no copy then.
+        if request.is_forwarded() || self.plan.route().is_forwarded() {
+            return self.send_shaped(now, request);
+        }
+        match self.http.send_request(now, request) {
+            Ok(()) => {
+                self.timings.request = Some(now);
+                self.timings.first_byte = None;
+                Ok(())
+            }
+            Err(e) => Err(request_error(e)),
+        }
+    }
+
+    /// [`Stack::send_request`] of a request shaped for a forwarding route, on a copy.
+    #[inline(never)]
+    fn send_shaped(&mut self, now: T, request: &Request) -> Result<(), Error> {
+        let shaped = request.clone().via(self.plan.route());
+        self.http.send_request(now, &shaped).map_err(request_error)?;
         self.timings.request = Some(now);
         self.timings.first_byte = None;
         Ok(())
@@ -501,6 +519,7 @@ impl<T: Timestamp> Stack<T> {
     /// an empty driver buffer: a driver's check before it arms a read. Cost: a few
     /// comparisons.
     #[must_use]
+    #[inline]
     pub fn body_window(&self) -> Option<u64> {
         if self.closed
             || self.connect.is_some()
@@ -768,6 +787,71 @@ impl<T: Timestamp> Stack<T> {
                     return Output::Closed;
                 }
             }
+        }
+    }
+
+    /// The next output, taken, when it is one for the user that needs no step of the driver
+    /// first (an event, an end, an error, `Idle`, `Closed`): what [`Stack::poll_output`]
+    /// would give next. `None` when that would be anything else (a transmit, a wait for
+    /// input or body, a reconnect), which stays for [`Stack::poll_output`]. A driver asks it
+    /// after a piece of body, to take the body's end that came with it without a turn of its
+    /// loop.
+    #[inline(always)]
+    pub fn poll_ready(&mut self) -> Option<Output> {
+        if !self.queue.is_empty()
+            || self.closed
+            || !self.connected
+            || self.connect.is_some()
+            || !self.tls.is_empty()
+        {
+            return self.ready_queued();
+        }
+        // A plain route: the HTTP layer's output. Its queue holds transmits, events, errors
+        // and ends; every other output it derives from its state, so it says it again.
+        match self.http.poll_output() {
+            HttpOutput::Event(e) => Some(Output::Event(e)),
+            HttpOutput::End(end) => Some(Output::End(end)),
+            HttpOutput::Idle => Some(Output::Idle),
+            HttpOutput::NeedBody | HttpOutput::NeedInput | HttpOutput::Reconnect => None,
+            other => self.ready_other(other),
+        }
+    }
+
+    /// [`Stack::poll_ready`] with outputs queued, or layers between the HTTP layer and the
+    /// driver (which [`Stack::poll_output`] settles first: nothing is taken past them).
+    #[inline(never)]
+    fn ready_queued(&mut self) -> Option<Output> {
+        match self.queue.front() {
+            Some(Output::Event(_) | Output::End(_) | Output::Error(_) | Output::Idle) => {
+                self.queue.pop_front()
+            }
+            Some(_) => None,
+            None if self.closed => Some(Output::Closed),
+            None => None,
+        }
+    }
+
+    /// [`Stack::poll_ready`]'s rare outputs of the HTTP layer on a plain route.
+    #[inline(never)]
+    fn ready_other(&mut self, output: HttpOutput) -> Option<Output> {
+        match output {
+            HttpOutput::Transmit(t) => {
+                // In order, ahead of whatever the HTTP layer says next.
+                self.queue.push_back(Output::Transmit(t.into_bytes()));
+                None
+            }
+            HttpOutput::Error(e) => {
+                self.http_failed(e);
+                self.ready_queued()
+            }
+            HttpOutput::Closed | HttpOutput::HandedOver => {
+                self.close_transport();
+                Some(Output::Closed)
+            }
+            HttpOutput::Event(e) => Some(Output::Event(e)),
+            HttpOutput::End(end) => Some(Output::End(end)),
+            HttpOutput::Idle => Some(Output::Idle),
+            HttpOutput::NeedBody | HttpOutput::NeedInput | HttpOutput::Reconnect => None,
         }
     }
 
@@ -1162,6 +1246,13 @@ impl<T: Timestamp> Stack<T> {
     }
 }
 
+/// The core refused a request: [`Phase::Send`]. Out of line: the error is large, and rare.
+#[cold]
+#[inline(never)]
+fn request_error(e: ferry_proto::Error) -> Error {
+    Error::new(Phase::Send, ErrorKind::Request(e))
+}
+
 /// A transport error [`Stack::read_body`] hands back to its caller: the read would block, timed
 /// out or was interrupted (the caller waits, fires its deadline or retries).
 fn is_the_callers(e: &io::Error) -> bool {
@@ -1251,17 +1342,26 @@ fn feed<T: Timestamp>(
 ) {
     match connect {
         Some(c) => c.handle_input(now, input),
-        None => {
-            if timings.first_byte.is_none()
-                && !input.is_empty()
-                && timings.request.is_some()
-                && !http.is_idle()
-            {
-                timings.first_byte = Some(now);
-            }
-            http.handle_input(now, input);
-        }
+        None => feed_http(http, timings, now, input),
     }
+}
+
+/// Feeds the HTTP layer, noting the response's first byte.
+#[inline]
+fn feed_http<T: Timestamp>(
+    http: &mut Connection<T>,
+    timings: &mut Instants<T>,
+    now: T,
+    input: &mut BytesMut,
+) {
+    if timings.first_byte.is_none()
+        && !input.is_empty()
+        && timings.request.is_some()
+        && !http.is_idle()
+    {
+        timings.first_byte = Some(now);
+    }
+    http.handle_input(now, input);
 }
 
 /// A response head to `tracing` at debug level: status and fields, credentials masked.

@@ -173,6 +173,8 @@ struct Case {
     now: Duration,
     seen: Vec<Output>,
     connections: usize,
+    /// Ask `poll_ready` before every `poll_output`, as a driver does after a piece of body.
+    ready_first: bool,
 }
 
 impl Case {
@@ -204,12 +206,27 @@ impl Case {
             now,
             seen: Vec::new(),
             connections: 1,
+            ready_first: false,
         }
     }
 
     /// Runs until the stack rests (`Idle`, `NeedBody`, an end, an error or `Closed`).
     fn run(&mut self) {
         for _ in 0..200 {
+            if self.ready_first {
+                if let Some(o) = self.stack.poll_ready() {
+                    let rests = matches!(o, Output::Idle | Output::Closed | Output::Error(_));
+                    assert!(
+                        matches!(o, Output::Event(_) | Output::End(_)) || rests,
+                        "poll_ready gave {o:?}"
+                    );
+                    self.seen.push(o);
+                    if rests {
+                        return;
+                    }
+                    continue;
+                }
+            }
             match self.stack.poll_output() {
                 Output::Transmit(bytes) => {
                     let back = self.remote.receive(&bytes);
@@ -377,6 +394,60 @@ fn plain_http_direct() {
     assert_eq!((c.status(), c.body()), (Some(200), b"hello".to_vec()));
     assert!(matches!(c.seen.last(), Some(Output::Idle)), "{:?}", c.seen);
     assert!(c.remote.origin_heads[0].starts_with("GET /a HTTP/1.1\r\nHost: origin.test\r\n"));
+}
+
+#[test]
+fn poll_ready_gives_what_poll_output_would_on_every_route() {
+    type MakeRemote = fn(usize) -> Remote;
+    let routes: [(&str, Option<&str>, MakeRemote); 4] = [
+        ("http://origin.test/", None, |_| origin(false)),
+        ("https://origin.test/", None, |_| origin(true)),
+        ("https://origin.test:8443/", Some("http://proxy.test:3128"), |_| {
+            via_proxy(false, true, &[Reply::Tunnel { extra: b"" }])
+        }),
+        ("https://origin.test:8443/", Some("https://proxy.test:3129"), |_| {
+            via_proxy(true, true, &[Reply::Tunnel { extra: b"" }])
+        }),
+    ];
+    for (url, proxy, remote) in routes {
+        let mut seen = Vec::new();
+        for ready_first in [false, true] {
+            let mut c = Case::new(url, proxy, remote);
+            c.ready_first = ready_first;
+            c.get("/1");
+            c.get("/2");
+            assert_eq!(c.body(), b"hellohello", "{url} via {proxy:?}");
+            assert_eq!(c.remote.origin_heads.len(), 2);
+            seen.push(format!("{:?}", c.seen));
+        }
+        assert_eq!(seen[0], seen[1], "{url} via {proxy:?}");
+    }
+}
+
+#[test]
+fn poll_ready_leaves_a_transmit_and_a_wait_to_poll_output() {
+    let mut c = Case::new("http://origin.test/", None, |_| origin(false));
+    let url = Url::parse("http://origin.test/a").unwrap();
+    c.stack.send_request(c.now, &Request::get(url)).unwrap();
+    // The request's bytes come first: not for the user, and not lost.
+    assert!(c.stack.poll_ready().is_none());
+    let Output::Transmit(head) = c.stack.poll_output() else { panic!("the request first") };
+    assert!(head.starts_with(b"GET /a HTTP/1.1\r\n"));
+    // Waiting for the response: nothing ready, and `poll_output` still says so.
+    assert!(c.stack.poll_ready().is_none());
+    assert!(matches!(c.stack.poll_output(), Output::NeedInput));
+    let mut input = BytesMut::from(&b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"[..]);
+    c.stack.handle_input(c.now, &mut input);
+    let ready: Vec<String> =
+        std::iter::from_fn(|| c.stack.poll_ready()).take(4).map(|o| format!("{o:?}")).collect();
+    assert_eq!(ready.len(), 4, "{ready:?}");
+    assert!(ready[0].contains("ResponseHead") && ready[1].contains("Data"), "{ready:?}");
+    assert!(ready[2].starts_with("End(") && ready[3] == "Idle", "{ready:?}");
+    // Over TLS the layers must settle first: nothing is taken past them.
+    let mut c = Case::new("https://origin.test/", None, |_| origin(true));
+    assert!(c.stack.poll_ready().is_none(), "the handshake is the stack's to drive");
+    c.get("/1");
+    assert_eq!(c.body(), b"hello");
 }
 
 #[test]

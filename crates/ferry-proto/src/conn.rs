@@ -1199,6 +1199,7 @@ impl<T: Timestamp> Connection<T> {
 
     /// The next thing for the driver to do. Never blocks, never fails: errors come out as
     /// [`Output::Error`].
+    #[inline]
     pub fn poll_output(&mut self) -> Output {
         if let Some(o) = self.ctx.out.pop_front() {
             if let Output::Transmit(_) = o {

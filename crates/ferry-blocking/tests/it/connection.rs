@@ -467,3 +467,64 @@ fn back_to_back_gets_on_a_server_that_closes_after_each_response_all_succeed() {
     }
     assert_eq!(origin.connections(), 5);
 }
+
+#[test]
+fn a_body_end_taken_with_its_last_piece_reads_as_the_usual_path_does() {
+    // `Response::read` takes the body's end when it came with the last piece that fits the
+    // caller's buffer (`exchange::end_ready`); a piece, the trailers or a later end that came
+    // with it must still come out in order, and a body whose rest is still on its way must be
+    // waited for.
+    let origin = Origin::raw(|mut s| {
+        let mut head = [0u8; 1024];
+        loop {
+            let mut got = 0;
+            while !head[..got].windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut head[got..]) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => got += n,
+                }
+            }
+            let target =
+                String::from_utf8_lossy(&head[..got]).split(' ').nth(1).unwrap_or("").to_owned();
+            let chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+            let written = match target.as_str() {
+                "/trailers" => {
+                    s.write_all(format!("{chunked}2\r\nhi\r\n0\r\nX-T: 1\r\n\r\n").as_bytes())
+                }
+                "/two" => {
+                    s.write_all(format!("{chunked}2\r\nhi\r\n2\r\nyo\r\n0\r\n\r\n").as_bytes())
+                }
+                _ => {
+                    s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nhi").and_then(|()| {
+                        std::thread::sleep(Duration::from_millis(50));
+                        s.write_all(b"yo")
+                    })
+                }
+            };
+            if written.is_err() {
+                return;
+            }
+        }
+    });
+    let mut conn = connect(Scheme::Http, origin.port(), None);
+    for _ in 0..2 {
+        for (path, body, trailer) in
+            [("/trailers", "hi", true), ("/two", "hiyo", false), ("/late", "hiyo", false)]
+        {
+            conn.request("GET", path, "", &[]).unwrap();
+            let mut r = conn.response().unwrap();
+            let (mut got, mut buf) = (Vec::new(), [0u8; 2]);
+            loop {
+                match r.read(&mut buf).unwrap() {
+                    0 => break,
+                    n => got.extend_from_slice(&buf[..n]),
+                }
+            }
+            assert_eq!(String::from_utf8(got).unwrap(), body, "{path}");
+            assert_eq!(r.read(&mut buf).unwrap(), 0, "{path}: read after the end");
+            let t = r.trailers().and_then(|t| t.get_str("x-t").map(str::to_owned));
+            assert_eq!(t.as_deref(), trailer.then_some("1"), "{path}");
+        }
+    }
+    assert_eq!(origin.connections(), 1, "every response ended cleanly, the connection kept");
+}
