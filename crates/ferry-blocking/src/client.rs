@@ -77,6 +77,10 @@ impl ClientDriver for Client {
         }
     }
 
+    fn parse_url(&self, url: &str) -> Result<Url, ferry_proto::Error> {
+        self.inner.session.parse_url(url)
+    }
+
     fn execute(&self, request: RequestBuilder) -> Result<Response, Error> {
         let (mut spec, body) = request.into_parts();
         let mut stream = body.unwrap_or(Body::Empty);
@@ -95,7 +99,7 @@ impl ClientDriver for Client {
         loop {
             call.check_deadline(Instant::now(), Phase::Connect)?;
             let hop = session.hop(&call, &spec)?;
-            let key = hop.key.clone();
+            let key = hop.key().clone();
             let attempt = Instant::now();
             let (mut driver, reused) =
                 self.checkout(&hop, spec.is_fresh(), call.deadline(), call.would_retry_stale())?;
@@ -264,7 +268,7 @@ impl Client {
         deadline: Option<Instant>,
         retryable: bool,
     ) -> Result<(Box<Driver>, bool), Error> {
-        let key = &hop.key;
+        let key = hop.key();
         // The first hop's address names the connection in events; the key holds a hash of
         // the proxy's credentials and is never shown.
         let dial = hop.dial();
