@@ -96,18 +96,27 @@ impl ClientDriver for Client {
             elapsed_ms = tracing::field::Empty,
         );
         let _entered = span.enter();
+        // The first hop starts now: one reading of the clock for the call, its deadline
+        // check, the pool and the request; a later hop (a redirect, a retry) reads it again.
+        let mut now = started;
         loop {
-            call.check_deadline(Instant::now(), Phase::Connect)?;
+            call.check_deadline(now, Phase::Connect)?;
             let hop = session.hop(&call, &spec)?;
             let key = hop.key().clone();
-            let attempt = Instant::now();
-            let (mut driver, reused) =
-                self.checkout(&hop, spec.is_fresh(), call.deadline(), call.would_retry_stale())?;
+            let attempt = now;
+            let (mut driver, reused) = self.checkout(
+                &hop,
+                now,
+                spec.is_fresh(),
+                call.deadline(),
+                call.would_retry_stale(),
+            )?;
             driver.stack.set_deadline(call.deadline());
             let dials = driver.dials();
             let mut body = this_hop(&call, &mut stream);
-            let result = exchange::send(&mut driver, hop.request, &mut body)
+            let result = exchange::send_at(&mut driver, now, &hop.request, &mut body)
                 .and_then(|()| exchange::head(&mut driver));
+            now = Instant::now();
             let opened = driver.dials() - dials;
             self.inner.connects.fetch_add(opened, Ordering::Relaxed);
             let head = match result {
@@ -264,6 +273,7 @@ impl Client {
     fn checkout(
         &self,
         hop: &Hop,
+        mut now: Instant,
         fresh: bool,
         deadline: Option<Instant>,
         retryable: bool,
@@ -272,10 +282,15 @@ impl Client {
         // The first hop's address names the connection in events; the key holds a hash of
         // the proxy's credentials and is never shown.
         let dial = hop.dial();
-        let wait_deadline = self.inner.session.pool_wait().map(|d| Instant::now() + d);
+        let wait_deadline = self.inner.session.pool_wait().map(|d| now + d);
         let mut pool = self.pool();
+        let mut waited = false;
         loop {
-            let now = Instant::now();
+            // After a wait the clock is read again.
+            if waited {
+                now = Instant::now();
+            }
+            waited = true;
             let mut close = Vec::new();
             let probe = |d: &mut Box<Driver>| {
                 if d.stack.needs_probe(now, retryable) {
@@ -337,10 +352,15 @@ impl Client {
 
     /// The exchange on `driver` is over: back to the pool if it can carry another request,
     /// else closed (and its slot freed).
-    fn checkin(&self, key: RouteKey, mut driver: Box<Driver>) {
+    fn checkin(&self, key: RouteKey, driver: Box<Driver>) {
+        self.checkin_at(key, driver, Instant::now());
+    }
+
+    /// [`Client::checkin`] at `now` (the caller just read the clock).
+    fn checkin_at(&self, key: RouteKey, mut driver: Box<Driver>, now: Instant) {
         driver.stack.set_deadline(None);
         let mut close = Vec::new();
-        self.pool().checkin(key, driver, Instant::now(), &mut close);
+        self.pool().checkin(key, driver, now, &mut close);
         drop(close);
         self.inner.freed.notify_one();
     }
@@ -409,6 +429,35 @@ impl BodyState {
         }
     }
 
+    /// Whether pieces go out as they come: no content coding undone, no decoded piece waiting.
+    fn is_plain(&self) -> bool {
+        self.first.is_none() && self.ready.is_empty() && !self.decoder.is_decoding()
+    }
+
+    /// [`BodyState::next`] when [`BodyState::is_plain`]: the exchange's pieces as they are,
+    /// past the decoder and the queue.
+    fn next_plain(&mut self) -> Result<Option<Bytes>, Error> {
+        loop {
+            let Some(driver) = &mut self.driver else { return Ok(None) };
+            match exchange::next_piece(driver) {
+                Ok(Piece::Data(data)) if data.is_empty() => {}
+                Ok(Piece::Data(data)) => {
+                    self.read += data.len() as u64;
+                    return Ok(Some(data));
+                }
+                Ok(Piece::Trailers(t)) => self.trailers = Some(t),
+                Ok(Piece::End) => {
+                    self.end(true);
+                    return Ok(None);
+                }
+                Err(e) => {
+                    self.end(false);
+                    return Err(e);
+                }
+            }
+        }
+    }
+
     /// Body bytes straight into `out` when no content coding is undone and no decoded piece
     /// waits; `None`: take [`BodyState::next`].
     fn read_direct(&mut self, out: &mut [u8]) -> Option<usize> {
@@ -422,10 +471,11 @@ impl BodyState {
 
     /// The body is over: the connection goes back to the pool (`clean`) or is closed.
     fn end(&mut self, clean: bool) {
-        self.finished = Some(Instant::now());
+        let now = Instant::now();
+        self.finished = Some(now);
         if let Some(driver) = self.driver.take() {
             if clean && self.keep {
-                self.client.checkin(self.key.clone(), driver);
+                self.client.checkin_at(self.key.clone(), driver, now);
             } else {
                 self.client.discard(&self.key, driver);
             }
@@ -613,6 +663,23 @@ impl Response {
     }
 }
 
+impl Response {
+    /// The next piece for [`Read`]: past the decoder when nothing is decoded
+    /// ([`BodyState::next_plain`]), else [`Response::chunk`].
+    fn next_for_read(&mut self) -> Result<Option<Bytes>, Error> {
+        if !self.body.is_plain() {
+            return self.chunk();
+        }
+        let _entered = self.span.enter();
+        let piece = self.body.next_plain();
+        if matches!(piece, Ok(None)) && !self.span.is_disabled() {
+            let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            self.span.record("elapsed_ms", ms);
+        }
+        piece
+    }
+}
+
 impl Read for Response {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.partial.is_empty() {
@@ -620,14 +687,21 @@ impl Read for Response {
             if let Some(n) = self.body.read_direct(buf) {
                 return Ok(n);
             }
-            match self.chunk() {
+            match self.next_for_read() {
+                // A piece that fits (a small body's whole) is copied and gone.
+                Ok(Some(piece)) if piece.len() <= buf.len() => {
+                    buf[..piece.len()].copy_from_slice(&piece);
+                    return Ok(piece.len());
+                }
                 Ok(Some(piece)) => self.partial = piece,
                 Ok(None) => return Ok(0),
                 Err(e) => return Err(io::Error::other(e)),
             }
         }
         let n = buf.len().min(self.partial.len());
-        buf[..n].copy_from_slice(&self.partial.split_to(n));
+        buf[..n].copy_from_slice(&self.partial[..n]);
+        // Not `split_to`: no second handle on the buffer (a count up and down) per read.
+        bytes::Buf::advance(&mut self.partial, n);
         Ok(n)
     }
 }
