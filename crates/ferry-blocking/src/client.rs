@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -33,6 +33,9 @@ struct Inner {
     pool: Mutex<ClientPool<Box<Driver>, Instant>>,
     /// Signalled when a connection is checked in or closed (for requests waiting on a limit).
     freed: Condvar,
+    /// Requests waiting on `freed`, counted under the pool's lock: with none, a checkin
+    /// signals nobody (no system call).
+    waiting: AtomicUsize,
     connects: AtomicU64,
 }
 
@@ -72,6 +75,7 @@ impl ClientDriver for Client {
                 session,
                 pool: Mutex::new(pool),
                 freed: Condvar::new(),
+                waiting: AtomicUsize::new(0),
                 connects: AtomicU64::new(0),
             }),
         }
@@ -301,7 +305,7 @@ impl Client {
             let mut expired = Vec::new();
             pool.handle_timeout(now, &mut expired);
             if !close.is_empty() || !expired.is_empty() {
-                self.inner.freed.notify_all();
+                self.wake(true);
             }
             match checkout {
                 Checkout::Reuse(driver) => {
@@ -331,6 +335,8 @@ impl Client {
                             }
                         },
                     };
+                    // Counted while the lock is held: a checkin after the wait began sees it.
+                    self.inner.waiting.fetch_add(1, Ordering::Relaxed);
                     pool = match timeout {
                         None => self
                             .inner
@@ -345,7 +351,19 @@ impl Client {
                                 .0
                         }
                     };
+                    self.inner.waiting.fetch_sub(1, Ordering::Relaxed);
                 }
+            }
+        }
+    }
+
+    /// Wakes one request waiting for a connection (or all), if any waits.
+    fn wake(&self, all: bool) {
+        if self.inner.waiting.load(Ordering::Relaxed) > 0 {
+            if all {
+                self.inner.freed.notify_all();
+            } else {
+                self.inner.freed.notify_one();
             }
         }
     }
@@ -362,14 +380,14 @@ impl Client {
         let mut close = Vec::new();
         self.pool().checkin(key, driver, now, &mut close);
         drop(close);
-        self.inner.freed.notify_one();
+        self.wake(false);
     }
 
     /// `driver` is closed without going back to the pool.
     fn discard(&self, key: &RouteKey, driver: Box<Driver>) {
         drop(driver);
         self.pool().release(key);
-        self.inner.freed.notify_one();
+        self.wake(false);
     }
 }
 

@@ -225,11 +225,18 @@ impl<C: Reusable<T>, T: Timestamp> Pool<C, T> {
         }
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
-        if !self.idle.contains_key(&key) && self.idle.len() >= Self::EMPTY_QUEUES_KEPT {
-            self.idle.retain(|_, q| !q.is_empty());
-        }
-        let queue = self.idle.entry(key).or_default();
-        queue.push_back(Idle { conn, expires, seq });
+        let idle = Idle { conn, expires, seq };
+        // One look-up when the key's queue is there (a connection coming back to it).
+        let queue = match self.idle.get_mut(&key) {
+            Some(queue) => queue,
+            None => {
+                if self.idle.len() >= Self::EMPTY_QUEUES_KEPT {
+                    self.idle.retain(|_, q| !q.is_empty());
+                }
+                self.idle.entry(key).or_default()
+            }
+        };
+        queue.push_back(idle);
         self.len += 1;
         if queue.len() > self.config.max_idle_per_key {
             if let Some(old) = queue.pop_front() {
