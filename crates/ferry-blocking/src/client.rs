@@ -13,7 +13,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use ferry_client::{
     Call, Checkout, ClientDriver, ClientPool, ContentDecoder, Error, ErrorKind, Hop, Next, Phase,
-    Session, Timeout, Timings,
+    RequestSpec, Session, Timeout, Timings,
 };
 use ferry_proto::{Headers, ResponseHead, RouteKey, Url};
 
@@ -85,13 +85,12 @@ impl ClientDriver for Client {
         self.inner.session.parse_url(url)
     }
 
-    fn execute(&self, request: RequestBuilder) -> Result<Response, Error> {
-        let (mut spec, body) = request.into_parts();
+    fn execute(&self, spec: &mut RequestSpec, body: Option<Body>) -> Result<Response, Error> {
         let mut stream = body.unwrap_or(Body::Empty);
         let started = Instant::now();
         let session = &self.inner.session;
         let mut call =
-            session.call(started, &mut spec, ferry_client::RequestBody::call_body(&stream))?;
+            session.call(started, spec, ferry_client::RequestBody::call_body(&stream))?;
         let span = tracing::debug_span!(
             "request",
             method = %String::from_utf8_lossy(spec.method().as_bytes()),
@@ -105,7 +104,7 @@ impl ClientDriver for Client {
         let mut now = started;
         loop {
             call.check_deadline(now, Phase::Connect)?;
-            let hop = session.hop(&call, &spec)?;
+            let hop = session.hop(&call, spec)?;
             let key = hop.key().clone();
             let attempt = now;
             let (mut driver, reused) = self.checkout(
@@ -159,7 +158,7 @@ impl ClientDriver for Client {
                         started,
                         partial: Bytes::new(),
                         body: BodyState {
-                            decoder: session.decoder(&head.head, &spec),
+                            decoder: boxed(session.decoder(&head.head, spec)),
                             driver: Some(driver),
                             keep: !spec.is_fresh(),
                             key,
@@ -391,6 +390,11 @@ impl Client {
     }
 }
 
+/// `decoder` boxed when it decodes; `None` when it passes the content through.
+fn boxed(decoder: ContentDecoder) -> Option<Box<ContentDecoder>> {
+    decoder.is_decoding().then(|| Box::new(decoder))
+}
+
 /// The body side of a [`Response`]: the connection it arrives on, until its end.
 struct BodyState {
     driver: Option<Box<Driver>>,
@@ -398,7 +402,9 @@ struct BodyState {
     keep: bool,
     key: RouteKey,
     client: Client,
-    decoder: ContentDecoder,
+    /// The content decoder, boxed (a response that is not decoded carries no room for it);
+    /// `None`: the content is passed through.
+    decoder: Option<Box<ContentDecoder>>,
     /// Decoded pieces not yet read: the first here (a piece of identity content, say, needs
     /// no queue), the rest after it in `ready`.
     first: Option<Bytes>,
@@ -426,18 +432,26 @@ impl BodyState {
                 _ => ready.push_back(b),
             };
             let step = match exchange::next_piece(driver) {
-                Ok(Piece::Data(data)) => self.decoder.decode(data, &mut push),
+                Ok(Piece::Data(data)) => match &mut self.decoder {
+                    Some(d) => d.decode(data, &mut push),
+                    None => {
+                        push(data);
+                        Ok(())
+                    }
+                },
                 Ok(Piece::Trailers(t)) => {
                     self.trailers = Some(t);
                     Ok(())
                 }
-                Ok(Piece::End) => match self.decoder.finish(&mut push) {
-                    Ok(()) => {
-                        self.end(true);
-                        Ok(())
+                Ok(Piece::End) => {
+                    match self.decoder.as_mut().map_or(Ok(()), |d| d.finish(&mut push)) {
+                        Ok(()) => {
+                            self.end(true);
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
                     }
-                    Err(e) => Err(e),
-                },
+                }
                 Err(e) => Err(e),
             };
             if let Err(e) = step {
@@ -449,7 +463,7 @@ impl BodyState {
 
     /// Whether pieces go out as they come: no content coding undone, no decoded piece waiting.
     fn is_plain(&self) -> bool {
-        self.first.is_none() && self.ready.is_empty() && !self.decoder.is_decoding()
+        self.first.is_none() && self.ready.is_empty() && self.decoder.is_none()
     }
 
     /// [`BodyState::next`] when [`BodyState::is_plain`]: the exchange's pieces as they are,
@@ -479,7 +493,7 @@ impl BodyState {
     /// Body bytes straight into `out` when no content coding is undone and no decoded piece
     /// waits; `None`: take [`BodyState::next`].
     fn read_direct(&mut self, out: &mut [u8]) -> Option<usize> {
-        if !self.ready.is_empty() || self.decoder.is_decoding() {
+        if !self.ready.is_empty() || self.decoder.is_some() {
             return None;
         }
         let n = exchange::read_body(self.driver.as_mut()?, out)?;
@@ -578,7 +592,7 @@ impl Response {
     /// Whether the body is being decoded from a content coding.
     #[must_use]
     pub fn is_decoded(&self) -> bool {
-        self.body.decoder.is_decoding()
+        self.body.decoder.is_some()
     }
 
     /// Body bytes read so far (decoded).

@@ -50,7 +50,13 @@ pub trait ClientDriver: Clone + Sized {
     ///
     /// # Errors
     /// Any [`Error`].
-    fn execute(&self, request: RequestBuilder<Self>) -> Result<Self::Response, Error>;
+    /// The request's settings are read in place (`spec`, left as the call leaves it), its
+    /// body handed over.
+    fn execute(
+        &self,
+        spec: &mut RequestSpec,
+        body: Option<Self::Body>,
+    ) -> Result<Self::Response, Error>;
 }
 
 /// What the decisions need to know of a request body.
@@ -662,7 +668,11 @@ impl Session {
                 || request.removed.iter().any(|r| r.as_bytes().eq_ignore_ascii_case(name))
                 || own.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
         };
-        let defaults = if self.headers.len() <= MASKED_DEFAULTS {
+        let masked = self.headers.len() <= MASKED_DEFAULTS;
+        let defaults = if masked && own.is_empty() && request.removed.is_empty() && decompress {
+            // Nothing replaced, removed or dropped: every default goes (the usual request).
+            (Some(self.headers.clone()), 0)
+        } else if masked {
             let mut skip = 0;
             for (i, (name, _)) in self.headers.iter().enumerate() {
                 if dropped(name) {
@@ -1008,9 +1018,10 @@ impl<C: ClientDriver> RequestBuilder<C> {
     /// # Errors
     /// Any [`Error`]: its [`Phase`], [`Error::timeout`] naming the budget that ran out,
     /// [`Error::redirect`] for a refused redirect.
-    pub fn send(self) -> Result<C::Response, Error> {
-        let client = self.client.clone();
-        client.execute(self)
+    pub fn send(mut self) -> Result<C::Response, Error> {
+        // The settings stay where they are: no copy of them per request.
+        let body = self.body.take();
+        self.client.execute(&mut self.spec, body)
     }
 
     /// The settings and the body, for the driver's [`ClientDriver::execute`].
@@ -1117,11 +1128,14 @@ mod tests {
             Keep(Arc::new(Mutex::new(Some(session))))
         }
         /// The fields the first hop sends.
-        fn execute(&self, request: RequestBuilder<Keep>) -> Result<Self::Response, Error> {
-            let (mut spec, _) = request.into_parts();
+        fn execute(
+            &self,
+            spec: &mut RequestSpec,
+            _: Option<NoBody>,
+        ) -> Result<Self::Response, Error> {
             let guard = self.0.lock().unwrap();
             let session = guard.as_ref().unwrap();
-            let call = session.call(Instant::now(), &mut spec, CallBody::Empty)?;
+            let call = session.call(Instant::now(), spec, CallBody::Empty)?;
             let request = call.request(None);
             Ok(request
                 .headers()
@@ -1274,6 +1288,37 @@ mod tests {
         for i in 0..(2 * RECENT) {
             let h = hop(&format!("https://h{i}.test/"), None);
             assert_eq!(h.route().origin().to_string(), format!("h{i}.test:443"));
+        }
+    }
+
+    /// A plain request (nothing replaced, removed or dropped) shares every default; past the
+    /// mask's reach they are copied instead, so a redirect to another origin still drops a
+    /// default credential however many defaults come before it.
+    #[test]
+    fn a_plain_request_with_more_defaults_than_the_mask_still_drops_credentials() {
+        for count in [3, 80] {
+            let mut builder = ClientBuilder::default().tls(tls()).env_proxies(false);
+            for i in 0..count {
+                builder = builder.default_header(&format!("X-D{i}"), "1");
+            }
+            let client: Keep = builder.default_header("Authorization", "Bearer t").build().unwrap();
+            let guard = client.0.lock().unwrap();
+            let session = guard.as_ref().unwrap();
+            let mut spec =
+                RequestBuilder::new(client.clone(), "GET", "http://a.test/").into_parts().0;
+            let mut call = session.call(Duration::ZERO, &mut spec, CallBody::Empty).unwrap();
+            let has_auth = |c: &Call<Duration>| {
+                c.request(None).headers().any(|(n, _)| n.eq_ignore_ascii_case(b"authorization"))
+            };
+            assert!(has_auth(&call));
+            assert_eq!(call.request(None).headers().count(), count + 4);
+            let mut buf = bytes::BytesMut::from(
+                &b"HTTP/1.1 302 X\r\nLocation: http://b.test/\r\nContent-Length: 0\r\n\r\n"[..],
+            );
+            let found = ferry_proto::wire::parse_response_head(&mut buf, &Config::default());
+            assert_eq!(call.on_response(&found.unwrap().unwrap()).unwrap(), Next::Follow);
+            assert!(!has_auth(&call), "{count} defaults");
+            assert_eq!(call.request(None).headers().count(), count + 3);
         }
     }
 
