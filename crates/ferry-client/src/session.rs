@@ -511,6 +511,10 @@ impl<K, V: Clone> Recent<K, V> {
         self.entries.iter().flatten().find(|(k, _)| k.borrow() == key).map(|(_, v)| v.clone())
     }
 
+    fn find(&self, matches: impl Fn(&K) -> bool) -> Option<V> {
+        self.entries.iter().flatten().find(|(k, _)| matches(k)).map(|(_, v)| v.clone())
+    }
+
     fn put(&mut self, key: K, value: V) {
         self.entries[self.next] = Some((key, value));
         self.next = (self.next + 1) % RECENT;
@@ -711,12 +715,15 @@ impl Session {
             // A request's own proxies are its own: decided for it alone.
             Some(own) => Arc::new(self.way(url, Some(own))?),
             None => {
-                let origin = (url.scheme(), url.host().clone(), url.port_or_default());
-                let known = lock(&self.ways).get(&origin);
+                let (scheme, port) = (url.scheme(), url.port_or_default());
+                let same =
+                    |(s, h, p): &(Scheme, Host, u16)| *s == scheme && *p == port && h == url.host();
+                let known = lock(&self.ways).find(same);
                 match known {
                     Some(way) => way,
                     None => {
                         let way = Arc::new(self.way(url, None)?);
+                        let origin = (scheme, url.host().clone(), port);
                         lock(&self.ways).put(origin, Arc::clone(&way));
                         way
                     }

@@ -277,6 +277,14 @@ impl<C: Reusable<T>, T: Timestamp> Pool<C, T> {
         taken
     }
 
+    /// Whether [`Pool::handle_timeout`] at `now` may have something to hand back (`false`:
+    /// it would return nothing). Constant time: a driver may ask on every checkout.
+    #[must_use]
+    #[inline]
+    pub fn may_expire(&self, now: T) -> bool {
+        self.no_expiry_before.is_some_and(|at| now >= at)
+    }
+
     /// The earliest idle deadline, if any connection can expire. Cost: linear in the number of
     /// idle connections.
     #[must_use]
@@ -290,7 +298,7 @@ impl<C: Reusable<T>, T: Timestamp> Pool<C, T> {
     pub fn handle_timeout(&mut self, now: T) -> Vec<C> {
         let mut out = Vec::new();
         // Nothing can have expired yet: no walk (a driver calls this on every checkout).
-        if self.no_expiry_before.is_none_or(|at| now < at) {
+        if !self.may_expire(now) {
             return out;
         }
         self.idle.retain(|_, queue| {
