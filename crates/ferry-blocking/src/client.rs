@@ -737,3 +737,65 @@ impl Read for Response {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::io::Read;
+
+    use ferry_test_support::origin::{GZIP_TEXT, Origin, pattern};
+
+    use super::Client;
+
+    fn client(decompress: bool) -> Client {
+        Client::builder().env_proxies(false).decompress(decompress).build().unwrap()
+    }
+
+    /// `Read` past the decoder (nothing decoded) gives what `bytes` gives, whatever the
+    /// buffer's size and the framing (chunks, trailers); a decoded body never takes that path.
+    #[test]
+    fn reads_past_the_decoder_give_the_body_and_decoded_ones_do_not_go_past_it() {
+        let origin = Origin::http();
+        let plain = client(true);
+        for path in ["/bytes/10", "/bytes/70000", "/chunked/5000?chunk=7&trailer"] {
+            let whole = plain.get(&origin.url(path)).send().unwrap().bytes().unwrap();
+            for size in [1, 3, 4096, 64 * 1024] {
+                let mut r = plain.get(&origin.url(path)).send().unwrap();
+                assert!(!r.is_decoded());
+                let (mut got, mut buf) = (Vec::new(), vec![0; size]);
+                loop {
+                    match r.read(&mut buf).unwrap() {
+                        0 => break,
+                        n => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                assert!(got == whole, "{path} read {size} at a time");
+                assert_eq!(r.bytes_read(), got.len() as u64);
+                if path.contains("trailer") {
+                    assert!(r.trailers().is_some(), "{path}");
+                }
+            }
+        }
+        assert!(
+            plain.get(&origin.url("/bytes/10")).send().unwrap().bytes().unwrap() == pattern(10)
+        );
+        // Decoded: the text, not the gzip bytes; not decoded: the gzip bytes as sent.
+        for size in [1, 64 * 1024] {
+            let mut r = plain.get(&origin.url("/gzip")).send().unwrap();
+            assert!(r.is_decoded());
+            let (mut got, mut buf) = (Vec::new(), vec![0; size]);
+            while let n @ 1.. = r.read(&mut buf).unwrap() {
+                got.extend_from_slice(&buf[..n]);
+            }
+            assert_eq!(String::from_utf8(got).unwrap(), GZIP_TEXT);
+        }
+        let coded = client(false);
+        let mut r = coded.get(&origin.url("/gzip")).send().unwrap();
+        assert!(!r.is_decoded());
+        let mut got = Vec::new();
+        r.read_to_end(&mut got).unwrap();
+        assert_eq!(&got[..2], &[0x1f, 0x8b], "the gzip magic: passed through");
+        assert_eq!(plain.connections_opened(), 1, "every body read to its end: one connection");
+    }
+}
