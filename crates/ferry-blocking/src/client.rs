@@ -6,14 +6,14 @@
 use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 use bytes::Bytes;
 use ferry_client::{
     Call, Checkout, ClientDriver, ClientPool, ContentDecoder, Error, ErrorKind, Hop, Next, Phase,
-    Session, Timeout, Timings,
+    RequestSpec, Session, Timeout, Timings,
 };
 use ferry_proto::{Headers, ResponseHead, RouteKey, Url};
 
@@ -33,6 +33,9 @@ struct Inner {
     pool: Mutex<ClientPool<Box<Driver>, Instant>>,
     /// Signalled when a connection is checked in or closed (for requests waiting on a limit).
     freed: Condvar,
+    /// Requests waiting on `freed`, counted under the pool's lock: with none, a checkin
+    /// signals nobody (no system call).
+    waiting: AtomicUsize,
     connects: AtomicU64,
 }
 
@@ -72,18 +75,22 @@ impl ClientDriver for Client {
                 session,
                 pool: Mutex::new(pool),
                 freed: Condvar::new(),
+                waiting: AtomicUsize::new(0),
                 connects: AtomicU64::new(0),
             }),
         }
     }
 
-    fn execute(&self, request: RequestBuilder) -> Result<Response, Error> {
-        let (mut spec, body) = request.into_parts();
+    fn parse_url(&self, url: &str) -> Result<Url, ferry_proto::Error> {
+        self.inner.session.parse_url(url)
+    }
+
+    fn execute(&self, spec: &mut RequestSpec, body: Option<Body>) -> Result<Response, Error> {
         let mut stream = body.unwrap_or(Body::Empty);
         let started = Instant::now();
         let session = &self.inner.session;
         let mut call =
-            session.call(started, &mut spec, ferry_client::RequestBody::call_body(&stream))?;
+            session.call(started, spec, ferry_client::RequestBody::call_body(&stream))?;
         let span = tracing::debug_span!(
             "request",
             method = %String::from_utf8_lossy(spec.method().as_bytes()),
@@ -92,18 +99,27 @@ impl ClientDriver for Client {
             elapsed_ms = tracing::field::Empty,
         );
         let _entered = span.enter();
+        // The first hop starts now: one reading of the clock for the call, its deadline
+        // check, the pool and the request; a later hop (a redirect, a retry) reads it again.
+        let mut now = started;
         loop {
-            call.check_deadline(Instant::now(), Phase::Connect)?;
-            let hop = session.hop(&call, &spec)?;
-            let key = hop.key.clone();
-            let attempt = Instant::now();
-            let (mut driver, reused) =
-                self.checkout(&hop, spec.is_fresh(), call.deadline(), call.would_retry_stale())?;
+            call.check_deadline(now, Phase::Connect)?;
+            let hop = session.hop(&call, spec)?;
+            let key = hop.key().clone();
+            let attempt = now;
+            let (mut driver, reused) = self.checkout(
+                &hop,
+                now,
+                spec.is_fresh(),
+                call.deadline(),
+                call.would_retry_stale(),
+            )?;
             driver.stack.set_deadline(call.deadline());
             let dials = driver.dials();
             let mut body = this_hop(&call, &mut stream);
-            let result = exchange::send(&mut driver, hop.request, &mut body)
+            let result = exchange::send_at(&mut driver, now, &hop.request, &mut body)
                 .and_then(|()| exchange::head(&mut driver));
+            now = Instant::now();
             let opened = driver.dials() - dials;
             self.inner.connects.fetch_add(opened, Ordering::Relaxed);
             let head = match result {
@@ -142,7 +158,7 @@ impl ClientDriver for Client {
                         started,
                         partial: Bytes::new(),
                         body: BodyState {
-                            decoder: session.decoder(&head.head, &spec),
+                            decoder: boxed(session.decoder(&head.head, spec)),
                             driver: Some(driver),
                             keep: !spec.is_fresh(),
                             key,
@@ -260,18 +276,24 @@ impl Client {
     fn checkout(
         &self,
         hop: &Hop,
+        mut now: Instant,
         fresh: bool,
         deadline: Option<Instant>,
         retryable: bool,
     ) -> Result<(Box<Driver>, bool), Error> {
-        let key = &hop.key;
+        let key = hop.key();
         // The first hop's address names the connection in events; the key holds a hash of
         // the proxy's credentials and is never shown.
         let dial = hop.dial();
-        let wait_deadline = self.inner.session.pool_wait().map(|d| Instant::now() + d);
+        let wait_deadline = self.inner.session.pool_wait().map(|d| now + d);
         let mut pool = self.pool();
+        let mut waited = false;
         loop {
-            let now = Instant::now();
+            // After a wait the clock is read again.
+            if waited {
+                now = Instant::now();
+            }
+            waited = true;
             let mut close = Vec::new();
             let probe = |d: &mut Box<Driver>| {
                 if d.stack.needs_probe(now, retryable) {
@@ -282,7 +304,7 @@ impl Client {
             let mut expired = Vec::new();
             pool.handle_timeout(now, &mut expired);
             if !close.is_empty() || !expired.is_empty() {
-                self.inner.freed.notify_all();
+                self.wake(true);
             }
             match checkout {
                 Checkout::Reuse(driver) => {
@@ -312,6 +334,8 @@ impl Client {
                             }
                         },
                     };
+                    // Counted while the lock is held: a checkin after the wait began sees it.
+                    self.inner.waiting.fetch_add(1, Ordering::Relaxed);
                     pool = match timeout {
                         None => self
                             .inner
@@ -326,27 +350,49 @@ impl Client {
                                 .0
                         }
                     };
+                    self.inner.waiting.fetch_sub(1, Ordering::Relaxed);
                 }
+            }
+        }
+    }
+
+    /// Wakes one request waiting for a connection (or all), if any waits.
+    fn wake(&self, all: bool) {
+        if self.inner.waiting.load(Ordering::Relaxed) > 0 {
+            if all {
+                self.inner.freed.notify_all();
+            } else {
+                self.inner.freed.notify_one();
             }
         }
     }
 
     /// The exchange on `driver` is over: back to the pool if it can carry another request,
     /// else closed (and its slot freed).
-    fn checkin(&self, key: RouteKey, mut driver: Box<Driver>) {
+    fn checkin(&self, key: RouteKey, driver: Box<Driver>) {
+        self.checkin_at(key, driver, Instant::now());
+    }
+
+    /// [`Client::checkin`] at `now` (the caller just read the clock).
+    fn checkin_at(&self, key: RouteKey, mut driver: Box<Driver>, now: Instant) {
         driver.stack.set_deadline(None);
         let mut close = Vec::new();
-        self.pool().checkin(key, driver, Instant::now(), &mut close);
+        self.pool().checkin(key, driver, now, &mut close);
         drop(close);
-        self.inner.freed.notify_one();
+        self.wake(false);
     }
 
     /// `driver` is closed without going back to the pool.
     fn discard(&self, key: &RouteKey, driver: Box<Driver>) {
         drop(driver);
         self.pool().release(key);
-        self.inner.freed.notify_one();
+        self.wake(false);
     }
+}
+
+/// `decoder` boxed when it decodes; `None` when it passes the content through.
+fn boxed(decoder: ContentDecoder) -> Option<Box<ContentDecoder>> {
+    decoder.is_decoding().then(|| Box::new(decoder))
 }
 
 /// The body side of a [`Response`]: the connection it arrives on, until its end.
@@ -356,7 +402,9 @@ struct BodyState {
     keep: bool,
     key: RouteKey,
     client: Client,
-    decoder: ContentDecoder,
+    /// The content decoder, boxed (a response that is not decoded carries no room for it);
+    /// `None`: the content is passed through.
+    decoder: Option<Box<ContentDecoder>>,
     /// Decoded pieces not yet read: the first here (a piece of identity content, say, needs
     /// no queue), the rest after it in `ready`.
     first: Option<Bytes>,
@@ -384,18 +432,26 @@ impl BodyState {
                 _ => ready.push_back(b),
             };
             let step = match exchange::next_piece(driver) {
-                Ok(Piece::Data(data)) => self.decoder.decode(data, &mut push),
+                Ok(Piece::Data(data)) => match &mut self.decoder {
+                    Some(d) => d.decode(data, &mut push),
+                    None => {
+                        push(data);
+                        Ok(())
+                    }
+                },
                 Ok(Piece::Trailers(t)) => {
                     self.trailers = Some(t);
                     Ok(())
                 }
-                Ok(Piece::End) => match self.decoder.finish(&mut push) {
-                    Ok(()) => {
-                        self.end(true);
-                        Ok(())
+                Ok(Piece::End) => {
+                    match self.decoder.as_mut().map_or(Ok(()), |d| d.finish(&mut push)) {
+                        Ok(()) => {
+                            self.end(true);
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
                     }
-                    Err(e) => Err(e),
-                },
+                }
                 Err(e) => Err(e),
             };
             if let Err(e) = step {
@@ -405,10 +461,39 @@ impl BodyState {
         }
     }
 
+    /// Whether pieces go out as they come: no content coding undone, no decoded piece waiting.
+    fn is_plain(&self) -> bool {
+        self.first.is_none() && self.ready.is_empty() && self.decoder.is_none()
+    }
+
+    /// [`BodyState::next`] when [`BodyState::is_plain`]: the exchange's pieces as they are,
+    /// past the decoder and the queue.
+    fn next_plain(&mut self) -> Result<Option<Bytes>, Error> {
+        loop {
+            let Some(driver) = &mut self.driver else { return Ok(None) };
+            match exchange::next_piece(driver) {
+                Ok(Piece::Data(data)) if data.is_empty() => {}
+                Ok(Piece::Data(data)) => {
+                    self.read += data.len() as u64;
+                    return Ok(Some(data));
+                }
+                Ok(Piece::Trailers(t)) => self.trailers = Some(t),
+                Ok(Piece::End) => {
+                    self.end(true);
+                    return Ok(None);
+                }
+                Err(e) => {
+                    self.end(false);
+                    return Err(e);
+                }
+            }
+        }
+    }
+
     /// Body bytes straight into `out` when no content coding is undone and no decoded piece
     /// waits; `None`: take [`BodyState::next`].
     fn read_direct(&mut self, out: &mut [u8]) -> Option<usize> {
-        if !self.ready.is_empty() || self.decoder.is_decoding() {
+        if !self.ready.is_empty() || self.decoder.is_some() {
             return None;
         }
         let n = exchange::read_body(self.driver.as_mut()?, out)?;
@@ -418,10 +503,11 @@ impl BodyState {
 
     /// The body is over: the connection goes back to the pool (`clean`) or is closed.
     fn end(&mut self, clean: bool) {
-        self.finished = Some(Instant::now());
+        let now = Instant::now();
+        self.finished = Some(now);
         if let Some(driver) = self.driver.take() {
             if clean && self.keep {
-                self.client.checkin(self.key.clone(), driver);
+                self.client.checkin_at(self.key.clone(), driver, now);
             } else {
                 self.client.discard(&self.key, driver);
             }
@@ -506,7 +592,7 @@ impl Response {
     /// Whether the body is being decoded from a content coding.
     #[must_use]
     pub fn is_decoded(&self) -> bool {
-        self.body.decoder.is_decoding()
+        self.body.decoder.is_some()
     }
 
     /// Body bytes read so far (decoded).
@@ -609,6 +695,23 @@ impl Response {
     }
 }
 
+impl Response {
+    /// The next piece for [`Read`]: past the decoder when nothing is decoded
+    /// ([`BodyState::next_plain`]), else [`Response::chunk`].
+    fn next_for_read(&mut self) -> Result<Option<Bytes>, Error> {
+        if !self.body.is_plain() {
+            return self.chunk();
+        }
+        let _entered = self.span.enter();
+        let piece = self.body.next_plain();
+        if matches!(piece, Ok(None)) && !self.span.is_disabled() {
+            let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            self.span.record("elapsed_ms", ms);
+        }
+        piece
+    }
+}
+
 impl Read for Response {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.partial.is_empty() {
@@ -616,14 +719,83 @@ impl Read for Response {
             if let Some(n) = self.body.read_direct(buf) {
                 return Ok(n);
             }
-            match self.chunk() {
+            match self.next_for_read() {
+                // A piece that fits (a small body's whole) is copied and gone.
+                Ok(Some(piece)) if piece.len() <= buf.len() => {
+                    buf[..piece.len()].copy_from_slice(&piece);
+                    return Ok(piece.len());
+                }
                 Ok(Some(piece)) => self.partial = piece,
                 Ok(None) => return Ok(0),
                 Err(e) => return Err(io::Error::other(e)),
             }
         }
         let n = buf.len().min(self.partial.len());
-        buf[..n].copy_from_slice(&self.partial.split_to(n));
+        buf[..n].copy_from_slice(&self.partial[..n]);
+        // Not `split_to`: no second handle on the buffer (a count up and down) per read.
+        bytes::Buf::advance(&mut self.partial, n);
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::io::Read;
+
+    use ferry_test_support::origin::{GZIP_TEXT, Origin, pattern};
+
+    use super::Client;
+
+    fn client(decompress: bool) -> Client {
+        Client::builder().env_proxies(false).decompress(decompress).build().unwrap()
+    }
+
+    /// `Read` past the decoder (nothing decoded) gives what `bytes` gives, whatever the
+    /// buffer's size and the framing (chunks, trailers); a decoded body never takes that path.
+    #[test]
+    fn reads_past_the_decoder_give_the_body_and_decoded_ones_do_not_go_past_it() {
+        let origin = Origin::http();
+        let plain = client(true);
+        for path in ["/bytes/10", "/bytes/70000", "/chunked/5000?chunk=7&trailer"] {
+            let whole = plain.get(&origin.url(path)).send().unwrap().bytes().unwrap();
+            for size in [1, 3, 4096, 64 * 1024] {
+                let mut r = plain.get(&origin.url(path)).send().unwrap();
+                assert!(!r.is_decoded());
+                let (mut got, mut buf) = (Vec::new(), vec![0; size]);
+                loop {
+                    match r.read(&mut buf).unwrap() {
+                        0 => break,
+                        n => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                assert!(got == whole, "{path} read {size} at a time");
+                assert_eq!(r.bytes_read(), got.len() as u64);
+                if path.contains("trailer") {
+                    assert!(r.trailers().is_some(), "{path}");
+                }
+            }
+        }
+        assert!(
+            plain.get(&origin.url("/bytes/10")).send().unwrap().bytes().unwrap() == pattern(10)
+        );
+        // Decoded: the text, not the gzip bytes; not decoded: the gzip bytes as sent.
+        for size in [1, 64 * 1024] {
+            let mut r = plain.get(&origin.url("/gzip")).send().unwrap();
+            assert!(r.is_decoded());
+            let (mut got, mut buf) = (Vec::new(), vec![0; size]);
+            while let n @ 1.. = r.read(&mut buf).unwrap() {
+                got.extend_from_slice(&buf[..n]);
+            }
+            assert_eq!(String::from_utf8(got).unwrap(), GZIP_TEXT);
+        }
+        let coded = client(false);
+        let mut r = coded.get(&origin.url("/gzip")).send().unwrap();
+        assert!(!r.is_decoded());
+        let mut got = Vec::new();
+        r.read_to_end(&mut got).unwrap();
+        assert_eq!(&got[..2], &[0x1f, 0x8b], "the gzip magic: passed through");
+        assert_eq!(plain.connections_opened(), 1, "every body read to its end: one connection");
     }
 }

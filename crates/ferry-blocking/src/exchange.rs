@@ -3,7 +3,6 @@
 //! responses gathered, the body handed out piece by piece. Every `if` here is on the stack's
 //! outputs or on the caller's reader; the protocol decisions are the stack's.
 
-use std::borrow::Borrow;
 use std::io::{self, Read};
 use std::time::Instant;
 
@@ -126,21 +125,12 @@ fn read_piece(reader: &mut dyn Read) -> Result<Option<Bytes>, Error> {
     }
 }
 
-/// Sends the request and its body, until the response begins (kept in the driver's pending
-/// outputs for [`head`]); interim responses are kept too, and a `100 Continue` releases the
-/// body.
+/// Sends the request and its body, queued at `now` (the caller just read the clock), until
+/// the response begins (kept in the driver's pending outputs for [`head`]); interim responses
+/// are kept too, and a `100 Continue` releases the body.
 ///
 /// The request is only read (a [`Connection`](crate::Connection) keeps its own across
 /// requests and retries); [`Client`](crate::Client) hands over its hop's.
-pub(crate) fn send(
-    driver: &mut Driver,
-    request: impl Borrow<Request>,
-    body: &mut Body,
-) -> Result<(), Error> {
-    send_at(driver, Instant::now(), request.borrow(), body)
-}
-
-/// [`send`], the request queued at `now` (the caller just read the clock).
 pub(crate) fn send_at(
     driver: &mut Driver,
     now: Instant,

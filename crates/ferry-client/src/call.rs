@@ -3,11 +3,12 @@
 //! a connection for that hop's route, and tells the call what happened; the call says whether
 //! to retry, follow a redirect, or hand the response to the user.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ferry_proto::{BodyFraming, Method, Request, ResponseHead, Scheme, Timestamp, Url};
+use ferry_proto::{
+    BodyFraming, CheckedFields, Method, Request, ResponseHead, Scheme, Timestamp, Url,
+};
 
 use crate::error::{Error, ErrorKind, Phase, RedirectError, Timeout};
 
@@ -89,8 +90,9 @@ const ORIGIN_CREDENTIALS: [&str; 3] = ["authorization", "cookie", "proxy-authori
 pub struct Call<T> {
     method: Method,
     url: Url,
-    /// The client's default fields, shared by every call of the client.
-    defaults: Arc<[(Bytes, Bytes)]>,
+    /// The client's default fields, checked when the client was built and shared by every
+    /// call of the client (and every request it sends: they are not checked again).
+    defaults: Option<CheckedFields>,
     /// Bit `i` set: `defaults[i]` is not sent (replaced, removed, or dropped by a redirect).
     skip: u64,
     /// The caller's fields, after the defaults, names as given.
@@ -119,7 +121,7 @@ impl<T: Timestamp> Call<T> {
         total: Option<Duration>,
     ) -> Call<T> {
         let headers = headers.into_iter().map(|(n, v)| (Bytes::from(n), v)).collect();
-        Call::with_defaults(now, method, url, (no_defaults(), 0), headers, body, policy, total)
+        Call::with_defaults(now, method, url, (None, 0), headers, body, policy, total)
     }
 
     /// [`Call::new`] with the client's `defaults` first (those whose bit is set in `skip`
@@ -129,7 +131,7 @@ impl<T: Timestamp> Call<T> {
         now: T,
         method: Method,
         url: Url,
-        (defaults, skip): (Arc<[(Bytes, Bytes)]>, u64),
+        (defaults, skip): (Option<CheckedFields>, u64),
         headers: Vec<(Bytes, Bytes)>,
         body: CallBody,
         policy: RedirectPolicy,
@@ -165,16 +167,17 @@ impl<T: Timestamp> Call<T> {
         let skip = self.skip;
         self.defaults
             .iter()
+            .flat_map(CheckedFields::iter)
             .enumerate()
-            .filter(move |(i, _)| skip & (1 << i) == 0)
+            .filter(move |(i, _)| *i >= 64 || skip & (1 << i) == 0)
             .map(|(_, f)| f)
             .chain(&self.headers)
     }
 
     /// Keeps only the fields whose name `keep` accepts (defaults are marked skipped).
     fn retain_fields(&mut self, keep: impl Fn(&[u8]) -> bool) {
-        for (i, (name, _)) in self.defaults.iter().enumerate() {
-            if !keep(name) {
+        for (i, (name, _)) in self.defaults.iter().flat_map(CheckedFields::iter).enumerate() {
+            if !keep(name) && i < 64 {
                 self.skip |= 1 << i;
             }
         }
@@ -234,8 +237,11 @@ impl<T: Timestamp> Call<T> {
     pub fn request(&self, cookie: Option<&str>) -> Request {
         let mut request =
             Request::new(self.method.clone(), self.url.clone()).body(self.body.framing());
-        for (name, value) in self.fields() {
-            request = request.header(name.clone(), value.clone());
+        // The defaults go as they are, shared and not checked again; the caller's own fields
+        // are checked when the request is encoded.
+        request.set_checked_fields(self.defaults.clone(), self.skip);
+        for (name, value) in &self.headers {
+            request.push_header(name.clone(), value.clone());
         }
         if let Some(cookie) = cookie {
             if !self.fields().any(|(n, _)| n.eq_ignore_ascii_case(b"cookie")) {
@@ -332,11 +338,6 @@ impl<T: Timestamp> Call<T> {
         self.retries = 0;
         Ok(Next::Follow)
     }
-}
-
-/// No defaults (a call made by [`Call::new`]).
-fn no_defaults() -> Arc<[(Bytes, Bytes)]> {
-    Arc::new([])
 }
 
 /// Same scheme, host and port (RFC 6454's origin).

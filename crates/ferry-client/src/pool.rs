@@ -142,7 +142,12 @@ impl<C: Reusable<T>, T: Timestamp> ClientPool<C, T> {
     }
 
     /// Hands back the idle connections whose deadline passed, to be closed.
+    #[inline]
     pub fn handle_timeout(&mut self, now: T, close: &mut Vec<C>) {
+        // Nothing can have expired yet (the usual checkout): no call, no walk.
+        if !self.idle.may_expire(now) {
+            return;
+        }
         for e in self.idle.handle_timeout(now) {
             self.forget(&e.key);
             close.push(e.conn);

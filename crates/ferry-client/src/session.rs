@@ -7,15 +7,15 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ferry_proto::proxy::{EnvProxies, NoProxy, Proxies, Proxy, ProxyConfig};
+use ferry_proto::proxy::{EnvProxies, NoProxy, Proxies, Proxy, ProxyConfig, ProxyDecision};
 use ferry_proto::{
-    Authority, Config, Method, PoolConfig, Request, ResponseHead, Route, RouteKey, Timeouts,
-    Timestamp, Url,
+    Authority, CheckedFields, Config, Host, Method, PoolConfig, Request, ResponseHead, Route,
+    RouteKey, Scheme, Timeouts, Timestamp, Url,
 };
 use ferry_tls::TlsConfig;
 
@@ -37,12 +37,26 @@ pub trait ClientDriver: Clone + Sized {
     type Response;
     /// The client for a built session.
     fn from_session(session: Session) -> Self;
+    /// Parses a request's URL: [`Url::parse`], or [`Session::parse_url`] (which remembers
+    /// the last URLs parsed) for a driver that holds its session.
+    ///
+    /// # Errors
+    /// As [`Url::parse`].
+    fn parse_url(&self, url: &str) -> Result<Url, ferry_proto::Error> {
+        Url::parse(url)
+    }
     /// Runs a request: [`Session::call`], then per hop [`Session::hop`], a connection, the
     /// exchange, [`Call::on_error`] or [`Session::on_head`].
     ///
     /// # Errors
     /// Any [`Error`].
-    fn execute(&self, request: RequestBuilder<Self>) -> Result<Self::Response, Error>;
+    /// The request's settings are read in place (`spec`, left as the call leaves it), its
+    /// body handed over.
+    fn execute(
+        &self,
+        spec: &mut RequestSpec,
+        body: Option<Self::Body>,
+    ) -> Result<Self::Response, Error>;
 }
 
 /// What the decisions need to know of a request body.
@@ -402,10 +416,9 @@ impl<C: ClientDriver> ClientBuilder<C> {
         for (name, value) in self.headers {
             set_field(&mut headers, Bytes::from(name), value);
         }
-        for (name, value) in &headers {
-            ferry_proto::wire::check_field(name, value)
-                .map_err(|e| Error::new(Phase::Send, ErrorKind::Request(e)))?;
-        }
+        // Checked once here: no request checks them again.
+        let headers = CheckedFields::new(headers)
+            .map_err(|e| Error::new(Phase::Send, ErrorKind::Request(e)))?;
         Ok(C::from_session(Session {
             proxy,
             tunnel_headers: self.tunnel_headers.into(),
@@ -420,13 +433,15 @@ impl<C: ClientDriver> ClientBuilder<C> {
             total: self.total,
             pool_wait: self.pool_wait,
             redirects: self.redirects,
-            headers: headers.into(),
+            headers,
             decompress: self.decompress,
             max_body: self.max_body,
             pool: self.pool,
             max_connections: self.max_connections,
             #[cfg(feature = "cookies")]
             jar: self.cookies.then(|| std::sync::Mutex::new(crate::cookies::Jar::new())),
+            urls: Mutex::default(),
+            ways: Mutex::default(),
         }))
     }
 }
@@ -455,14 +470,72 @@ pub struct Session {
     pool_wait: Option<Duration>,
     redirects: RedirectPolicy,
     /// Sent with every request: User-Agent, Accept, Accept-Encoding, the user's defaults;
-    /// names unique (case-insensitively), UTF-8. Shared with every call.
-    headers: Arc<[(Bytes, Bytes)]>,
+    /// names unique (case-insensitively), UTF-8, checked. Shared with every call.
+    headers: CheckedFields,
     decompress: bool,
     max_body: u64,
     pool: PoolConfig,
     max_connections: Option<usize>,
     #[cfg(feature = "cookies")]
     jar: Option<std::sync::Mutex<crate::cookies::Jar>>,
+    /// The last URLs parsed, by their text: a caller sends request after request to the URLs
+    /// it keeps. A URL is a pure function of its text, so an entry never goes stale.
+    urls: Mutex<Recent<Box<str>, Url>>,
+    /// The last ways decided, by origin, for requests without a proxy of their own: the
+    /// decision is a pure function of the origin and the session's settings, which never
+    /// change once built.
+    ways: Mutex<Recent<(Scheme, Host, u16), Arc<Way>>>,
+}
+
+/// How many URLs and ways a session remembers.
+const RECENT: usize = 4;
+
+/// The last few values looked up, by key; the oldest is replaced.
+struct Recent<K, V> {
+    entries: [Option<(K, V)>; RECENT],
+    next: usize,
+}
+
+impl<K, V> Default for Recent<K, V> {
+    fn default() -> Self {
+        Recent { entries: Default::default(), next: 0 }
+    }
+}
+
+impl<K, V: Clone> Recent<K, V> {
+    fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: PartialEq + ?Sized,
+    {
+        self.entries.iter().flatten().find(|(k, _)| k.borrow() == key).map(|(_, v)| v.clone())
+    }
+
+    fn find(&self, matches: impl Fn(&K) -> bool) -> Option<V> {
+        self.entries.iter().flatten().find(|(k, _)| matches(k)).map(|(_, v)| v.clone())
+    }
+
+    fn put(&mut self, key: K, value: V) {
+        self.entries[self.next] = Some((key, value));
+        self.next = (self.next + 1) % RECENT;
+    }
+}
+
+/// Locks `m`, whatever a panic left behind (the caches hold plain values).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// What a session decided for an origin: the proxy decision (with its reasons, told to
+/// `tracing` on every hop), the route, its TLS settings, pool key and core configuration.
+#[derive(Debug)]
+struct Way {
+    decision: ProxyDecision,
+    route: Route,
+    key: RouteKey,
+    tls: TlsSettings,
+    config: Config,
+    tunnel_headers: Arc<[(String, String)]>,
 }
 
 impl fmt::Debug for Session {
@@ -476,31 +549,48 @@ impl fmt::Debug for Session {
 }
 
 /// What one hop needs: its route and the key a pool files it under, the TLS settings and
-/// core configuration for a new connection, and the request. The route's [`Plan`] is made
-/// only for a new connection ([`Hop::plan`], [`Hop::stack`]): a hop on a pooled connection
-/// needs its key alone.
+/// core configuration for a new connection (its [`Way`], shared with the session's other
+/// requests to that origin), and the request. The route's [`Plan`] is made only for a new
+/// connection ([`Hop::plan`], [`Hop::stack`]): a hop on a pooled connection needs its key
+/// alone.
 #[derive(Debug)]
 pub struct Hop {
-    /// The route the proxy decision gave.
-    pub route: Route,
-    /// The pool key: [`Route::key`] with the fingerprint of `tls`, as [`Plan::key`] says.
-    pub key: RouteKey,
-    /// The TLS settings of this route (a proxy's own, when it has some).
-    pub tls: TlsSettings,
-    /// The core's configuration for a new connection (the proxy-connect budget applied).
-    pub config: Config,
+    way: Arc<Way>,
     /// The request, shaped by the stack for the route when sent.
     pub request: Request,
-    /// The client's CONNECT fields, for the plan.
-    tunnel_headers: Arc<[(String, String)]>,
 }
 
 impl Hop {
+    /// The route the proxy decision gave.
+    #[must_use]
+    pub fn route(&self) -> &Route {
+        &self.way.route
+    }
+
+    /// The pool key: [`Route::key`] with the fingerprint of the TLS settings, as
+    /// [`Plan::key`] says.
+    #[must_use]
+    pub fn key(&self) -> &RouteKey {
+        &self.way.key
+    }
+
+    /// The TLS settings of this route (a proxy's own, when it has some).
+    #[must_use]
+    pub fn tls(&self) -> &TlsSettings {
+        &self.way.tls
+    }
+
+    /// The core's configuration for a new connection (the proxy-connect budget applied).
+    #[must_use]
+    pub fn config(&self) -> Config {
+        self.way.config
+    }
+
     /// The plan of this hop's route: its layers, the address to dial, [`Hop::key`].
     #[must_use]
     pub fn plan(&self) -> Plan {
-        let mut plan = Plan::new(&self.route, &self.tls);
-        for (name, value) in self.tunnel_headers.iter() {
+        let mut plan = Plan::new(&self.way.route, &self.way.tls);
+        for (name, value) in self.way.tunnel_headers.iter() {
             plan = plan.with_tunnel_header(name, value);
         }
         plan
@@ -509,13 +599,14 @@ impl Hop {
     /// The host and port a new connection dials: the proxy, or the origin ([`Plan::dial`]).
     #[must_use]
     pub fn dial(&self) -> &Authority {
-        self.route.proxy().map_or(self.route.origin(), Proxy::authority)
+        let route = &self.way.route;
+        route.proxy().map_or(route.origin(), Proxy::authority)
     }
 
     /// A stack for a new connection of this hop.
     #[must_use]
     pub fn stack<T: Timestamp>(&self, now: T) -> Stack<T> {
-        Stack::new(now, self.plan(), self.tls.clone(), self.config)
+        Stack::new(now, self.plan(), self.way.tls.clone(), self.way.config)
     }
 }
 
@@ -581,20 +672,24 @@ impl Session {
                 || request.removed.iter().any(|r| r.as_bytes().eq_ignore_ascii_case(name))
                 || own.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
         };
-        let defaults = if self.headers.len() <= MASKED_DEFAULTS {
+        let masked = self.headers.len() <= MASKED_DEFAULTS;
+        let defaults = if masked && own.is_empty() && request.removed.is_empty() && decompress {
+            // Nothing replaced, removed or dropped: every default goes (the usual request).
+            (Some(self.headers.clone()), 0)
+        } else if masked {
             let mut skip = 0;
             for (i, (name, _)) in self.headers.iter().enumerate() {
                 if dropped(name) {
                     skip |= 1 << i;
                 }
             }
-            (Arc::clone(&self.headers), skip)
+            (Some(self.headers.clone()), skip)
         } else {
             let mut sent: Vec<_> =
                 self.headers.iter().filter(|(n, _)| !dropped(n)).cloned().collect();
             sent.append(&mut own);
             own = sent;
-            (Arc::from(Vec::new()), 0)
+            (None, 0)
         };
         Ok(Call::with_defaults(
             now,
@@ -615,15 +710,52 @@ impl Session {
     /// # Errors
     /// An unusable proxy from the environment.
     pub fn hop<T: Timestamp>(&self, call: &Call<T>, request: &RequestSpec) -> Result<Hop, Error> {
-        let decision = self
-            .proxy
-            .proxy_for_request(call.url(), request.proxy.as_ref())
-            .map_err(|e| Error::new(Phase::Resolve, ErrorKind::Request(e)))?;
-        tracing::debug!(target: "ferry::proxy", url = %call.url(), %decision, "proxy decision");
-        for note in decision.diagnostics() {
+        let url = call.url();
+        let way = match &request.proxy {
+            // A request's own proxies are its own: decided for it alone.
+            Some(own) => Arc::new(self.way(url, Some(own))?),
+            None => {
+                let (scheme, port) = (url.scheme(), url.port_or_default());
+                let same =
+                    |(s, h, p): &(Scheme, Host, u16)| *s == scheme && *p == port && h == url.host();
+                let known = lock(&self.ways).find(same);
+                match known {
+                    Some(way) => way,
+                    None => {
+                        let way = Arc::new(self.way(url, None)?);
+                        let origin = (scheme, url.host().clone(), port);
+                        lock(&self.ways).put(origin, Arc::clone(&way));
+                        way
+                    }
+                }
+            }
+        };
+        tracing::debug!(target: "ferry::proxy", url = %url, decision = %way.decision, "proxy decision");
+        for note in way.decision.diagnostics() {
             tracing::warn!(target: "ferry::proxy", %note, "proxy configuration");
         }
-        let route = decision.route(call.url());
+        let cookie = self.cookie_for(url);
+        let request = call.request(cookie.as_deref());
+        tracing::debug!(
+            target: "ferry::request",
+            method = %String::from_utf8_lossy(call.method().as_bytes()),
+            url = %url,
+            fields = %crate::trace::fields(
+                request.headers().map(|(n, v)| (std::str::from_utf8(n).unwrap_or("?"), v))
+            ),
+            "request"
+        );
+        Ok(Hop { way, request })
+    }
+
+    /// The way to `url`'s origin: the proxy decision (with `own`, a request's proxies, on
+    /// top), the route, its TLS settings, key and configuration.
+    fn way(&self, url: &Url, own: Option<&Proxies>) -> Result<Way, Error> {
+        let decision = self
+            .proxy
+            .proxy_for_request(url, own)
+            .map_err(|e| Error::new(Phase::Resolve, ErrorKind::Request(e)))?;
+        let route = decision.route(url);
         let tls = route
             .proxy()
             .filter(|_| !self.proxy_tls_for.is_empty())
@@ -639,25 +771,28 @@ impl Session {
         if let (Some(t), Some(_)) = (self.proxy_connect, route.proxy()) {
             config = config.with_timeouts(config.timeouts.with_connect(Some(t)));
         }
-        let cookie = self.cookie_for(call.url());
-        let request = call.request(cookie.as_deref());
-        tracing::debug!(
-            target: "ferry::request",
-            method = %String::from_utf8_lossy(call.method().as_bytes()),
-            url = %call.url(),
-            fields = %crate::trace::fields(
-                request.headers().map(|(n, v)| (std::str::from_utf8(n).unwrap_or("?"), v))
-            ),
-            "request"
-        );
-        Ok(Hop {
+        Ok(Way {
+            decision,
             route,
             key,
             tls,
             config,
-            request,
             tunnel_headers: Arc::clone(&self.tunnel_headers),
         })
+    }
+
+    /// Parses `text` as a URL, or hands out the URL parsed from the same text lately (shared:
+    /// a clone, no allocation).
+    ///
+    /// # Errors
+    /// As [`Url::parse`].
+    pub fn parse_url(&self, text: &str) -> Result<Url, ferry_proto::Error> {
+        if let Some(url) = lock(&self.urls).get(text) {
+            return Ok(url);
+        }
+        let url = Url::parse(text)?;
+        lock(&self.urls).put(text.into(), url.clone());
+        Ok(url)
     }
 
     /// The final head of a hop arrived: its cookies kept, it is told to `tracing`, and the
@@ -780,11 +915,12 @@ impl<C: ClientDriver> RequestBuilder<C> {
     /// A request with any method to `url`, for `client`; errors in either come out of
     /// [`RequestBuilder::send`].
     pub fn new(client: C, method: &str, url: &str) -> Self {
+        let url = client.parse_url(url);
         RequestBuilder {
             client,
             spec: RequestSpec {
                 method: Method::from_name(method),
-                url: Url::parse(url).map_err(|e| Error::new(Phase::Send, ErrorKind::Request(e))),
+                url: url.map_err(|e| Error::new(Phase::Send, ErrorKind::Request(e))),
                 headers: Vec::new(),
                 removed: Vec::new(),
                 query: Vec::new(),
@@ -889,9 +1025,10 @@ impl<C: ClientDriver> RequestBuilder<C> {
     /// # Errors
     /// Any [`Error`]: its [`Phase`], [`Error::timeout`] naming the budget that ran out,
     /// [`Error::redirect`] for a refused redirect.
-    pub fn send(self) -> Result<C::Response, Error> {
-        let client = self.client.clone();
-        client.execute(self)
+    pub fn send(mut self) -> Result<C::Response, Error> {
+        // The settings stay where they are: no copy of them per request.
+        let body = self.body.take();
+        self.client.execute(&mut self.spec, body)
     }
 
     /// The settings and the body, for the driver's [`ClientDriver::execute`].
@@ -998,11 +1135,14 @@ mod tests {
             Keep(Arc::new(Mutex::new(Some(session))))
         }
         /// The fields the first hop sends.
-        fn execute(&self, request: RequestBuilder<Keep>) -> Result<Self::Response, Error> {
-            let (mut spec, _) = request.into_parts();
+        fn execute(
+            &self,
+            spec: &mut RequestSpec,
+            _: Option<NoBody>,
+        ) -> Result<Self::Response, Error> {
             let guard = self.0.lock().unwrap();
             let session = guard.as_ref().unwrap();
-            let call = session.call(Instant::now(), &mut spec, CallBody::Empty)?;
+            let call = session.call(Instant::now(), spec, CallBody::Empty)?;
             let request = call.request(None);
             Ok(request
                 .headers()
@@ -1085,6 +1225,108 @@ mod tests {
         assert_eq!(call.request(None).headers().count(), 3);
         let chain: Vec<String> = call.redirects().iter().map(ToString::to_string).collect();
         assert_eq!(chain, ["http://a.test/", "http://a.test/b"]);
+    }
+
+    /// The session remembers URLs by text and ways by origin; no entry answers for another
+    /// text, another origin (scheme, host or port), or a request with a proxy of its own, and
+    /// a per-request proxy leaves nothing behind for the requests after it.
+    #[test]
+    fn remembered_urls_and_ways_answer_only_for_their_own() {
+        let proxy = Proxy::parse("http://user:pw@p.test:3128").unwrap();
+        let client: Keep = ClientBuilder::default()
+            .tls(tls())
+            .env_proxies(false)
+            .proxy(proxy)
+            .no_proxy("direct.test")
+            .build()
+            .unwrap();
+        let guard = client.0.lock().unwrap();
+        let session = guard.as_ref().unwrap();
+        // URLs: the same text gives the same URL, another text another one.
+        for _ in 0..2 {
+            for text in
+                ["http://a.test/x", "http://a.test/y", "https://a.test/x", "http://b.test/x"]
+            {
+                assert_eq!(session.parse_url(text).unwrap().to_string(), text);
+            }
+        }
+        assert!(session.parse_url("http://a.test/x y").is_err());
+        assert!(session.parse_url("http://a.test/x y").is_err(), "errors are not remembered");
+        for i in 0..(2 * RECENT) {
+            let text = format!("http://h{i}.test/");
+            assert_eq!(session.parse_url(&text).unwrap().to_string(), text);
+        }
+        // Ways: through the proxy, forwarded for http, tunnelled for https; direct where
+        // NO_PROXY says, whichever was asked first.
+        let hop = |url: &str, own: Option<Proxy>| {
+            let client = client.clone();
+            let mut builder = RequestBuilder::new(client, "GET", url);
+            if let Some(p) = own {
+                builder = builder.proxy(p);
+            }
+            let mut spec = builder.into_parts().0;
+            let call = session.call(Instant::now(), &mut spec, CallBody::Empty).unwrap();
+            session.hop(&call, &spec).unwrap()
+        };
+        let via = |h: &Hop| h.route().proxy().map(|p| p.authority().to_string());
+        let own = Proxy::parse("http://own.test:8080").unwrap();
+        for _ in 0..2 {
+            let h = hop("http://a.test/", None);
+            assert_eq!((via(&h), h.route().is_forwarded()), (Some("p.test:3128".into()), true));
+            let h = hop("https://a.test/", None);
+            assert_eq!(via(&h), Some("p.test:3128".into()));
+            assert_eq!(h.route().tunnel().map(ToString::to_string), Some("a.test:443".into()));
+            let h = hop("http://a.test:81/", None);
+            assert_eq!(h.route().origin().to_string(), "a.test:81");
+            assert_eq!(hop("http://direct.test/", None).route().proxy(), None);
+            // A request's own proxy is its own, before and after the remembered way.
+            let h = hop("http://a.test/", Some(own.clone()));
+            assert_eq!(via(&h), Some("own.test:8080".into()));
+            assert_eq!(via(&hop("http://a.test/", None)), Some("p.test:3128".into()));
+            assert_eq!(hop("http://direct.test/", Some(own.clone())).route().proxy(), None);
+        }
+        // The keys differ as the routes do.
+        assert_ne!(hop("http://a.test/", None).key(), hop("https://a.test/", None).key());
+        assert_ne!(
+            hop("https://a.test/", None).key(),
+            hop("https://a.test/", Some(own.clone())).key()
+        );
+        // More origins than remembered: each still gets its own way.
+        for i in 0..(2 * RECENT) {
+            let h = hop(&format!("https://h{i}.test/"), None);
+            assert_eq!(h.route().origin().to_string(), format!("h{i}.test:443"));
+        }
+    }
+
+    /// A plain request (nothing replaced, removed or dropped) shares every default; past the
+    /// mask's reach they are copied instead, so a redirect to another origin still drops a
+    /// default credential however many defaults come before it.
+    #[test]
+    fn a_plain_request_with_more_defaults_than_the_mask_still_drops_credentials() {
+        for count in [3, 80] {
+            let mut builder = ClientBuilder::default().tls(tls()).env_proxies(false);
+            for i in 0..count {
+                builder = builder.default_header(&format!("X-D{i}"), "1");
+            }
+            let client: Keep = builder.default_header("Authorization", "Bearer t").build().unwrap();
+            let guard = client.0.lock().unwrap();
+            let session = guard.as_ref().unwrap();
+            let mut spec =
+                RequestBuilder::new(client.clone(), "GET", "http://a.test/").into_parts().0;
+            let mut call = session.call(Duration::ZERO, &mut spec, CallBody::Empty).unwrap();
+            let has_auth = |c: &Call<Duration>| {
+                c.request(None).headers().any(|(n, _)| n.eq_ignore_ascii_case(b"authorization"))
+            };
+            assert!(has_auth(&call));
+            assert_eq!(call.request(None).headers().count(), count + 4);
+            let mut buf = bytes::BytesMut::from(
+                &b"HTTP/1.1 302 X\r\nLocation: http://b.test/\r\nContent-Length: 0\r\n\r\n"[..],
+            );
+            let found = ferry_proto::wire::parse_response_head(&mut buf, &Config::default());
+            assert_eq!(call.on_response(&found.unwrap().unwrap()).unwrap(), Next::Follow);
+            assert!(!has_auth(&call), "{count} defaults");
+            assert_eq!(call.request(None).headers().count(), count + 3);
+        }
     }
 
     #[test]

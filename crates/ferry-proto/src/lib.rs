@@ -112,7 +112,7 @@ pub use error::{
 };
 pub use headers::Headers;
 pub use pool::{Pool, PoolConfig, Put, Reusable, Take};
-pub use request::{BodyFraming, Method, Request};
+pub use request::{BodyFraming, CheckedFields, Method, Request};
 pub use response::{ResponseHead, Version};
 pub use route::{Route, RouteKey};
 pub use time::{TimerKind, Timestamp};

@@ -225,11 +225,18 @@ impl<C: Reusable<T>, T: Timestamp> Pool<C, T> {
         }
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
-        if !self.idle.contains_key(&key) && self.idle.len() >= Self::EMPTY_QUEUES_KEPT {
-            self.idle.retain(|_, q| !q.is_empty());
-        }
-        let queue = self.idle.entry(key).or_default();
-        queue.push_back(Idle { conn, expires, seq });
+        let idle = Idle { conn, expires, seq };
+        // One look-up when the key's queue is there (a connection coming back to it).
+        let queue = match self.idle.get_mut(&key) {
+            Some(queue) => queue,
+            None => {
+                if self.idle.len() >= Self::EMPTY_QUEUES_KEPT {
+                    self.idle.retain(|_, q| !q.is_empty());
+                }
+                self.idle.entry(key).or_default()
+            }
+        };
+        queue.push_back(idle);
         self.len += 1;
         if queue.len() > self.config.max_idle_per_key {
             if let Some(old) = queue.pop_front() {
@@ -270,6 +277,14 @@ impl<C: Reusable<T>, T: Timestamp> Pool<C, T> {
         taken
     }
 
+    /// Whether [`Pool::handle_timeout`] at `now` may have something to hand back (`false`:
+    /// it would return nothing). Constant time: a driver may ask on every checkout.
+    #[must_use]
+    #[inline]
+    pub fn may_expire(&self, now: T) -> bool {
+        self.no_expiry_before.is_some_and(|at| now >= at)
+    }
+
     /// The earliest idle deadline, if any connection can expire. Cost: linear in the number of
     /// idle connections.
     #[must_use]
@@ -283,7 +298,7 @@ impl<C: Reusable<T>, T: Timestamp> Pool<C, T> {
     pub fn handle_timeout(&mut self, now: T) -> Vec<C> {
         let mut out = Vec::new();
         // Nothing can have expired yet: no walk (a driver calls this on every checkout).
-        if self.no_expiry_before.is_none_or(|at| now < at) {
+        if !self.may_expire(now) {
             return out;
         }
         self.idle.retain(|_, queue| {

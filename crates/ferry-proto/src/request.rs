@@ -9,6 +9,7 @@
 //! absolute-form, and the proxy's credentials for the connection to use. The CONNECT request
 //! is in `connect.rs`.
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -120,6 +121,10 @@ pub enum BodyFraming {
 pub struct Request {
     pub(crate) method: Method,
     pub(crate) url: Url,
+    /// Fields checked once and shared ([`CheckedFields`]), sent first; bit `i` of `skip` set:
+    /// the `i`-th is left out.
+    pub(crate) checked: Option<CheckedFields>,
+    pub(crate) skip: u64,
     pub(crate) headers: Vec<(Bytes, Bytes)>,
     pub(crate) body: BodyFraming,
     /// Absolute-form to a forwarding proxy (RFC 9112 §3.2.2); origin-form when `false`.
@@ -136,6 +141,8 @@ impl Request {
         Request {
             method,
             url,
+            checked: None,
+            skip: 0,
             headers: Vec::new(),
             body: BodyFraming::Empty,
             forwarded: false,
@@ -162,6 +169,34 @@ impl Request {
         self.headers.push((name.into(), value.into()));
     }
 
+    /// Sends `fields` ahead of this request's own fields, those whose bit is set in `skip`
+    /// left out (bit `i` for the `i`-th field; fields past the 64th are always sent). They
+    /// were checked when `fields` was made and are not checked again; the request's own
+    /// fields still are, at every encoding.
+    ///
+    /// ```
+    /// use ferry_proto::{CheckedFields, Request, Url};
+    /// use ferry_proto::wire::encode_request;
+    /// let fields = CheckedFields::new([("A", "1"), ("B", "2")]).unwrap();
+    /// let req = Request::get(Url::parse("http://h/").unwrap())
+    ///     .with_checked_fields(fields, 0b01)
+    ///     .header("C", "3");
+    /// let mut out = bytes::BytesMut::new();
+    /// encode_request(&req, None, &mut out).unwrap();
+    /// assert_eq!(&out[..], b"GET / HTTP/1.1\r\nHost: h\r\nB: 2\r\nC: 3\r\n\r\n");
+    /// ```
+    #[must_use]
+    pub fn with_checked_fields(mut self, fields: CheckedFields, skip: u64) -> Request {
+        self.set_checked_fields(Some(fields), skip);
+        self
+    }
+
+    /// [`Request::with_checked_fields`] in place; `None` removes them.
+    pub fn set_checked_fields(&mut self, fields: Option<CheckedFields>, skip: u64) {
+        self.checked = fields;
+        self.skip = skip;
+    }
+
     /// Makes this request the next one to the same origin in the buffers it has (the
     /// target's, the header list's): `method`, `path_and_query` (checked as in
     /// [`Url::set_path_and_query`]), no header fields, `body`; what [`Request::via`] set
@@ -180,6 +215,8 @@ impl Request {
     pub fn reuse(&mut self, method: Method, path_and_query: &str, body: BodyFraming) -> Result<()> {
         self.url.set_path_and_query(path_and_query)?;
         self.method = method;
+        self.checked = None;
+        self.skip = 0;
         self.headers.clear();
         self.body = body;
         Ok(())
@@ -204,9 +241,20 @@ impl Request {
         &self.url
     }
 
-    /// The header fields, in order.
+    /// The header fields, in order: the checked ones sent, then the request's own.
     pub fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.headers.iter().map(|(n, v)| (&n[..], &v[..]))
+        self.checked_sent().map(|(f, _)| f).chain(&self.headers).map(|(n, v)| (&n[..], &v[..]))
+    }
+
+    /// The checked fields sent (not skipped), with their kind.
+    fn checked_sent(&self) -> impl Iterator<Item = (&(Bytes, Bytes), Special)> {
+        let skip = self.skip;
+        let fields = self.checked.as_ref().map_or(&[][..], |c| &c.0.fields[..]);
+        fields
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| !skipped(skip, *i))
+            .map(|(_, (f, kind))| (f, *kind))
     }
 
     /// The body framing.
@@ -236,11 +284,102 @@ impl fmt::Debug for Request {
         f.debug_struct("Request")
             .field("method", &self.method)
             .field("url", &self.url)
-            .field("headers", &self.headers.iter().map(|(n, _)| printable(n)).collect::<Vec<_>>())
+            .field("headers", &self.headers().map(|(n, _)| printable(n)).collect::<Vec<_>>())
             .field("body", &self.body)
             .field("forwarded", &self.forwarded)
             .field("proxy_auth", &self.proxy_auth)
             .finish()
+    }
+}
+
+/// Whether bit `i` of `skip` leaves the `i`-th checked field out.
+fn skipped(skip: u64, i: usize) -> bool {
+    i < 64 && skip & (1 << i) != 0
+}
+
+/// Header fields checked once (names are tokens, values hold no CR, LF, NUL or other control
+/// byte) and shared by many requests: a client's default fields. A request sends them
+/// ([`Request::with_checked_fields`]) without checking them again: their lines were encoded
+/// when they were made, and are copied whole when none is left out. Cloning never allocates.
+///
+/// ```
+/// use ferry_proto::CheckedFields;
+/// assert!(CheckedFields::new([("User-Agent", "x")]).is_ok());
+/// assert!(CheckedFields::new([("X", "a\r\nInjected: 1")]).is_err());
+/// ```
+#[derive(Clone)]
+pub struct CheckedFields(Arc<CheckedInner>);
+
+struct CheckedInner {
+    fields: Vec<((Bytes, Bytes), Special)>,
+    /// Every field's line (`Name: value\r\n`), in order.
+    wire: Bytes,
+    /// No field is one the encoder treats specially (`Host`, the framing, ...).
+    plain: bool,
+    /// The bits of a skip mask that name a field.
+    mask: u64,
+}
+
+impl CheckedFields {
+    /// Checks `fields` and keeps them, in order.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidHeaderName`] or [`ErrorKind::InvalidHeaderValue`] for the first
+    /// field that is not fit for the wire.
+    pub fn new<N: Into<Bytes>, V: Into<Bytes>>(
+        fields: impl IntoIterator<Item = (N, V)>,
+    ) -> Result<CheckedFields> {
+        let mut checked = Vec::new();
+        let mut wire = BytesMut::new();
+        let mut plain = true;
+        for (name, value) in fields {
+            let (name, value) = (name.into(), value.into());
+            check_field(&name, &value)?;
+            let kind = classify(&name);
+            plain &= kind == Special::Other;
+            wire.extend_from_slice(&name);
+            wire.extend_from_slice(b": ");
+            wire.extend_from_slice(&value);
+            wire.extend_from_slice(b"\r\n");
+            checked.push(((name, value), kind));
+        }
+        let mask = match checked.len() {
+            0 => 0,
+            n @ 1..64 => (1 << n) - 1,
+            _ => u64::MAX,
+        };
+        let inner = CheckedInner { fields: checked, wire: wire.freeze(), plain, mask };
+        Ok(CheckedFields(Arc::new(inner)))
+    }
+
+    /// How many fields.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.0.fields.len()
+    }
+
+    /// Whether there is none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.fields.is_empty()
+    }
+
+    /// The fields, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &(Bytes, Bytes)> {
+        self.0.fields.iter().map(|(f, _)| f)
+    }
+
+    /// Whether both are the same shared list (not a comparison of their fields).
+    #[must_use]
+    pub fn ptr_eq(&self, other: &CheckedFields) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl fmt::Debug for CheckedFields {
+    /// Names only: values may hold credentials.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter().map(|(n, _)| printable(n))).finish()
     }
 }
 
@@ -440,6 +579,18 @@ impl Head<'_> {
             out.put(self.host);
             out.put(b"\r\n");
         }
+        if let Some(checked) = &req.checked {
+            if req.skip & checked.0.mask == 0 && (checked.0.plain || !self.drop_callers_auth) {
+                out.put(&checked.0.wire);
+            } else {
+                for ((n, v), kind) in req.checked_sent() {
+                    if self.drop_callers_auth && kind == Special::ProxyAuthorization {
+                        continue;
+                    }
+                    put_field(out, n, v);
+                }
+            }
+        }
         for (n, v) in &req.headers {
             if self.drop_callers_auth && classify(n) == Special::ProxyAuthorization {
                 continue;
@@ -496,38 +647,52 @@ fn check_request(req: &Request) -> Result<Checked> {
         has_framing: false,
         has_proxy_authorization: false,
     };
-    let info = &mut checked.info;
-    for (n, v) in &req.headers {
-        check_field(n, v)?;
-        match classify(n) {
-            Special::Host => checked.has_host = true,
-            Special::ContentLength => {
-                let ok = match req.body {
-                    BodyFraming::Length(len) => parse_length(v) == Some(len),
-                    BodyFraming::Empty => parse_length(v) == Some(0),
-                    BodyFraming::Chunked => false,
-                };
-                if !ok {
-                    return Err(ErrorKind::FramingHeader { name: printable(n) }.into());
-                }
-                checked.has_framing = true;
-            }
-            Special::TransferEncoding => {
-                if req.body != BodyFraming::Chunked || !trim(v).eq_ignore_ascii_case(b"chunked") {
-                    return Err(ErrorKind::FramingHeader { name: printable(n) }.into());
-                }
-                checked.has_framing = true;
-            }
-            Special::Expect => info.expect_continue |= list_contains(v, "100-continue"),
-            Special::Connection => info.close |= list_contains(v, "close"),
-            Special::Upgrade => info.upgrade = true,
-            Special::ProxyAuthorization => checked.has_proxy_authorization = true,
-            Special::Other => {}
+    // Checked when they were made: only their kinds are looked at.
+    if req.checked.as_ref().is_some_and(|c| !c.0.plain) {
+        for ((n, v), kind) in req.checked_sent() {
+            note(&mut checked, req.body, kind, n, v)?;
         }
     }
+    for (n, v) in &req.headers {
+        check_field(n, v)?;
+        note(&mut checked, req.body, classify(n), n, v)?;
+    }
+    let info = &mut checked.info;
     // Nothing to hold back when there is no body.
     info.expect_continue &= matches!(req.body, BodyFraming::Chunked | BodyFraming::Length(1..));
     Ok(checked)
+}
+
+/// What the field `n: v` of kind `kind` tells the encoder (a framing field must agree with
+/// `body`).
+fn note(checked: &mut Checked, body: BodyFraming, kind: Special, n: &[u8], v: &[u8]) -> Result<()> {
+    let info = &mut checked.info;
+    match kind {
+        Special::Host => checked.has_host = true,
+        Special::ContentLength => {
+            let ok = match body {
+                BodyFraming::Length(len) => parse_length(v) == Some(len),
+                BodyFraming::Empty => parse_length(v) == Some(0),
+                BodyFraming::Chunked => false,
+            };
+            if !ok {
+                return Err(ErrorKind::FramingHeader { name: printable(n) }.into());
+            }
+            checked.has_framing = true;
+        }
+        Special::TransferEncoding => {
+            if body != BodyFraming::Chunked || !trim(v).eq_ignore_ascii_case(b"chunked") {
+                return Err(ErrorKind::FramingHeader { name: printable(n) }.into());
+            }
+            checked.has_framing = true;
+        }
+        Special::Expect => info.expect_continue |= list_contains(v, "100-continue"),
+        Special::Connection => info.close |= list_contains(v, "close"),
+        Special::Upgrade => info.upgrade = true,
+        Special::ProxyAuthorization => checked.has_proxy_authorization = true,
+        Special::Other => {}
+    }
+    Ok(())
 }
 
 /// `Content-Length = 1*DIGIT` (RFC 9110 §8.6), no sign, no spaces inside, at most 20 digits,
@@ -838,6 +1003,70 @@ mod tests {
         let mut req = Request::get(url("http://h/"));
         req.proxy_auth = Some(ProxyAuth::basic(Credentials::new("Aladdin", "open sesame")));
         check_with(req, Some(BASIC), Ok("GET / HTTP/1.1\r\nHost: h\r\n\r\n"));
+    }
+
+    /// Checked fields go on the wire exactly as the same fields pushed one by one would,
+    /// whichever are skipped, whatever the route, with the kinds the encoder treats specially
+    /// still looked at (a framing field that disagrees with the body is refused, a caller's
+    /// `Proxy-Authorization` dropped where route credentials go).
+    #[test]
+    fn checked_fields_encode_as_fields_pushed_one_by_one() {
+        let sets: &[&[(&str, &str)]] = &[
+            &[("User-Agent", "ferry"), ("Accept", "*/*"), ("Accept-Encoding", "gzip")],
+            &[("Host", "other"), ("X", "1")],
+            &[("Content-Length", "0"), ("Connection", "close"), ("Expect", "100-continue")],
+            &[("Proxy-Authorization", "Basic bad"), ("Upgrade", "ws"), ("A", "")],
+            &[("Transfer-Encoding", "chunked")],
+        ];
+        let bodies = [BodyFraming::Empty, BodyFraming::Length(3), BodyFraming::Chunked];
+        for fields in sets {
+            let checked = CheckedFields::new(fields.iter().copied()).unwrap();
+            for skip in 0..(1u64 << fields.len()) {
+                for body in bodies {
+                    for route in [None, Some(forwarding(true)), Some(forwarding(false))] {
+                        for auth in [None, Some(BASIC)] {
+                            let shape = |r: Request| match &route {
+                                Some(route) => r.via(route),
+                                None => r,
+                            };
+                            let base = || Request::new(Method::POST, url("http://h/")).body(body);
+                            let mut plain = base();
+                            for (i, (n, v)) in fields.iter().enumerate() {
+                                if skip & (1 << i) == 0 {
+                                    plain.push_header(*n, *v);
+                                }
+                            }
+                            let plain = shape(plain.header("Own", "1"));
+                            let fast = shape(
+                                base()
+                                    .with_checked_fields(checked.clone(), skip)
+                                    .header("Own", "1"),
+                            );
+                            assert_eq!(
+                                plain.headers().collect::<Vec<_>>(),
+                                fast.headers().collect::<Vec<_>>()
+                            );
+                            let (mut a, mut b) = (BytesMut::new(), BytesMut::new());
+                            let got = (
+                                encode_request(&plain, auth, &mut a).map_err(|e| e.kind().clone()),
+                                encode_request(&fast, auth, &mut b).map_err(|e| e.kind().clone()),
+                            );
+                            assert_eq!(got.0, got.1, "{fields:?} skip {skip:b} {body:?}");
+                            assert_eq!(a, b, "{fields:?} skip {skip:b} {body:?} {route:?}");
+                        }
+                    }
+                }
+            }
+        }
+        // A field unfit for the wire never becomes a checked one.
+        for bad in [("X", "a\r\nB: 1"), ("X", "a\0"), ("X Y", "1"), ("", "1"), ("X:", "1")] {
+            assert!(CheckedFields::new([bad]).is_err(), "{bad:?}");
+        }
+        // A reused request has no field left, checked or not.
+        let checked = CheckedFields::new([("A", "1")]).unwrap();
+        let mut req = Request::get(url("http://h/")).with_checked_fields(checked, 0);
+        req.reuse(Method::GET, "/b", BodyFraming::Empty).unwrap();
+        check(req, Ok("GET /b HTTP/1.1\r\nHost: h\r\n\r\n"));
     }
 
     #[test]
