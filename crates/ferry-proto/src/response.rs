@@ -728,12 +728,13 @@ impl FramingFields {
 
     #[inline(never)]
     fn add_framing(&mut self, name: &[u8], value: &[u8]) {
-        let value = trim(value);
         match name.len() {
-            14 if token_is(name, b"content-length") => self.add_length(value),
+            14 if token_is(name, b"content-length") => self.add_length(trim(value)),
+            // Each coding is trimmed.
             17 if token_is(name, b"transfer-encoding") => self.add_codings(value),
             16 if token_is(name, b"content-encoding") => self.content_encoding = true,
             10 if token_is(name, b"connection") => {
+                let value = trim(value);
                 // The value is trimmed: a lone option is matched whole.
                 if value.len() == 10 && token_is(value, b"keep-alive") {
                     self.keep_alive = true;

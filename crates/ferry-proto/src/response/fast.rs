@@ -75,9 +75,10 @@ fn not_letters(x: u64) -> u64 {
     // A letter in either case is 0x61..=0x7a with the case bit set; nothing else is.
     let lower = low | rep(0x20);
     let letter = lower.wrapping_add(rep(0x80 - 0x61)) & !lower.wrapping_add(rep(0x7f - 0x7a));
-    let dash = low.wrapping_add(rep(0x80 - b'-')) & !low.wrapping_add(rep(0x7f - b'-'));
+    // Not `-`: anything else XORs to a nonzero low part, which carries into the high bit.
+    let not_dash = (low ^ rep(b'-')).wrapping_add(!HI);
     // A byte with its high bit set is neither.
-    (!(letter | dash) | x) & HI
+    (!letter & not_dash | x) & HI
 }
 
 /// How many bytes at the start of `s` pass `ok`, a byte at a time after the words that
