@@ -81,53 +81,62 @@ fn not_letters(x: u64) -> u64 {
     (!letter & not_dash | x) & HI
 }
 
-/// How many bytes at the start of `s` pass `ok`, a byte at a time after the words that
-/// `flags` (the high bit of each byte that does not pass, the lowest one exact) cleared.
+/// The `u64` of the 8 bytes `b` (little-endian).
 #[inline(always)]
-fn skip(s: &[u8], flags: impl Fn(u64) -> u64, ok: impl Fn(u8) -> bool) -> usize {
-    let mut rest = s;
-    // Two words a step: one loop test per 16 bytes.
-    while let Some((block, tail)) = rest.split_first_chunk::<16>() {
-        let (a, b) = block.split_at(8);
-        let a = flags(u64::from_le_bytes([a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]]));
+fn le(b: &[u8]) -> u64 {
+    u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+}
+
+/// The first index from `at` on whose byte does not pass `ok` (or `w.len()`): whole words
+/// through `flags` (the high bit of each byte that does not pass, the lowest one exact),
+/// then a byte at a time.
+#[inline(always)]
+fn skip(w: &[u8], mut at: usize, flags: impl Fn(u64) -> u64, ok: impl Fn(u8) -> bool) -> usize {
+    // Two words a step: one bounds test per 16 bytes.
+    while let Some(block) = w.get(at..at + 16) {
+        let a = flags(le(&block[..8]));
         if a != 0 {
-            return s.len() - rest.len() + (a.trailing_zeros() / 8) as usize;
+            return at + (a.trailing_zeros() / 8) as usize;
         }
-        let b = flags(u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]));
+        let b = flags(le(&block[8..]));
         if b != 0 {
-            return s.len() - rest.len() + 8 + (b.trailing_zeros() / 8) as usize;
+            return at + 8 + (b.trailing_zeros() / 8) as usize;
         }
-        rest = tail;
+        at += 16;
     }
-    if let Some((a, tail)) = rest.split_first_chunk::<8>() {
-        let a = flags(u64::from_le_bytes(*a));
+    if let Some(word) = w.get(at..at + 8) {
+        let a = flags(le(word));
         if a != 0 {
-            return s.len() - rest.len() + (a.trailing_zeros() / 8) as usize;
+            return at + (a.trailing_zeros() / 8) as usize;
         }
-        rest = tail;
+        at += 8;
     }
-    let at = s.len() - rest.len();
-    at + rest.iter().position(|&b| !ok(b)).unwrap_or(rest.len())
+    while let Some(&b) = w.get(at) {
+        if !ok(b) {
+            break;
+        }
+        at += 1;
+    }
+    at
 }
 
-/// How many bytes at the start of `s` are not control bytes (HTAB is one): the index of the
-/// first control byte, or `s.len()`.
+/// The first control byte (HTAB is one) from `at` on, or `w.len()`.
 #[inline(always)]
-fn skip_text(s: &[u8]) -> usize {
-    skip(s, controls, |b| b >= 0x20 && b != 0x7f)
+fn skip_text(w: &[u8], at: usize) -> usize {
+    skip(w, at, controls, |b| b >= 0x20 && b != 0x7f)
 }
 
-/// How many bytes at the start of `s` are ASCII letters or `-`.
+/// The first byte from `at` on that is not an ASCII letter or `-`, or `w.len()`.
 #[inline(always)]
-fn skip_letters(s: &[u8]) -> usize {
-    skip(s, not_letters, |b| b.is_ascii_alphabetic() || b == b'-')
+fn skip_letters(w: &[u8], at: usize) -> usize {
+    skip(w, at, not_letters, |b| b.is_ascii_alphabetic() || b == b'-')
 }
 
 /// The fast pass over `w` (the window: at most `max_head_bytes`), taking in each field
 /// (name, and value with the OWS around it: trim it before use) in order through `field`. At most `max_headers`
 /// fields; one more is [`Fast::General`] (which refuses it).
 #[inline(always)]
-pub(super) fn parse(w: &[u8], max_headers: usize, mut field: impl FnMut(&[u8], &[u8])) -> Fast {
+pub(super) fn parse(w: &[u8], max_headers: usize, field: impl FnMut(&[u8], &[u8])) -> Fast {
     use Fast::{General, Partial};
     // The status line.
     let Some(line) = w.get(..13) else { return General };
@@ -171,65 +180,95 @@ pub(super) fn parse(w: &[u8], max_headers: usize, mut field: impl FnMut(&[u8], &
         Some(_) => return General,
     }
     let fields_at = at;
+    match fields(w, at, max_headers, field) {
+        Fields::Complete { len, count } => Fast::Complete(Parsed {
+            len,
+            version,
+            status,
+            reason,
+            fields_at: if count == 0 { 0 } else { fields_at },
+            count,
+        }),
+        Fields::Partial => Partial,
+        Fields::General => General,
+    }
+}
+
+/// What [`fields`] found.
+enum Fields {
+    /// The empty line ends the head at `len`, after `count` fields.
+    Complete { len: usize, count: usize },
+    /// As [`Fast::Partial`].
+    Partial,
+    /// As [`Fast::General`].
+    General,
+}
+
+/// The field lines from `at` on, and the empty line after them. Apart from [`parse`] so that
+/// the loop has the registers to itself.
+#[inline(never)]
+fn fields(
+    w: &[u8],
+    mut at: usize,
+    max_headers: usize,
+    mut field: impl FnMut(&[u8], &[u8]),
+) -> Fields {
+    use Fields::{General, Partial};
     let mut count = 0;
-    // `rest` starts at a line: the empty line, or a field line.
-    let mut rest = w.get(at..).unwrap_or_default();
     loop {
-        if let [b'\r', ..] = rest {
-            return match rest {
-                [_, b'\n', ..] => Fast::Complete(Parsed {
-                    len: w.len() - rest.len() + 2,
-                    version,
-                    status,
-                    reason,
-                    fields_at: if count == 0 { 0 } else { fields_at },
-                    count,
-                }),
-                [_] => Partial,
-                _ => General,
-            };
+        // `at` starts a line: the empty line, or a field line.
+        match w.get(at) {
+            Some(b'\r') => {
+                return match w.get(at + 1) {
+                    Some(b'\n') => Fields::Complete { len: at + 2, count },
+                    None => Partial,
+                    Some(_) => General,
+                };
+            }
+            None => return Partial,
+            Some(_) => {}
         }
+        let line = at;
         // The name: letters and `-` 8 at a time, other tchars one at a time, up to the colon.
-        let mut n = skip_letters(rest);
-        loop {
-            match rest.get(n) {
-                Some(b':') => break,
-                Some(&b) if is_tchar(b) => n += 1 + skip_letters(&rest[n + 1..]),
+        let colon = loop {
+            at = skip_letters(w, at);
+            match w.get(at) {
+                Some(b':') => break at,
+                Some(&b) if is_tchar(b) => at += 1,
                 None => return Partial,
                 // A space before the colon, a refused byte.
                 Some(_) => return General,
             }
-        }
-        if n == 0 {
+        };
+        if colon == line {
             // No name: a fold, a space, a colon first.
             return General;
         }
-        let name = &rest[..n];
-        // The value with the OWS around it: SP and HTAB pass the scan as value bytes do, and
-        // `field` trims where it looks.
-        let v = &rest[n + 1..];
-        let mut len = skip_text(v);
-        loop {
-            match v.get(len) {
-                Some(b'\r') => break,
-                Some(b'\t') => len += 1 + skip_text(&v[len + 1..]),
+        // The value with the OWS around it, up to a CR: SP and HTAB pass as value bytes do,
+        // and `field` trims where it looks.
+        at = colon + 1;
+        let cr = loop {
+            at = skip_text(w, at);
+            match w.get(at) {
+                Some(b'\r') => break at,
+                Some(b'\t') => at += 1,
                 None => return Partial,
                 // A bare LF, a NUL, another control byte: the general path's.
                 Some(_) => return General,
             }
-        }
-        let (value, end) = v.split_at(len);
-        match end {
-            [_, b'\n', tail @ ..] => rest = tail,
-            [_] => return Partial,
-            _ => return General,
+        };
+        match w.get(cr + 1) {
+            Some(b'\n') => {}
+            None => return Partial,
+            Some(_) => return General,
         }
         // Past the limit: httparse refuses the field once its line is whole.
         if count == max_headers {
             return General;
         }
         count += 1;
-        field(name, value);
+        field(&w[line..colon], &w[colon + 1..cr]);
+        at = cr + 2;
     }
 }
 
@@ -287,12 +326,13 @@ mod tests {
             ),
             from in 0usize..40,
         ) {
-            let s = &bytes[from.min(bytes.len())..];
+            let from = from.min(bytes.len());
+            let s = &bytes[from..];
             let text = s.iter().position(|&c| c < 0x20 || c == 0x7f).unwrap_or(s.len());
-            proptest::prop_assert_eq!(skip_text(s), text);
+            proptest::prop_assert_eq!(skip_text(&bytes, from), from + text);
             let letters =
                 s.iter().position(|&c| !(c.is_ascii_alphabetic() || c == b'-')).unwrap_or(s.len());
-            proptest::prop_assert_eq!(skip_letters(s), letters);
+            proptest::prop_assert_eq!(skip_letters(&bytes, from), from + letters);
         }
     }
 }
