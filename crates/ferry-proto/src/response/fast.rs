@@ -91,16 +91,31 @@ fn le(b: &[u8]) -> u64 {
 /// through `flags` (the high bit of each byte that does not pass, the lowest one exact),
 /// then a byte at a time.
 #[inline(always)]
-fn skip(w: &[u8], mut at: usize, flags: impl Fn(u64) -> u64, ok: impl Fn(u8) -> bool) -> usize {
-    // Two words a step: one bounds test per 16 bytes.
+fn skip<const JOINED: bool>(
+    w: &[u8],
+    mut at: usize,
+    flags: impl Fn(u64) -> u64,
+    ok: impl Fn(u8) -> bool,
+) -> usize {
+    // Two words a step: one bounds test per 16 bytes. `JOINED`: one branch for both words
+    // too (for runs that are usually longer than a word).
     while let Some(block) = w.get(at..at + 16) {
         let a = flags(le(&block[..8]));
-        if a != 0 {
-            return at + (a.trailing_zeros() / 8) as usize;
-        }
-        let b = flags(le(&block[8..]));
-        if b != 0 {
-            return at + 8 + (b.trailing_zeros() / 8) as usize;
+        if JOINED {
+            let b = flags(le(&block[8..]));
+            if a | b != 0 {
+                return at
+                    + if a != 0 { a.trailing_zeros() / 8 } else { 8 + b.trailing_zeros() / 8 }
+                        as usize;
+            }
+        } else {
+            if a != 0 {
+                return at + (a.trailing_zeros() / 8) as usize;
+            }
+            let b = flags(le(&block[8..]));
+            if b != 0 {
+                return at + 8 + (b.trailing_zeros() / 8) as usize;
+            }
         }
         at += 16;
     }
@@ -123,13 +138,13 @@ fn skip(w: &[u8], mut at: usize, flags: impl Fn(u64) -> u64, ok: impl Fn(u8) -> 
 /// The first control byte (HTAB is one) from `at` on, or `w.len()`.
 #[inline(always)]
 fn skip_text(w: &[u8], at: usize) -> usize {
-    skip(w, at, controls, |b| b >= 0x20 && b != 0x7f)
+    skip::<true>(w, at, controls, |b| b >= 0x20 && b != 0x7f)
 }
 
 /// The first byte from `at` on that is not an ASCII letter or `-`, or `w.len()`.
 #[inline(always)]
 fn skip_letters(w: &[u8], at: usize) -> usize {
-    skip(w, at, not_letters, |b| b.is_ascii_alphabetic() || b == b'-')
+    skip::<false>(w, at, not_letters, |b| b.is_ascii_alphabetic() || b == b'-')
 }
 
 /// The fast pass over `w` (the window: at most `max_head_bytes`), taking in each field
