@@ -13,6 +13,8 @@ use crate::error::{ErrorKind, HeadFault, Part, Result};
 use crate::headers::{Headers, Span, eq_lower, printable, trim};
 use crate::request::parse_length;
 
+mod fast;
+
 /// The protocol version of a response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Version {
@@ -327,9 +329,44 @@ fn check_status_line(line: &mut [u8], config: &Config) -> Result<()> {
     }
 }
 
-/// One httparse pass over the window; `Ok(None)` when the head is not complete in it.
+/// One pass over the window; `Ok(None)` when the head is not complete in it. An ordinary head
+/// takes the fast pass ([`fast::parse`]); anything else, errors included, the general one
+/// ([`parse_general`]), which decides exactly as if the fast pass had not run.
 #[inline(always)]
 fn parse_complete(input: &mut BytesMut, config: &Config) -> Result<Option<ResponseHead>> {
+    match parse_fast(input, config) {
+        Some(head) => Ok(head),
+        None => parse_general(input, config),
+    }
+}
+
+/// The fast pass: `Some` with the head (or `None` when it is not complete yet, every byte so
+/// far ordinary), or `None` when the general path must decide. Nothing is taken off `input`
+/// unless a head is returned.
+#[inline(always)]
+fn parse_fast(input: &mut BytesMut, config: &Config) -> Option<Option<ResponseHead>> {
+    let limits = &config.limits;
+    let window = &input[..input.len().min(limits.max_head_bytes)];
+    let mut framing = FramingFields::default();
+    let p = match fast::parse(window, limits.max_headers, |name, value| framing.add(name, value)) {
+        fast::Fast::Complete(p) => p,
+        fast::Fast::Partial => return Some(None),
+        fast::Fast::General => return None,
+    };
+    let reason = Span::of(window, &window[p.reason.0..p.reason.1]);
+    let buf = input.split_to(p.len).freeze();
+    let headers = Headers::from_lines(buf, p.fields_at, p.count);
+    let (length, framing) = framing.pack();
+    let (version, status) = (p.version, p.status);
+    Some(Some(ResponseHead { version, status, reason, headers, length, framing }))
+}
+
+/// The general path: one httparse pass over the window, then ferry's checks (strict line
+/// endings, the version, obs-folds through [`parse_folded`]); `Ok(None)` when the head is not
+/// complete in it.
+#[cold]
+#[inline(never)]
+fn parse_general(input: &mut BytesMut, config: &Config) -> Result<Option<ResponseHead>> {
     let limits = &config.limits;
     let mut stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_HEADERS];
     let mut heap = Vec::new();
@@ -355,7 +392,7 @@ fn parse_complete(input: &mut BytesMut, config: &Config) -> Result<Option<Respon
         // Rare: rewritten, then parsed again (the version is then `HTTP/1.1`).
         Err(httparse::Error::Version) => {
             if normalize_minor(input) {
-                return parse_complete(input, config);
+                return parse_general(input, config);
             }
             let window = &input[..input.len().min(limits.max_head_bytes)];
             return Err(map_httparse(httparse::Error::Version, window, limits.max_headers).into());
@@ -673,7 +710,9 @@ impl FramingFields {
 }
 
 impl FramingFields {
-    /// Takes in one field, in arrival order. `name` is a token (httparse checked it).
+    /// Takes in one field, in arrival order. `name` is a token (checked by the parse), `value`
+    /// the field's value, with or without the OWS around it (trimmed here when the field is
+    /// one that counts, so the fast pass need not trim every value).
     ///
     /// Cost: a length compare for most fields; for a name of a framing field's length (or
     /// `Content-Encoding`'s), one branch-free compare of its bytes.
@@ -690,11 +729,13 @@ impl FramingFields {
     #[inline(never)]
     fn add_framing(&mut self, name: &[u8], value: &[u8]) {
         match name.len() {
-            14 if token_is(name, b"content-length") => self.add_length(value),
+            14 if token_is(name, b"content-length") => self.add_length(trim(value)),
+            // Each coding is trimmed.
             17 if token_is(name, b"transfer-encoding") => self.add_codings(value),
             16 if token_is(name, b"content-encoding") => self.content_encoding = true,
             10 if token_is(name, b"connection") => {
-                // httparse trimmed the value: a lone option is matched whole.
+                let value = trim(value);
+                // The value is trimmed: a lone option is matched whole.
                 if value.len() == 10 && token_is(value, b"keep-alive") {
                     self.keep_alive = true;
                     return;
@@ -1651,6 +1692,230 @@ mod tests {
             false,
             Ok((Chunked, false)),
         );
+    }
+
+    /// The 20-field head of `benches/common` (nginx behind a CDN), with its framing field.
+    const BENCH_HEAD: &str = "HTTP/1.1 200 OK\r\nServer: nginx/1.25.3\r\n\
+        Date: Tue, 18 Nov 2025 10:21:34 GMT\r\nContent-Type: text/html; charset=utf-8\r\n\
+        Connection: keep-alive\r\n\
+        Cache-Control: public, max-age=3600, stale-while-revalidate=60\r\n\
+        ETag: \"6553f2a1-400\"\r\nLast-Modified: Tue, 14 Nov 2025 22:41:05 GMT\r\n\
+        Vary: Accept-Encoding, Origin\r\nAccept-Ranges: bytes\r\n\
+        Strict-Transport-Security: max-age=63072000; includeSubDomains; preload\r\n\
+        Content-Security-Policy: default-src 'self'; img-src 'self' https://cdn.example.com\r\n\
+        X-Content-Type-Options: nosniff\r\nReferrer-Policy: strict-origin-when-cross-origin\r\n\
+        Set-Cookie: session=8f14e45fceea167a5a36dedd4bea2543; Path=/; Secure; HttpOnly; SameSite=Lax\r\n\
+        Age: 127\r\nX-Cache: HIT, HIT\r\n\
+        X-Served-By: cache-fra-etou8220123-FRA, cache-ams-eham2210040-AMS\r\n\
+        Via: 1.1 varnish, 1.1 varnish\r\nAlt-Svc: h3=\":443\"; ma=86400\r\n\
+        Content-Length: 1024\r\n\r\n";
+
+    type Outcome = core::result::Result<Option<ResponseHead>, ErrorKind>;
+
+    /// `parse_complete` (the fast pass first) and `parse_general` (httparse and ferry's checks,
+    /// what `parse_complete` was before the fast pass) on copies of `bytes`: each one's result
+    /// and what is left in its buffer (the rest, with any in-place rewrite).
+    fn both_paths(bytes: &[u8], config: &Config) -> ((Outcome, Vec<u8>), (Outcome, Vec<u8>)) {
+        let run = |f: fn(&mut BytesMut, &Config) -> Result<Option<ResponseHead>>| {
+            let mut input = BytesMut::from(bytes);
+            let r = f(&mut input, config).map_err(|e| e.kind().clone());
+            (r, input.to_vec())
+        };
+        (run(parse_complete), run(parse_general))
+    }
+
+    /// Whether the fast pass decides `bytes` alone (a head, or not complete yet).
+    fn fast_decides(bytes: &[u8], config: &Config) -> bool {
+        parse_fast(&mut BytesMut::from(bytes), config).is_some()
+    }
+
+    #[test]
+    fn ordinary_heads_take_the_fast_pass() {
+        // If these went the general way, the fast pass would have lost its point silently.
+        for head in [
+            BENCH_HEAD,
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi",
+            "HTTP/1.0 404 Not Found\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n",
+            "HTTP/1.1 204 \r\n\r\n",
+            "HTTP/1.1 200\r\n\r\n",
+            "HTTP/1.1 599 A\tB \r\nX-Empty:\r\nX-Ws: \t a\tb \t\r\nX-Obs: \u{e9}\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Encoding: br\r\n\r\n",
+        ] {
+            for profile in [Profile::Strict, Profile::Compatible] {
+                let config = Config { profile, ..Config::default() };
+                let mut input = BytesMut::from(head.as_bytes());
+                let fast = parse_fast(&mut input, &config);
+                assert!(matches!(fast, Some(Some(_))), "{head:?} {profile:?}: {fast:?}");
+                let (ours, general) = both_paths(head.as_bytes(), &config);
+                assert_eq!(ours, general, "{head:?} {profile:?}");
+            }
+        }
+        // A partial ordinary head: the fast pass says so, without httparse.
+        let config = Config::default();
+        for cut in 13..BENCH_HEAD.len() {
+            let prefix = &BENCH_HEAD.as_bytes()[..cut];
+            assert!(fast_decides(prefix, &config), "cut at {cut}");
+            assert_eq!(parse_complete(&mut BytesMut::from(prefix), &config), Ok(None));
+        }
+    }
+
+    #[test]
+    fn unusual_heads_go_the_general_way() {
+        // Each of these is something the fast pass does not take: it must hand them on (and
+        // what comes back is the general path's answer, errors included).
+        let big = Config {
+            limits: crate::Limits { max_headers: 1, ..crate::Limits::default() },
+            ..Config::default()
+        };
+        for (head, config) in [
+            ("\r\nHTTP/1.1 200 OK\r\n\r\n", Config::default()),
+            ("HTTP/1.1 200 OK\nA: b\r\n\r\n", Config::default()),
+            ("HTTP/1.1 200 OK\r\nA: b\n\r\n", Config::default()),
+            ("HTTP/1.1 200 OK\r\nA: b\r\n\n", Config::default()),
+            ("HTTP/1.1 200 OK\r\nA: b\r\n c\r\n\r\n", Config::default()),
+            ("HTTP/1.1 200 OK\r\n A: b\r\n\r\n", Config::default()),
+            ("HTTP/1.1 200 OK\r\nA : b\r\n\r\n", Config::default()),
+            ("HTTP/1.1 200 OK\r\n: b\r\n\r\n", Config::default()),
+            ("HTTP/1.1 200 OK\r\nA: b\0c\r\n\r\n", Config::default()),
+            ("HTTP/1.1 200 OK\r\nA: b\x7fc\r\n\r\n", Config::default()),
+            ("HTTP/1.1 200 OK\r\nA: b\rc\r\n\r\n", Config::default()),
+            ("HTTP/1.1 200 OK\r\nA\x01: b\r\n\r\n", Config::default()),
+            ("HTTP/1.1 200 OK\r\n\rX", Config::default()),
+            ("HTTP/1.1 200 O\u{e9}K\r\n\r\n", Config::default()),
+            ("HTTP/1.1 200 O\x01K\r\n\r\n", Config::default()),
+            ("HTTP/1.2 200 OK\r\n\r\n", Config::default()),
+            ("HTTP/2 200 OK\r\n\r\n", Config::default()),
+            ("HTTP/1.1 20 OK\r\n\r\n", Config::default()),
+            ("HTTP/1.1 200\n\r\n", Config::default()),
+            ("HTTP/1.1 200-OK\r\n\r\n", Config::default()),
+            ("HTTP/1.1  200 OK\r\n\r\n", Config::default()),
+            ("HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\n\r\n", big),
+            ("ICY 200 OK\r\n\r\n", Config::default()),
+            ("HTTP/1.1 200", Config::default()),
+        ] {
+            assert!(!fast_decides(head.as_bytes(), &config), "{head:?}");
+            let (ours, general) = both_paths(head.as_bytes(), &config);
+            assert_eq!(ours, general, "{head:?}");
+        }
+    }
+
+    /// Pieces of heads, ordinary and not, for the differential test.
+    fn head_piece() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        prop_oneof![
+            3 => proptest::sample::select(alloc::vec![
+                "HTTP/1.1 200 OK", "HTTP/1.0 404 Not Found", "HTTP/1.1 204 ", "HTTP/1.1 200",
+                "HTTP/1.2 200 OK", "HTTP/1.1 2000", "HTTP/1.1 099 x\ty", "ICY 200 OK",
+                "HTTP/1.1 200 O\u{e9}", "HTTP/1.1", "HTTP/1.", "HTTP/1.1 ", "HTTP/1.1 20",
+            ]).prop_map(|s| s.as_bytes().to_vec()),
+            6 => proptest::sample::select(alloc::vec![
+                "\r\n", "\r\n", "\r\n", "\n", "\r", " ", "\t", ":", ": ", ":\t", " :",
+            ]).prop_map(|s| s.as_bytes().to_vec()),
+            4 => proptest::sample::select(alloc::vec![
+                "Content-Length", "content-length: 5", "Transfer-Encoding: chunked",
+                "Transfer-Encoding: gzip, chunked", "Connection: close", "Connection: keep-alive",
+                "Content-Encoding: gzip", "Content-Length: 5, 5", "Content-Length: x",
+                "X-A", "a", "Set-Cookie: a=b; c", "Date: Tue, 18 Nov 2025 10:21:34 GMT",
+            ]).prop_map(|s| s.as_bytes().to_vec()),
+            3 => "[A-Za-z0-9!#$%&'*+.^_`|~-]{1,20}".prop_map(|s| s.into_bytes()),
+            3 => proptest::collection::vec(
+                prop_oneof![
+                    8 => 0x20u8..0x7f,
+                    1 => Just(b'\t'),
+                    1 => 0x80u8..=0xff,
+                    1 => any::<u8>(),
+                ],
+                0..24,
+            ),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(2048))]
+
+        /// The fast pass changes nothing but the cost: on heads made of ordinary and unusual
+        /// pieces, mutated and cut anywhere, under either profile and tight limits,
+        /// `parse_complete` gives what the general path alone gives (the same head, fields,
+        /// spans and framing, the same error, the same bytes left).
+        #[test]
+        fn the_fast_pass_decides_as_the_general_path(
+            status in head_piece(),
+            pieces in proptest::collection::vec(head_piece(), 0..16),
+            mutations in proptest::collection::vec((0usize..400, proptest::num::u8::ANY, 0u8..3), 0..3),
+            cut in proptest::option::of(0usize..400),
+            compatible: bool,
+            limits in 0u8..4,
+        ) {
+            let mut bytes = status;
+            for piece in pieces {
+                bytes.extend_from_slice(&piece);
+            }
+            bytes.extend_from_slice(b"\r\n\r\nbody");
+            for (at, b, how) in mutations {
+                let at = at % (bytes.len() + 1);
+                match how {
+                    0 if at < bytes.len() => bytes[at] = b,
+                    1 if at < bytes.len() => { bytes.remove(at); }
+                    _ => bytes.insert(at, b),
+                }
+            }
+            if let Some(cut) = cut {
+                bytes.truncate(cut);
+            }
+            let mut l = crate::Limits::default();
+            match limits {
+                1 => l.max_headers = 2,
+                2 => { l.max_headers = 0; l.max_head_bytes = 40; }
+                3 => { l.max_headers = 200; l.max_head_bytes = 16; }
+                _ => {}
+            }
+            let profile = if compatible { Profile::Compatible } else { Profile::Strict };
+            let config = Config { limits: l, profile, ..Config::default() };
+            let (ours, general) = both_paths(&bytes, &config);
+            proptest::prop_assert_eq!(ours, general, "{:?}", String::from_utf8_lossy(&bytes));
+        }
+
+        /// The same on the 20-field head of the benchmark, with a few bytes changed, inserted
+        /// or removed anywhere and cut anywhere: every mutation of it is decided alike.
+        #[test]
+        fn mutated_bench_heads_are_decided_alike(
+            mutations in proptest::collection::vec((0usize..900, proptest::num::u8::ANY, 0u8..3), 1..4),
+            cut in proptest::option::of(0usize..900),
+            compatible: bool,
+        ) {
+            let mut bytes = BENCH_HEAD.as_bytes().to_vec();
+            bytes.extend_from_slice(b"body");
+            for (at, b, how) in mutations {
+                let at = at % (bytes.len() + 1);
+                match how {
+                    0 if at < bytes.len() => bytes[at] = b,
+                    1 if at < bytes.len() => { bytes.remove(at); }
+                    _ => bytes.insert(at, b),
+                }
+            }
+            if let Some(cut) = cut {
+                bytes.truncate(cut);
+            }
+            let profile = if compatible { Profile::Compatible } else { Profile::Strict };
+            let config = Config { profile, ..Config::default() };
+            let (ours, general) = both_paths(&bytes, &config);
+            proptest::prop_assert_eq!(ours, general, "{:?}", String::from_utf8_lossy(&bytes));
+        }
+
+        /// Any bytes at all: no panic, and the same answer both ways.
+        #[test]
+        fn arbitrary_bytes_are_decided_alike(
+            prefix in proptest::sample::select(alloc::vec!["", "HTTP/1.1 200 OK\r\n", "HTTP/1.0 200 "]),
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64),
+            compatible: bool,
+        ) {
+            let mut all = prefix.as_bytes().to_vec();
+            all.extend_from_slice(&bytes);
+            let profile = if compatible { Profile::Compatible } else { Profile::Strict };
+            let config = Config { profile, ..Config::default() };
+            let (ours, general) = both_paths(&all, &config);
+            proptest::prop_assert_eq!(ours, general, "{:?}", all);
+        }
     }
 
     /// Where the scan of every LF, the strict check's original form, finds a bare one.
