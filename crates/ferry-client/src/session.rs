@@ -549,7 +549,7 @@ impl fmt::Debug for Session {
 }
 
 /// What one hop needs: its route and the key a pool files it under, the TLS settings and
-/// core configuration for a new connection (its [`Way`], shared with the session's other
+/// core configuration for a new connection (its `Way`, shared with the session's other
 /// requests to that origin), and the request. The route's [`Plan`] is made only for a new
 /// connection ([`Hop::plan`], [`Hop::stack`]): a hop on a pooled connection needs its key
 /// alone.
