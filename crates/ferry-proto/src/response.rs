@@ -1724,6 +1724,25 @@ mod tests {
         (run(parse_complete), run(parse_general))
     }
 
+    /// Each `(at, byte, how)` of `mutations` applied to `bytes` in turn (`how` 0: the byte at
+    /// `at` replaced, 1: removed, else `byte` inserted there; `at` taken modulo the length),
+    /// then `bytes` cut to `cut` when given.
+    fn mutate(bytes: &mut Vec<u8>, mutations: &[(usize, u8, u8)], cut: Option<usize>) {
+        for &(at, b, how) in mutations {
+            let at = at % (bytes.len() + 1);
+            match how {
+                0 if at < bytes.len() => bytes[at] = b,
+                1 if at < bytes.len() => {
+                    bytes.remove(at);
+                }
+                _ => bytes.insert(at, b),
+            }
+        }
+        if let Some(cut) = cut {
+            bytes.truncate(cut);
+        }
+    }
+
     /// Whether the fast pass decides `bytes` alone (a head, or not complete yet).
     fn fast_decides(bytes: &[u8], config: &Config) -> bool {
         parse_fast(&mut BytesMut::from(bytes), config).is_some()
@@ -1875,17 +1894,7 @@ mod tests {
                 bytes.extend_from_slice(&piece);
             }
             bytes.extend_from_slice(b"\r\n\r\nbody");
-            for (at, b, how) in mutations {
-                let at = at % (bytes.len() + 1);
-                match how {
-                    0 if at < bytes.len() => bytes[at] = b,
-                    1 if at < bytes.len() => { bytes.remove(at); }
-                    _ => bytes.insert(at, b),
-                }
-            }
-            if let Some(cut) = cut {
-                bytes.truncate(cut);
-            }
+            mutate(&mut bytes, &mutations, cut);
             let mut l = crate::Limits::default();
             match limits {
                 1 => l.max_headers = 2,
@@ -1909,17 +1918,7 @@ mod tests {
         ) {
             let mut bytes = BENCH_HEAD.as_bytes().to_vec();
             bytes.extend_from_slice(b"body");
-            for (at, b, how) in mutations {
-                let at = at % (bytes.len() + 1);
-                match how {
-                    0 if at < bytes.len() => bytes[at] = b,
-                    1 if at < bytes.len() => { bytes.remove(at); }
-                    _ => bytes.insert(at, b),
-                }
-            }
-            if let Some(cut) = cut {
-                bytes.truncate(cut);
-            }
+            mutate(&mut bytes, &mutations, cut);
             let profile = if compatible { Profile::Compatible } else { Profile::Strict };
             let config = Config { profile, ..Config::default() };
             let (ours, general) = both_paths(&bytes, &config);
