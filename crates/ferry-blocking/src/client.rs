@@ -617,10 +617,7 @@ impl Response {
         }
         let _entered = self.span.enter();
         let piece = self.body.next();
-        if matches!(piece, Ok(None)) && !self.span.is_disabled() {
-            let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            self.span.record("elapsed_ms", ms);
-        }
+        self.note_end(&piece);
         piece
     }
 
@@ -697,6 +694,14 @@ impl Response {
 
 impl Response {
     /// The next piece for [`Read`]: past the decoder when nothing is decoded
+    /// The whole time on the span when `piece` says the body ended.
+    fn note_end(&self, piece: &Result<Option<Bytes>, Error>) {
+        if matches!(piece, Ok(None)) && !self.span.is_disabled() {
+            let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            self.span.record("elapsed_ms", ms);
+        }
+    }
+
     /// ([`BodyState::next_plain`]), else [`Response::chunk`].
     fn next_for_read(&mut self) -> Result<Option<Bytes>, Error> {
         if !self.body.is_plain() {
@@ -704,10 +709,7 @@ impl Response {
         }
         let _entered = self.span.enter();
         let piece = self.body.next_plain();
-        if matches!(piece, Ok(None)) && !self.span.is_disabled() {
-            let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            self.span.record("elapsed_ms", ms);
-        }
+        self.note_end(&piece);
         piece
     }
 }
